@@ -1,0 +1,35 @@
+# The front door: `make reuters` (the main job) and `make test` (the whole suite).
+# Both create .venv on first use and install what they need into it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Tests and the main job read Reuters-21578 and tiny Shakespeare from here when it
+# exists (the project's data folder for CI); otherwise the loaders use their cache.
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export RNNKIT_DATA_DIR ?= $(SHARED_DATA)
+endif
+
+.PHONY: setup test lint reuters bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test,plot]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+lint: setup
+	$(PY) -m ruff check src tests bench
+
+test: setup lint
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+reuters: setup
+	$(VENV)/bin/rnnkit reuters
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

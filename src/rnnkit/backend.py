@@ -1,0 +1,110 @@
+"""Array namespace, dtype policy and random generators.
+
+Every module takes its array functions from ``xp`` (NumPy today) and its default
+float type from :func:`floatx`, so that a later CuPy backend or a float64 run changes
+one place.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+
+xp = np
+
+_FLOATX = "float32"
+_VALID_FLOATX = ("float16", "float32", "float64")
+_name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def floatx() -> str:
+    """The default float dtype for weights and activations (``"float32"``)."""
+    return _FLOATX
+
+
+def set_floatx(dtype: str) -> None:
+    """Set the default float dtype: ``"float32"`` (default) or ``"float64"``.
+
+    Raises:
+        ValueError: if ``dtype`` is not one of the supported float types.
+    """
+    global _FLOATX
+    name = np.dtype(dtype).name if _is_dtype_like(dtype) else str(dtype)
+    if name not in _VALID_FLOATX:
+        raise ValueError(
+            f"Received an invalid value for argument dtype, expected one of "
+            f"{_VALID_FLOATX}, got {dtype!r}."
+        )
+    _FLOATX = name
+
+
+def _is_dtype_like(value) -> bool:
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """``dtype`` as a NumPy float dtype, or the default when ``None``."""
+    if dtype is None:
+        return np.dtype(_FLOATX)
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"Received an invalid value for argument dtype, expected a float dtype "
+            f"such as 'float32', got {dtype!r}."
+        ) from None
+    if resolved.name not in _VALID_FLOATX:
+        raise ValueError(
+            f"Received an invalid value for argument dtype, expected one of "
+            f"{_VALID_FLOATX}, got {dtype!r}."
+        )
+    return resolved
+
+
+def make_rng(seed=None) -> np.random.Generator:
+    """A NumPy Generator from an int seed, a Generator (returned as is) or None."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            f"Received an invalid value for argument seed, expected an int, a "
+            f"numpy Generator or None, got {type(seed).__name__}."
+        )
+    return np.random.default_rng(seed)
+
+
+_global_rng = np.random.default_rng()
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed rnnkit's global generator: weights, shuffling and dropout become repeatable.
+
+    Layers draw their weights from a generator derived from this one when they are
+    built, so ``set_random_seed(0)`` before building a model makes the whole run
+    reproducible (the Keras ``keras.utils.set_random_seed`` habit).
+    """
+    global _global_rng
+    _global_rng = make_rng(int(seed))
+    _name_counters.clear()
+
+
+def global_rng() -> np.random.Generator:
+    """rnnkit's global random generator (see :func:`set_random_seed`)."""
+    return _global_rng
+
+
+def child_rng() -> np.random.Generator:
+    """A new generator seeded from the global one (one per layer or model)."""
+    return np.random.default_rng(_global_rng.integers(0, 2**63 - 1))
+
+
+def unique_name(prefix: str) -> str:
+    """Keras-style layer names: ``lstm``, ``lstm_1``, ``lstm_2`` …"""
+    n = next(_name_counters[prefix])
+    return prefix if n == 0 else f"{prefix}_{n}"

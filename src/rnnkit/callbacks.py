@@ -1,0 +1,200 @@
+"""Training callbacks with Keras's names and hooks: History, EarlyStopping,
+ModelCheckpoint, CSVLogger, LambdaCallback."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+
+
+class Callback:
+    """Base class; override any hook. ``self.model`` is set before training."""
+
+    def __init__(self):
+        self.model = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history["loss"]`` is a list per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+def _mode_better(mode: str, monitor: str):
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or monitor.endswith("f1")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(
+            f"Received an invalid value for argument mode, expected 'auto', 'min' or 'max', "
+            f"got {mode!r}."
+        )
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stops training when ``monitor`` has not improved by ``min_delta`` for
+    ``patience`` epochs; optionally restores the best epoch's weights.
+
+    Args:
+        monitor: a log key, default ``"val_loss"``.
+        min_delta: smallest change that counts as improvement.
+        patience: epochs without improvement before stopping.
+        mode: ``"auto"``, ``"min"`` or ``"max"``.
+        restore_best_weights: put back the best epoch's weights at the end.
+        start_from_epoch: epochs to wait before monitoring.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0.0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__()
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _mode_better(mode, monitor)
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+
+    def _improved(self, value, reference):
+        if self.mode == "min":
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        if self.baseline is not None:
+            self.best = float(self.baseline)
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which is not among the logged "
+                f"values {sorted(logs or {})}; pass validation data or another monitor."
+            )
+        if epoch < self.start_from_epoch:
+            return
+        if self._improved(value, self.best) or (self.best_weights is None and self.baseline is None):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        if self.verbose and self.stopped_epoch:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping (best epoch {self.best_epoch + 1})")
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model (atomically) after each epoch, or only when ``monitor``
+    improves. ``filepath`` may contain ``{epoch}`` and log keys, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.rnnkit"``."""
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+    ):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.mode = _mode_better(mode, monitor)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None or not np.isfinite(value):
+                return
+            better = value < self.best if self.mode == "min" else value > self.best
+            if not better:
+                return
+            self.best = value
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved model to {path}")
+
+
+class CSVLogger(Callback):
+    """Appends each epoch's logs as a CSV row (the file is rewritten atomically)."""
+
+    def __init__(self, filename):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.rows: list[dict] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .utils.io import atomic_write
+
+        self.rows.append({"epoch": epoch + 1, **(logs or {})})
+        keys = list(dict.fromkeys(k for row in self.rows for k in row))
+        with atomic_write(self.filename, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_end=None):
+        super().__init__()
+        for name, fn in [("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
+                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end),
+                         ("on_train_batch_end", on_train_batch_end)]:
+            if fn is not None:
+                setattr(self, name, fn)

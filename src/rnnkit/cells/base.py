@@ -1,0 +1,128 @@
+"""The contract every recurrent cell keeps with the time loop.
+
+A cell is the math of ONE time step, forward and backward. It owns its weights
+(``kernel`` U, ``recurrent_kernel`` W, ``bias`` b, in Keras's layouts) and nothing
+about time: the recurrent layer (``rnnkit.layers.recurrent``) unrolls it, applies
+masks and dropout, and forms the weight gradients with one matrix product over all
+steps from what the cell's backward step returns.
+
+Shapes: B batch, I input features, H units, G gates (1 SimpleRNN, 4 LSTM, 3 GRU).
+The time loop works time-major, so one step's slices are contiguous.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers
+
+
+class Cell:
+    """Base class of the cells. Subclasses set ``n_gates`` and ``state_names`` and
+    implement ``forward_step`` and ``backward_step``.
+
+    Args:
+        units: H, a positive int.
+        activation: name of the output nonlinearity.
+        use_bias: whether the cell has a bias.
+        kernel_initializer, recurrent_initializer, bias_initializer: names or
+            initializers for U, W and b.
+    """
+
+    n_gates = 1
+    state_names: tuple[str, ...] = ("h",)
+    default_activation = "tanh"
+
+    def __init__(
+        self,
+        units: int,
+        activation="tanh",
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+    ):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(
+                f"Received an invalid value for argument units, expected a positive "
+                f"integer, got {units!r}."
+            )
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.recurrent_initializer = initializers.get(
+            recurrent_initializer, "recurrent_initializer"
+        )
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    # ---- weights ----------------------------------------------------------------
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.n_gates * self.units,)
+
+    def build(self, input_dim: int, dtype, rng: np.random.Generator) -> None:
+        """Create U (input_dim, G·H), W (H, G·H) and b."""
+        gh = self.n_gates * self.units
+        self.params = {
+            "kernel": self.kernel_initializer((input_dim, gh), dtype, rng),
+            "recurrent_kernel": self.recurrent_initializer((self.units, gh), dtype, rng),
+        }
+        if self.use_bias:
+            self.params["bias"] = self.init_bias(dtype, rng)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def init_bias(self, dtype, rng) -> np.ndarray:
+        return self.bias_initializer(self.bias_shape(), dtype, rng)
+
+    @property
+    def state_size(self) -> int:
+        return len(self.state_names)
+
+    # ---- what the time loop calls ----------------------------------------------
+    def project_inputs(self, x: np.ndarray) -> np.ndarray:
+        """x·U + b for all steps at once: (T, B, I) -> (T, B, G·H)."""
+        xw = x @ self.params["kernel"]
+        if self.use_bias:
+            xw += self.input_bias()
+        return xw
+
+    def input_bias(self) -> np.ndarray:
+        return self.params["bias"]
+
+    def allocate(self, steps: int, batch: int, dtype) -> dict[str, np.ndarray]:
+        """Preallocated per-step buffers the backward pass will read."""
+        raise NotImplementedError
+
+    def forward_step(self, t, xw_t, states, h_rec, cache):
+        """One step. Args: t, the step's index into ``cache``; xw_t (B, G·H), the
+        input projection; states, the previous states; h_rec (B, H), the previous
+        output as the recurrent product sees it (after recurrent dropout).
+        Returns the new states (h first)."""
+        raise NotImplementedError
+
+    def backward_step(self, t, dstates, states_prev, cache):
+        """The step's gradients. Args: dstates, dL/d(new states); states_prev.
+        Returns (dxw_t, dz_rec_t, dh_rec, dstates_prev): dL/d(input projection),
+        dL/d(recurrent pre-activation, the thing multiplied by W), dL/dh_rec, and the
+        gradients reaching the previous states directly (not through W)."""
+        raise NotImplementedError
+
+    def weight_grads(self, x_flat, dxw_flat, hrec_flat, dzrec_flat) -> None:
+        """Fill ``self.grads`` with one matrix product over all steps:
+        dU = Σ_t x_tᵀ·dxw_t, dW = Σ_t h_{t-1}ᵀ·dz_rec_t, db = Σ_t dxw_t."""
+        self.grads["kernel"] = x_flat.T @ dxw_flat
+        self.grads["recurrent_kernel"] = hrec_flat.T @ dzrec_flat
+        if self.use_bias:
+            self.grads["bias"] = dxw_flat.sum(axis=0)
+
+    def get_config(self) -> dict:
+        return {
+            "units": self.units,
+            "activation": self.activation.name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }

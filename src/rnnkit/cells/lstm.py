@@ -1,0 +1,105 @@
+"""The LSTM cell of the notes (seeds/003), gates fused into one weight matrix.
+
+With [h_{t-1}, x_t] split into the input part (kernel U) and the recurrent part
+(recurrent kernel W), and the gates in Keras's order i, f, C~, o:
+
+    i_t  = σ(x_t·U_i + h_{t-1}·W_i + b_i)          input gate
+    f_t  = σ(x_t·U_f + h_{t-1}·W_f + b_f)          forget gate
+    C~_t = tanh(x_t·U_c + h_{t-1}·W_c + b_c)       candidate cell state
+    o_t  = σ(x_t·U_o + h_{t-1}·W_o + b_o)          output gate
+    C_t  = f_t ⊙ C_{t-1} + i_t ⊙ C~_t
+    h_t  = o_t ⊙ tanh(C_t)
+
+Backward, for dL/dh_t and dL/dC_t arriving from later steps, line by line:
+
+    do     = dh ⊙ tanh(C_t)
+    dC     = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
+    df     = dC ⊙ C_{t-1};   di = dC ⊙ C~_t;   dC~ = dC ⊙ i_t
+    dC_t-1 = dC ⊙ f_t
+    dz     = [di ⊙ σ'(i), df ⊙ σ'(f), dC~ ⊙ tanh'(C~), do ⊙ σ'(o)]
+    dh_t-1 = dz · Wᵀ
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations
+from .base import Cell
+
+
+class LSTMCell(Cell):
+    n_gates = 4
+    state_names = ("h", "c")
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        unit_forget_bias: bool = True,
+        **kwargs,
+    ):
+        super().__init__(units, activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def init_bias(self, dtype, rng):
+        bias = super().init_bias(dtype, rng)
+        if self.unit_forget_bias:  # Jozefowicz et al. 2015; Keras's default
+            h = self.units
+            bias[h : 2 * h] = 1.0
+        return bias
+
+    def allocate(self, steps, batch, dtype):
+        h = self.units
+        return {
+            "gates": np.empty((steps, batch, 4 * h), dtype),  # i, f, C~, o after σ / tanh
+            "act_c": np.empty((steps, batch, h), dtype),  # tanh(C_t)
+        }
+
+    def forward_step(self, t, xw_t, states, h_rec, cache):
+        h_prev, c_prev = states
+        u = self.units
+        z = cache["gates"][t]
+        np.matmul(h_rec, self.params["recurrent_kernel"], out=z)
+        z += xw_t
+        sig, act = self.recurrent_activation, self.activation
+        z[:, : 2 * u] = sig(z[:, : 2 * u])  # i_t, f_t
+        z[:, 2 * u : 3 * u] = act(z[:, 2 * u : 3 * u])  # C~_t
+        z[:, 3 * u :] = sig(z[:, 3 * u :])  # o_t
+        i, f, c_tilde, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+        c = f * c_prev + i * c_tilde
+        act_c = cache["act_c"][t]
+        act_c[...] = act(c)
+        h = o * act_c
+        return h, c
+
+    def backward_step(self, t, dstates, states_prev, cache):
+        dh, dc_next = dstates
+        _, c_prev = states_prev
+        u = self.units
+        gates, act_c = cache["gates"][t], cache["act_c"][t]
+        i, f, c_tilde, o = gates[:, :u], gates[:, u : 2 * u], gates[:, 2 * u : 3 * u], gates[:, 3 * u :]
+        sig, act = self.recurrent_activation, self.activation
+
+        do = dh * act_c
+        dc = dh * o * act.grad(act_c)
+        if dc_next is not None:
+            dc += dc_next
+        dz = np.empty_like(gates)
+        dz[:, :u] = dc * c_tilde * sig.grad(i)  # di ⊙ σ'(i)
+        dz[:, u : 2 * u] = dc * c_prev * sig.grad(f)  # df ⊙ σ'(f)
+        dz[:, 2 * u : 3 * u] = dc * i * act.grad(c_tilde)  # dC~ ⊙ tanh'(C~)
+        dz[:, 3 * u :] = do * sig.grad(o)  # do ⊙ σ'(o)
+        dc_prev = dc * f
+        dh_rec = dz @ self.params["recurrent_kernel"].T
+        return dz, dz, dh_rec, (None, dc_prev)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            recurrent_activation=self.recurrent_activation.name,
+            unit_forget_bias=self.unit_forget_bias,
+        )
+        return config

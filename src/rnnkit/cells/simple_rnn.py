@@ -1,0 +1,37 @@
+"""The Elman cell of the notes.
+
+    s_t = f(x_t·U + s_{t-1}·W + b)
+
+with f in {tanh, relu, sigmoid, linear}. The layer's output at step t is s_t
+(the notes' o_t = g(V·s_t) is a Dense layer on top). Backward, for dL/ds_t:
+
+    dz_t      = dL/ds_t ⊙ f'(z_t)        (f' from s_t: tanh 1 - s², relu [s > 0])
+    dL/ds_t-1 = dz_t · Wᵀ                 (the factor that vanishes or explodes)
+    dU += x_tᵀ·dz_t,  dW += s_{t-1}ᵀ·dz_t,  db += Σ dz_t   (the layer sums over t)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Cell
+
+
+class SimpleRNNCell(Cell):
+    n_gates = 1
+    state_names = ("h",)
+
+    def allocate(self, steps, batch, dtype):
+        return {"h": np.empty((steps, batch, self.units), dtype)}
+
+    def forward_step(self, t, xw_t, states, h_rec, cache):
+        z = xw_t + h_rec @ self.params["recurrent_kernel"]
+        s = cache["h"][t]
+        s[...] = self.activation(z)
+        return (s,)
+
+    def backward_step(self, t, dstates, states_prev, cache):
+        (ds,) = dstates
+        dz = ds * self.activation.grad(cache["h"][t])
+        dh_rec = dz @ self.params["recurrent_kernel"].T
+        return dz, dz, dh_rec, (None,)

@@ -1,0 +1,46 @@
+"""Layers, all keeping one contract (see :mod:`rnnkit.layers.base`)."""
+
+from .base import Layer
+from .core import Activation, Dense, Dropout, Flatten, Masking, RepeatVector
+from .embedding import Embedding
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        Activation, Bidirectional, Dense, Dropout, Embedding, Flatten, GRU, LSTM, Masking,
+        RepeatVector, SimpleRNN, TimeDistributed,
+    )
+}
+
+
+def deserialize(spec: dict) -> Layer:
+    """A layer from ``{"class_name": ..., "config": {...}}`` (the saved-model form).
+
+    Raises:
+        ValueError: unknown class name or invalid config.
+    """
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"Invalid layer spec: expected a dict with 'class_name', got {spec!r}.")
+    cls = _CLASSES.get(spec["class_name"])
+    if cls is None:
+        raise ValueError(
+            f"Unknown layer class {spec['class_name']!r}; known: {sorted(_CLASSES)}."
+        )
+    config = dict(spec.get("config", {}))
+    try:
+        return cls.from_config(config)
+    except TypeError as exc:
+        raise ValueError(f"Invalid config for layer {spec['class_name']}: {exc}") from None
+
+
+def serialize(layer: Layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+__all__ = [
+    "Activation", "Bidirectional", "Dense", "Dropout", "Embedding", "Flatten", "GRU", "LSTM",
+    "Layer", "Masking", "RNN", "RepeatVector", "SimpleRNN", "TimeDistributed", "deserialize",
+    "serialize",
+]

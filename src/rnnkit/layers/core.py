@@ -1,0 +1,239 @@
+"""Feed-forward layers: Dense, Activation, Dropout, Flatten, RepeatVector, Masking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers
+from ..utils import validation
+from .base import Layer
+
+
+class Dense(Layer):
+    """y = activation(x·kernel + bias), applied to the last axis.
+
+    On (batch, time, features) input it is applied at every step with the same
+    weights (the notes' o_t = g(V·s_t)), and passes the time mask on.
+
+    Args:
+        units: output size, a positive int.
+        activation: name, default None (linear).
+        use_bias: default True.
+        kernel_initializer: default ``"glorot_uniform"``.
+        bias_initializer: default ``"zeros"``.
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        units: int,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = validation.positive_int(units, "units")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
+
+    def build(self, input_shape):
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(
+                f"Layer {self.name!r} needs a known last dimension, got input shape "
+                f"{tuple(input_shape)}."
+            )
+        fan_in = int(input_shape[-1])
+        self.params = {"kernel": self.kernel_initializer((fan_in, self.units), self.dtype, self.rng)}
+        if self.use_bias:
+            self.params["bias"] = self.bias_initializer((self.units,), self.dtype, self.rng)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        super().build(input_shape)
+
+    def check_input(self, x):
+        x = super().check_input(x)
+        if self.built and x.shape[-1] != self.input_shape[-1]:
+            raise ValueError(
+                f"Input to layer {self.name!r} has last dimension {x.shape[-1]}; expected "
+                f"{self.input_shape[-1]}."
+            )
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False, mask=None):
+        self._x = x
+        z = x @ self.params["kernel"]
+        if self.use_bias:
+            z += self.params["bias"]
+        self.logits = z
+        self._y = self.activation(z)
+        return self._y
+
+    def backward(self, dy):
+        return self.backward_logits(self.activation.vjp(dy, self._y))
+
+    def backward_logits(self, dz):
+        """Backward from dL/d(pre-activation), skipping the activation (the fused
+        softmax / sigmoid cross-entropy path)."""
+        x = self._x
+        x2 = x.reshape(-1, x.shape[-1])
+        dz2 = dz.reshape(-1, self.units)
+        self.grads["kernel"] = x2.T @ dz2
+        if self.use_bias:
+            self.grads["bias"] = dz2.sum(axis=0)
+        return dz @ self.params["kernel"].T
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=self.activation.name,
+            use_bias=self.use_bias,
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+        )
+        return config
+
+
+class Activation(Layer):
+    """Applies an activation function by name (``"softmax"``, ``"tanh"``, …)."""
+
+    supports_masking = True
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def forward(self, x, training=False, mask=None):
+        self.logits = x
+        self._y = self.activation(x)
+        return self._y
+
+    def backward(self, dy):
+        return self.activation.vjp(dy, self._y)
+
+    def backward_logits(self, dz):
+        return dz
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = self.activation.name
+        return config
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of inputs to zero during training (inverted dropout:
+    survivors are scaled by 1/(1 - rate), so inference is the identity).
+
+    Args:
+        rate: in [0, 1).
+        noise_shape: optional shape of the mask, broadcast over the input; e.g.
+            ``(None, 1, features)`` drops the same features at every step.
+        seed: optional int for this layer's generator.
+    """
+
+    supports_masking = True
+
+    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = validation.fraction(rate, "rate")
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def forward(self, x, training=False, mask=None):
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        shape = x.shape
+        if self.noise_shape is not None:
+            shape = tuple(x.shape[i] if s is None else s for i, s in enumerate(self.noise_shape))
+        keep = 1.0 - self.rate
+        self._mask = (self.rng.random(shape) < keep).astype(x.dtype) / x.dtype.type(keep)
+        return x * self._mask
+
+    def backward(self, dy):
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+        return config
+
+
+class Flatten(Layer):
+    """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b)."""
+
+    def forward(self, x, training=False, mask=None):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self._shape)
+
+    def compute_output_shape(self, input_shape):
+        if any(s is None for s in input_shape):
+            return (None,)
+        return (int(np.prod(input_shape)),)
+
+
+class RepeatVector(Layer):
+    """Repeats a (batch, features) input n times: (batch, n, features)."""
+
+    def __init__(self, n: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n = validation.positive_int(n, "n")
+
+    def check_input(self, x):
+        x = super().check_input(x)
+        validation.check_rank(x, 2, f"layer {self.name!r}", "(batch, features)")
+        return x
+
+    def forward(self, x, training=False, mask=None):
+        return np.repeat(x[:, None, :], self.n, axis=1)
+
+    def backward(self, dy):
+        return dy.sum(axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (self.n,) + tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["n"] = self.n
+        return config
+
+
+class Masking(Layer):
+    """Masks time steps whose features all equal ``mask_value``; later recurrent
+    layers skip them (the state is carried) and the loss ignores them."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, x, mask):
+        step_mask = np.any(x != self.mask_value, axis=-1)
+        return step_mask if mask is None else (step_mask & mask)
+
+    def forward(self, x, training=False, mask=None):
+        keep = self.compute_mask(x, mask)
+        self._keep = keep[..., None]
+        return x * self._keep
+
+    def backward(self, dy):
+        return dy * self._keep
+
+    def get_config(self):
+        config = super().get_config()
+        config["mask_value"] = self.mask_value
+        return config

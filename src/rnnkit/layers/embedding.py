@@ -1,0 +1,109 @@
+"""Embedding: token ids to dense vectors, optionally masking id 0."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers
+from ..utils import validation
+from .base import Layer
+
+
+class Embedding(Layer):
+    """Maps integer ids in [0, input_dim) to rows of a (input_dim, output_dim) matrix.
+
+    Args:
+        input_dim: vocabulary size (largest id + 1), a positive int.
+        output_dim: vector size, a positive int.
+        embeddings_initializer: default ``"uniform"`` (±0.05, as Keras).
+        mask_zero: treat id 0 as padding: a mask is passed to later layers, so
+            recurrent layers skip padded steps and the loss ignores them.
+        input_length: accepted for Keras compatibility (the fixed sequence length).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer="uniform",
+        mask_zero: bool = False,
+        input_length=None,
+        **kwargs,
+    ):
+        if input_length is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        self.input_dim = validation.positive_int(input_dim, "input_dim")
+        self.output_dim = validation.positive_int(output_dim, "output_dim")
+        self.embeddings_initializer = initializers.get(
+            embeddings_initializer, "embeddings_initializer"
+        )
+        self.mask_zero = bool(mask_zero)
+        self.input_length = input_length
+
+    @property
+    def supports_masking(self):
+        return True
+
+    def build(self, input_shape):
+        self.params = {
+            "embeddings": self.embeddings_initializer(
+                (self.input_dim, self.output_dim), self.dtype, self.rng
+            )
+        }
+        self.grads = {"embeddings": np.zeros_like(self.params["embeddings"])}
+        super().build(input_shape)
+
+    def check_input(self, x):
+        x = validation.as_array(x, f"layer {self.name!r}")
+        return self.check_ids(x)
+
+    def check_ids(self, x):
+        """Ids must be integers (or integral floats) in [0, input_dim)."""
+        if np.issubdtype(x.dtype, np.floating):
+            if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
+                raise TypeError(
+                    f"Input to layer {self.name!r} must be integer token ids; got "
+                    f"non-integral values of dtype {x.dtype}."
+                )
+        elif not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(
+                f"Input to layer {self.name!r} must be integer token ids; got dtype "
+                f"{x.dtype}."
+            )
+        lo, hi = x.min(), x.max()
+        if lo < 0 or hi >= self.input_dim:
+            raise ValueError(
+                f"Input to layer {self.name!r} has token ids outside [0, {self.input_dim}) "
+                f"(input_dim={self.input_dim}): got min {lo}, max {hi}."
+            )
+        return x.astype(np.int64, copy=False)
+
+    def compute_mask(self, x, mask):
+        if not self.mask_zero:
+            return mask
+        step_mask = np.asarray(x) != 0
+        return step_mask if mask is None else (step_mask & mask)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def forward(self, x, training=False, mask=None):
+        self._ids = np.asarray(x, dtype=np.int64)
+        return self.params["embeddings"][self._ids]
+
+    def backward(self, dy):
+        grad = np.zeros_like(self.params["embeddings"])
+        np.add.at(grad, self._ids.ravel(), dy.reshape(-1, self.output_dim))
+        self.grads["embeddings"] = grad
+        return None  # integer input: no gradient
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            input_dim=self.input_dim,
+            output_dim=self.output_dim,
+            embeddings_initializer=initializers.serialize(self.embeddings_initializer),
+            mask_zero=self.mask_zero,
+        )
+        return config

@@ -1,0 +1,418 @@
+"""The one place that unrolls a cell over time.
+
+``RNN`` takes any cell (``rnnkit.cells``) and owns everything about time: the input
+projection of all steps before the loop, masks (a masked step keeps the state),
+direction (``go_backwards``), initial and returned states, statefulness across
+batches, Keras-style input and recurrent dropout, and backpropagation through time.
+``SimpleRNN``, ``LSTM`` and ``GRU`` are this layer with their cell, taking Keras's
+arguments.
+
+Masked steps: the state is carried unchanged, ``s_t = s_{t-1}``; with
+``return_sequences`` the output at a masked step is that carried state (Keras's
+default), or zeros with ``zero_output_for_mask=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..utils import validation
+from .base import Layer
+
+_RNN_KWARGS = {
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "dropout",
+    "recurrent_dropout",
+    "zero_output_for_mask",
+    "unroll",
+}
+
+
+class RNN(Layer):
+    """Unrolls ``cell`` over the time axis of (batch, time, features) input.
+
+    Args:
+        cell: a :class:`rnnkit.cells.Cell`.
+        return_sequences: return the output of every step (batch, time, units)
+            instead of the last one (batch, units). Default False.
+        return_state: also return the final states: ``[output, h]`` (SimpleRNN,
+            GRU) or ``[output, h, c]`` (LSTM). Default False.
+        go_backwards: read the sequence from its end; with ``return_sequences`` the
+            outputs come in that reversed order, as in Keras. Default False.
+        stateful: carry the final states of one batch into the next as its initial
+            states (sample i of a batch continues sample i of the previous batch);
+            gradients stop at the batch edge (truncated BPTT). Default False.
+        dropout: fraction of the input units dropped, one mask per sequence
+            (the same at every step). Default 0.
+        recurrent_dropout: fraction of the recurrent state's units dropped before the
+            recurrent product, one mask per sequence (Gal & Ghahramani). Default 0.
+        zero_output_for_mask: with return_sequences, output zeros at masked steps
+            instead of the carried state. Default False.
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        cell,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        zero_output_for_mask: bool = False,
+        unroll: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.dropout = validation.fraction(dropout, "dropout")
+        self.recurrent_dropout = validation.fraction(recurrent_dropout, "recurrent_dropout")
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.states: list[np.ndarray] | None = None  # carried states when stateful
+        self.initial_state_grads: list[np.ndarray] | None = None
+        self._cache: dict | None = None
+
+    # ---- building ---------------------------------------------------------------
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    @property
+    def params(self):
+        return self.cell.params
+
+    @params.setter
+    def params(self, value):  # Layer.__init__ assigns an empty dict
+        pass
+
+    @property
+    def grads(self):
+        return self.cell.grads
+
+    @grads.setter
+    def grads(self, value):
+        pass
+
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"Input to layer {self.name!r} must be 3-D (batch, time, features) with a "
+                f"known number of features; got a sample shape of {tuple(input_shape)}."
+            )
+        self.cell.build(int(input_shape[-1]), self.dtype, self.rng)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[0]
+        out = (steps, self.units) if self.return_sequences else (self.units,)
+        if self.return_state:
+            return [out] + [(self.units,)] * self.cell.state_size
+        return out
+
+    def compute_mask(self, x, mask):
+        return mask if self.return_sequences else None
+
+    def reset_states(self, states=None) -> None:
+        """Forget the carried states (stateful layers), or set them to ``states``."""
+        if states is None:
+            self.states = None
+            return
+        self.states = [np.array(s, dtype=self.dtype) for s in states]
+
+    # ---- forward ----------------------------------------------------------------
+    def check_input(self, x):
+        x = super().check_input(x)
+        validation.check_rank(x, 3, f"layer {self.name!r}", "(batch, time, features)")
+        if self.built and x.shape[-1] != self.input_shape[-1]:
+            raise ValueError(
+                f"Input to layer {self.name!r} has {x.shape[-1]} features per step; "
+                f"expected {self.input_shape[-1]}."
+            )
+        if x.shape[1] == 0:
+            raise ValueError(f"Input to layer {self.name!r} has zero time steps.")
+        return x
+
+    def _initial_states(self, batch: int, initial_state) -> list[np.ndarray]:
+        n, shape = self.cell.state_size, (batch, self.units)
+        if initial_state is not None:
+            if isinstance(initial_state, np.ndarray):
+                initial_state = [initial_state]
+            initial_state = list(initial_state)
+            if len(initial_state) != n:
+                raise ValueError(
+                    f"Layer {self.name!r} expects {n} initial state array(s) "
+                    f"{self.cell.state_names}, got {len(initial_state)}."
+                )
+            out = []
+            for name, s in zip(self.cell.state_names, initial_state):
+                s = np.asarray(s, dtype=self.dtype)
+                if s.shape != shape:
+                    raise ValueError(
+                        f"Layer {self.name!r} initial state {name!r}: expected shape "
+                        f"{shape}, got {s.shape}."
+                    )
+                out.append(s)
+            return out
+        if self.stateful and self.states is not None:
+            if self.states[0].shape != shape:
+                raise ValueError(
+                    f"Stateful layer {self.name!r} carries states for batch size "
+                    f"{self.states[0].shape[0]}, got a batch of {batch}; use a fixed "
+                    f"batch size or call reset_states()."
+                )
+            return self.states
+        return [np.zeros(shape, self.dtype) for _ in range(n)]
+
+    def _dropout_mask(self, rate: float, shape) -> np.ndarray | None:
+        if rate <= 0.0:
+            return None
+        keep = 1.0 - rate
+        return (self.rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+
+    def forward(self, x, training: bool = False, mask=None, initial_state=None):
+        batch, steps, _ = x.shape
+        cell, dtype = self.cell, self.dtype
+        x = x.astype(dtype, copy=False)
+
+        # time-major, in reading order
+        xt = x.transpose(1, 0, 2)
+        mt = None
+        if mask is not None:
+            mt = np.asarray(mask, dtype=bool).T  # (T, B)
+            if mt.shape != (steps, batch):
+                raise ValueError(
+                    f"Mask for layer {self.name!r} must have shape {(batch, steps)}, got "
+                    f"{np.asarray(mask).shape}."
+                )
+        if self.go_backwards:
+            xt = xt[::-1]
+            mt = None if mt is None else mt[::-1]
+
+        in_mask = self._dropout_mask(self.dropout, (batch, x.shape[2])) if training else None
+        rec_mask = (
+            self._dropout_mask(self.recurrent_dropout, (batch, self.units)) if training else None
+        )
+        xt = np.ascontiguousarray(xt if in_mask is None else xt * in_mask)
+
+        xw = cell.project_inputs(xt)  # all steps' x·U + b in one product
+        states0 = self._initial_states(batch, initial_state)
+        # S[k][t] is state k before step t; S[k][T] the final state
+        S = [np.empty((steps + 1, batch, self.units), dtype) for _ in states0]
+        for buf, s0 in zip(S, states0):
+            buf[0] = s0
+        h_rec_all = S[0][:-1] if rec_mask is None else np.empty((steps, batch, self.units), dtype)
+        cache = cell.allocate(steps, batch, dtype)
+
+        for t in range(steps):
+            prev = tuple(buf[t] for buf in S)
+            h_rec = prev[0]
+            if rec_mask is not None:
+                np.multiply(prev[0], rec_mask, out=h_rec_all[t])
+                h_rec = h_rec_all[t]
+            new = cell.forward_step(t, xw[t], prev, h_rec, cache)
+            if mt is not None:
+                keep = mt[t][:, None]
+                for buf, s_new, s_prev in zip(S, new, prev):
+                    np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
+            else:
+                for buf, s_new in zip(S, new):
+                    buf[t + 1] = s_new
+
+        self._cache = {
+            "xt": xt, "S": S, "h_rec": h_rec_all, "cache": cache, "mask": mt,
+            "in_mask": in_mask, "rec_mask": rec_mask, "batch": batch,
+        }
+        if self.stateful:
+            self.states = [buf[steps].copy() for buf in S]
+
+        if self.return_sequences:
+            seq = S[0][1:]
+            if self.zero_output_for_mask and mt is not None:
+                seq = seq * mt[:, :, None]
+            output = np.ascontiguousarray(seq.transpose(1, 0, 2))
+        else:
+            output = S[0][steps].copy()
+        if self.return_state:
+            return [output] + [buf[steps].copy() for buf in S]
+        return output
+
+    # ---- backward: BPTT ---------------------------------------------------------
+    def backward(self, dy):
+        """Backpropagation through time over the steps of the last forward pass.
+
+        Args:
+            dy: dL/d(output); with ``return_state``, a list ``[d_output, d_h, (d_c)]``
+                whose state entries may be None.
+        Returns:
+            dL/dx, shaped like the input. The gradients of the initial states are left
+            in ``initial_state_grads``.
+        """
+        c = self._cache
+        if c is None:
+            raise RuntimeError(f"Layer {self.name!r}: backward() called before forward().")
+        cell, S, mt = self.cell, c["S"], c["mask"]
+        steps, batch, units = S[0].shape[0] - 1, c["batch"], self.units
+        d_final = [None] * cell.state_size
+        if self.return_state:
+            dy, *d_final = dy
+        # dL/d(state k after the current step), flowing right to left
+        d_next = [
+            np.zeros((batch, units), self.dtype) if d is None else np.array(d, self.dtype)
+            for d in d_final
+        ]
+        d_seq = None
+        if self.return_sequences:
+            d_seq = np.asarray(dy, self.dtype).transpose(1, 0, 2)
+            if self.zero_output_for_mask and mt is not None:
+                d_seq = d_seq * mt[:, :, None]
+        else:
+            d_next[0] = d_next[0] + dy
+
+        gh = cell.n_gates * units
+        dxw_all = np.empty((steps, batch, gh), self.dtype)
+        dzrec_all = np.empty((steps, batch, gh), self.dtype)
+        rec_mask = c["rec_mask"]
+        for t in range(steps - 1, -1, -1):
+            ds = list(d_next)
+            if d_seq is not None:
+                ds[0] = ds[0] + d_seq[t]
+            carried = None
+            if mt is not None:  # a masked step passed its states through unchanged
+                keep = mt[t][:, None]
+                carried = [np.where(keep, 0.0, d) for d in ds]
+                ds = [np.where(keep, d, 0.0) for d in ds]
+            prev = tuple(buf[t] for buf in S)
+            dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"])
+            dxw_all[t] = dxw
+            dzrec_all[t] = dzrec
+            d_next = [np.zeros((batch, units), self.dtype) if d is None else d for d in direct]
+            d_next[0] = d_next[0] + (dh_rec if rec_mask is None else dh_rec * rec_mask)
+            if carried is not None:
+                d_next = [d + dc for d, dc in zip(d_next, carried)]
+        self.initial_state_grads = d_next
+
+        n_flat = steps * batch
+        cell.weight_grads(
+            c["xt"].reshape(n_flat, -1),
+            dxw_all.reshape(n_flat, gh),
+            c["h_rec"].reshape(n_flat, units),
+            dzrec_all.reshape(n_flat, gh),
+        )
+        dxt = dxw_all @ cell.params["kernel"].T  # all steps' dL/dx in one product
+        if c["in_mask"] is not None:
+            dxt *= c["in_mask"]
+        if self.go_backwards:
+            dxt = dxt[::-1]
+        return np.ascontiguousarray(dxt.transpose(1, 0, 2))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.cell.get_config())
+        config.update(
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            go_backwards=self.go_backwards,
+            stateful=self.stateful,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            zero_output_for_mask=self.zero_output_for_mask,
+        )
+        return config
+
+
+def _split_kwargs(kwargs: dict) -> tuple[dict, dict]:
+    rnn = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_KWARGS}
+    return rnn, kwargs
+
+
+_CELL_KWARGS = {"use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer"}
+
+
+def _cell_kwargs(kwargs: dict) -> dict:
+    return {k: kwargs.pop(k) for k in list(kwargs) if k in _CELL_KWARGS}
+
+
+class SimpleRNN(RNN):
+    """Fully-connected Elman RNN: s_t = f(x_t·U + s_{t-1}·W + b).
+
+    Args:
+        units: dimensionality of the state and output, a positive int.
+        activation: f; ``"tanh"`` (default), ``"relu"``, ``"sigmoid"``, ``"linear"``.
+        use_bias: default True.
+        kernel_initializer: U's initializer, default ``"glorot_uniform"``.
+        recurrent_initializer: W's initializer, default ``"orthogonal"``.
+        bias_initializer: default ``"zeros"``.
+        **kwargs: the :class:`RNN` arguments (return_sequences, return_state,
+            go_backwards, stateful, dropout, recurrent_dropout) and the common layer
+            arguments (name, input_shape, dtype).
+
+    Example:
+        >>> layer = SimpleRNN(4)
+        >>> layer(np.zeros((2, 5, 3))).shape
+        (2, 4)
+    """
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        cell = SimpleRNNCell(units, activation, **_cell_kwargs(kwargs))
+        super().__init__(cell, **kwargs)
+
+
+class LSTM(RNN):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), the notes' gates.
+
+    Args:
+        units: positive int.
+        activation: for C~ and the output squashing, default ``"tanh"``.
+        recurrent_activation: for the gates i, f, o, default ``"sigmoid"``.
+        unit_forget_bias: add 1 to the forget gate's bias at initialisation (default
+            True, as Keras).
+        **kwargs: as :class:`SimpleRNN`.
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        unit_forget_bias=True,
+        **kwargs,
+    ):
+        cell = LSTMCell(
+            units, activation, recurrent_activation, unit_forget_bias, **_cell_kwargs(kwargs)
+        )
+        super().__init__(cell, **kwargs)
+
+
+class GRU(RNN):
+    """Gated recurrent unit, PyTorch/cuDNN formulation (Keras ``reset_after=True``).
+
+    Args:
+        units: positive int.
+        activation: for the candidate h~, default ``"tanh"``.
+        recurrent_activation: for the gates z, r, default ``"sigmoid"``.
+        reset_after: must be True (the only formulation implemented; it is Keras's
+            default and PyTorch's).
+        **kwargs: as :class:`SimpleRNN`.
+    """
+
+    def __init__(
+        self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs
+    ):
+        if reset_after is not True:
+            raise ValueError(
+                "Received an invalid value for argument reset_after, expected True (the "
+                f"cuDNN/PyTorch formulation, the only one rnnkit implements), got "
+                f"{reset_after!r}."
+            )
+        cell = GRUCell(units, activation, recurrent_activation, **_cell_kwargs(kwargs))
+        super().__init__(cell, **kwargs)

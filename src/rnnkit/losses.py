@@ -1,0 +1,189 @@
+"""Losses by name, each with its gradient; masks and sample weights for sequences.
+
+A loss turns (y_true, y_pred) into one number per entry — per sample for
+(batch, classes) outputs, per step for (batch, time, classes) — then reduces them
+the way Keras does: the weighted sum divided by the number of entries, or by the
+number of unmasked entries when a mask is given.
+
+The cross-entropies also offer ``from_logits`` forms. A model whose last layer ends
+in softmax (or sigmoid) trained with categorical (or binary) cross-entropy uses
+them: the loss is computed from the logits with log-sum-exp, and the gradient
+dL/dz = p - y skips the division by p that makes the unfused gradient blow up for
+tiny probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import log_softmax, sigmoid, softmax
+
+_EPS = 1e-7
+
+
+class Loss:
+    """Base class. Subclasses implement ``per_entry`` and ``grad_entries``.
+
+    Args:
+        from_logits: treat y_pred as logits (pre-softmax / pre-sigmoid).
+    """
+
+    name = "loss"
+    fusable_activation: str | None = None  # the output activation it can fuse with
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None) -> float:
+        return self.value_and_grad(y_true, y_pred, sample_weight, mask)[0]
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None, logits=False):
+        """Reduced loss and its gradient w.r.t. y_pred (or the logits, if ``logits``)."""
+        from_logits = self.from_logits or logits
+        values, grad = self.entries_and_grad(y_true, y_pred, from_logits)
+        weights = _entry_weights(values.shape, sample_weight, mask)
+        denom = values.size if mask is None else max(float(np.sum(mask)), 1.0)
+        total = float(np.sum(values * weights)) / denom
+        scale = (weights / denom).astype(grad.dtype)
+        return total, grad * scale.reshape(scale.shape + (1,) * (grad.ndim - scale.ndim))
+
+    def entries_and_grad(self, y_true, y_pred, from_logits):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"from_logits": self.from_logits}
+
+
+def _entry_weights(shape, sample_weight, mask):
+    w = np.ones(shape)
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=float)
+        w = w * sw.reshape(sw.shape + (1,) * (len(shape) - sw.ndim))
+    if mask is not None:
+        w = w * np.asarray(mask, dtype=float)
+    return w
+
+
+class CategoricalCrossentropy(Loss):
+    """-Σ_k y_k log p_k for one-hot (or soft) targets of y_pred's shape."""
+
+    name = "categorical_crossentropy"
+    fusable_activation = "softmax"
+
+    def entries_and_grad(self, y_true, y_pred, from_logits):
+        y = np.asarray(y_true, dtype=y_pred.dtype)
+        if from_logits:
+            logp = log_softmax(y_pred)
+            values = -np.sum(y * logp, axis=-1)
+            grad = softmax(y_pred) * np.sum(y, axis=-1, keepdims=True) - y
+            return values, grad
+        p = np.clip(y_pred, _EPS, 1 - _EPS)
+        values = -np.sum(y * np.log(p), axis=-1)
+        inside = (y_pred > _EPS) & (y_pred < 1 - _EPS)
+        return values, np.where(inside, -y / p, 0.0).astype(y_pred.dtype)
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """-log p_label for integer labels (shape of y_pred without its last axis)."""
+
+    name = "sparse_categorical_crossentropy"
+    fusable_activation = "softmax"
+
+    def entries_and_grad(self, y_true, y_pred, from_logits):
+        labels = np.asarray(y_true).astype(np.int64)
+        if labels.ndim == y_pred.ndim:  # (batch, 1) or (batch, time, 1) labels
+            labels = labels[..., 0]
+        onehot = np.zeros_like(y_pred)
+        np.put_along_axis(onehot, labels[..., None], 1.0, axis=-1)
+        if from_logits:
+            logp = log_softmax(y_pred)
+            values = -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+            return values, softmax(y_pred) - onehot
+        p = np.clip(y_pred, _EPS, 1 - _EPS)
+        picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+        inside = (y_pred > _EPS) & (y_pred < 1 - _EPS)
+        return -np.log(picked), np.where(inside, -onehot / p, 0.0).astype(y_pred.dtype)
+
+
+class BinaryCrossentropy(Loss):
+    """Mean over the last axis of -(y log p + (1 - y) log(1 - p))."""
+
+    name = "binary_crossentropy"
+    fusable_activation = "sigmoid"
+
+    def entries_and_grad(self, y_true, y_pred, from_logits):
+        y = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape)
+        d = y_pred.shape[-1]
+        if from_logits:
+            z = y_pred
+            per = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+            return per.mean(axis=-1), (sigmoid(z) - y) / d
+        p = np.clip(y_pred, _EPS, 1 - _EPS)
+        per = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        inside = (y_pred > _EPS) & (y_pred < 1 - _EPS)
+        grad = np.where(inside, (p - y) / (p * (1 - p)), 0.0) / d
+        return per.mean(axis=-1), grad.astype(y_pred.dtype)
+
+
+class MeanSquaredError(Loss):
+    """Mean over the last axis of (y - ŷ)²."""
+
+    name = "mean_squared_error"
+
+    def entries_and_grad(self, y_true, y_pred, from_logits):
+        y = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape)
+        diff = y_pred - y
+        return np.mean(diff * diff, axis=-1), 2.0 * diff / y_pred.shape[-1]
+
+
+class MeanAbsoluteError(Loss):
+    """Mean over the last axis of |y - ŷ|."""
+
+    name = "mean_absolute_error"
+
+    def entries_and_grad(self, y_true, y_pred, from_logits):
+        y = np.asarray(y_true, dtype=y_pred.dtype).reshape(y_pred.shape)
+        diff = y_pred - y
+        return np.mean(np.abs(diff), axis=-1), np.sign(diff) / y_pred.shape[-1]
+
+
+_REGISTRY = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
+}
+
+
+def get(identifier) -> Loss:
+    """A loss from a name (``"categorical_crossentropy"``, ``"mse"``) or an instance.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
+        return _REGISTRY[identifier.lower()]()
+    raise ValueError(
+        f"Received an invalid value for argument loss, expected one of {sorted(_REGISTRY)} "
+        f"or a Loss instance, got {identifier!r}."
+    )
+
+
+def serialize(loss: Loss) -> dict:
+    return {"class_name": loss.name, "config": loss.get_config()}
+
+
+def deserialize(spec) -> Loss:
+    if isinstance(spec, dict):
+        cls = _REGISTRY.get(spec.get("class_name"))
+        if cls is None:
+            raise ValueError(f"Unknown loss {spec.get('class_name')!r}.")
+        return cls(**spec.get("config", {}))
+    return get(spec)

@@ -1,0 +1,97 @@
+"""Sequence preprocessing with Keras's semantics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pad_sequences(
+    sequences,
+    maxlen: int | None = None,
+    dtype="int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value=0.0,
+) -> np.ndarray:
+    """Pad (or cut) a list of sequences to one length, as ``keras.utils.pad_sequences``.
+
+    Args:
+        sequences: list of sequences (lists or arrays; each item a number or a
+            vector of equal size).
+        maxlen: output length; default the longest sequence.
+        dtype: output dtype, default ``"int32"``.
+        padding: ``"pre"`` (default) or ``"post"``: where the padding goes.
+        truncating: ``"pre"`` (default) or ``"post"``: which end longer sequences lose.
+        value: the padding value, default 0.
+
+    Returns:
+        Array of shape (len(sequences), maxlen) (+ the items' shape).
+
+    Raises:
+        ValueError: bad padding/truncating, negative maxlen, mixed item shapes.
+        TypeError: a non-sequence entry, or string values with a numeric dtype.
+
+    Example:
+        >>> pad_sequences([[1, 2], [3]], padding="post")
+        array([[1, 2],
+               [3, 0]], dtype=int32)
+    """
+    for arg, v in (("padding", padding), ("truncating", truncating)):
+        if v not in ("pre", "post"):
+            raise ValueError(
+                f"Received an invalid value for argument {arg}, expected 'pre' or 'post', "
+                f"got {v!r}."
+            )
+    if not hasattr(sequences, "__len__"):
+        raise TypeError(
+            f"Received an invalid value for argument sequences, expected a list of sequences, "
+            f"got {type(sequences).__name__}."
+        )
+    lengths, item_shape = [], None
+    seqs = []
+    for i, s in enumerate(sequences):
+        if not hasattr(s, "__len__"):
+            raise TypeError(
+                f"Received an invalid value for argument sequences: entry {i} is not a "
+                f"sequence ({type(s).__name__})."
+            )
+        arr = np.asarray(s)
+        if len(arr) and item_shape is None:
+            item_shape = arr.shape[1:]
+        elif len(arr) and arr.shape[1:] != item_shape:
+            raise ValueError(
+                f"Received an invalid value for argument sequences: entry {i} has items of "
+                f"shape {arr.shape[1:]}, others {item_shape}."
+            )
+        lengths.append(len(arr))
+        seqs.append(arr)
+    item_shape = item_shape or ()
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+    elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
+        raise ValueError(
+            f"Received an invalid value for argument maxlen, expected a non-negative integer or "
+            f"None, got {maxlen!r}."
+        )
+    is_str = np.issubdtype(np.dtype(dtype), np.str_) or np.issubdtype(np.dtype(dtype), np.object_)
+    if isinstance(value, str) and not is_str:
+        raise TypeError(
+            f"Received an invalid value for argument value: {value!r} is a string but dtype is "
+            f"{dtype}; use dtype=object to pad with strings."
+        )
+    out = np.full((len(seqs), maxlen) + item_shape, value, dtype=dtype)
+    for i, arr in enumerate(seqs):
+        if not len(arr) or maxlen == 0:
+            continue
+        trunc = arr[-maxlen:] if truncating == "pre" else arr[:maxlen]
+        try:
+            if padding == "post":
+                out[i, : len(trunc)] = trunc
+            else:
+                out[i, -len(trunc) :] = trunc
+        except (ValueError, TypeError):
+            raise TypeError(
+                f"Received an invalid value for argument sequences: entry {i} cannot be "
+                f"stored as {dtype}."
+            ) from None
+    return out

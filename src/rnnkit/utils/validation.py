@@ -1,0 +1,114 @@
+"""Input checks for the public boundary: one clear message, never a NumPy traceback.
+
+Messages follow one pattern: what (the argument or layer), what was expected, what
+came. Checks run once where data enters (``fit``, ``predict``, a layer's ``__call__``),
+not inside the hot loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def describe(value) -> str:
+    """A short description of a value for error messages."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def as_array(value, argument: str, *, numeric: bool = True, allow_int: bool = True) -> np.ndarray:
+    """``value`` as an ndarray; ragged lists and non-numeric data raise clearly.
+
+    Raises:
+        ValueError: ragged nested lists, or an empty array.
+        TypeError: a non-numeric dtype (strings, objects, booleans where numbers are due).
+    """
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except ValueError:
+            raise ValueError(
+                f"Received an invalid value for argument {argument}: expected a "
+                f"rectangular array, got a ragged nested sequence (pad it first, e.g. "
+                f"with rnnkit.preprocessing.sequence.pad_sequences)."
+            ) from None
+    if arr.dtype == object:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}: expected a "
+            f"rectangular numeric array, got an object array of shape {arr.shape} "
+            f"(ragged sequences? pad them first with pad_sequences)."
+        )
+    if numeric and not (
+        np.issubdtype(arr.dtype, np.floating)
+        or (allow_int and np.issubdtype(arr.dtype, np.integer))
+    ):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}: expected a numeric "
+            f"array, got dtype {arr.dtype}."
+        )
+    if arr.size == 0:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}: expected a non-empty "
+            f"array, got shape {arr.shape}."
+        )
+    return arr
+
+
+def check_finite(arr: np.ndarray, argument: str) -> None:
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise ValueError(
+            f"Received an invalid value for argument {argument}: expected finite "
+            f"numbers, got NaN or inf."
+        )
+
+
+def check_rank(arr: np.ndarray, rank: int, argument: str, meaning: str = "") -> None:
+    if arr.ndim != rank:
+        hint = f" {meaning}" if meaning else ""
+        raise ValueError(
+            f"Input to {argument} has the wrong rank: expected {rank}-D{hint}, "
+            f"got shape {arr.shape}."
+        )
+
+
+def positive_int(value, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a positive "
+            f"integer, got {value!r}."
+        )
+    return int(value)
+
+
+def fraction(value, argument: str, *, low_inclusive=True, high_inclusive=False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected a number, got "
+            f"{value!r}."
+        ) from None
+    ok_low = v >= 0 if low_inclusive else v > 0
+    ok_high = v <= 1 if high_inclusive else v < 1
+    if not (ok_low and ok_high and np.isfinite(v)):
+        lo = "[" if low_inclusive else "("
+        hi = "]" if high_inclusive else ")"
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a number in "
+            f"{lo}0, 1{hi}, got {value!r}."
+        )
+    return v
+
+
+def check_kwargs(kwargs: dict, allowed: set, owner: str) -> None:
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(
+            f"{owner} got unexpected keyword argument(s) {unknown}; allowed are "
+            f"{sorted(allowed)}."
+        )
