@@ -162,7 +162,7 @@ class Orthogonal(Initializer):
         q *= np.sign(np.diag(r))  # make the decomposition unique
         if rows < cols:
             q = q.T
-        return (self.gain * q.reshape(shape)).astype(dtype)
+        return np.ascontiguousarray(self.gain * q.reshape(shape), dtype=dtype)
 
     def get_config(self):
         return {"gain": self.gain}

@@ -189,6 +189,7 @@ class TimeDistributed(Layer):
 
     def forward(self, x, training=False, mask=None):
         b, t = x.shape[:2]
+        self._bt = (b, t)
         y = self.layer.forward(x.reshape((b * t,) + x.shape[2:]), training=training)
         return y.reshape((b, t) + y.shape[1:])
 
@@ -205,7 +206,7 @@ class TimeDistributed(Layer):
     @property
     def logits(self):
         z = self.layer.logits
-        return z
+        return z.reshape(self._bt + z.shape[1:])
 
     @property
     def activation(self):

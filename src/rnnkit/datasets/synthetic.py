@@ -1,0 +1,35 @@
+"""Synthetic sequence tasks with exact ground truth, generated on the fly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import make_rng
+from ..utils.validation import positive_int
+
+
+def delayed_recall(
+    n_samples: int, delay: int, n_symbols: int = 4, n_distractors: int = 4, seed=None
+):
+    """Recall the symbol shown at the first step after ``delay`` distractor steps.
+
+    Each sequence has ``delay + 1`` steps of one-hot vectors over ``n_symbols +
+    n_distractors`` values: step 0 holds a symbol in [0, n_symbols), the following
+    ``delay`` steps hold random distractors; the target is the first symbol. A model
+    must carry it through the whole sequence; chance accuracy is 1 / n_symbols.
+
+    Returns:
+        x of shape (n_samples, delay + 1, n_symbols + n_distractors) (float32) and
+        integer labels y of shape (n_samples,).
+    """
+    n_samples = positive_int(n_samples, "n_samples")
+    delay = positive_int(delay, "delay")
+    n_symbols = positive_int(n_symbols, "n_symbols")
+    n_distractors = positive_int(n_distractors, "n_distractors")
+    rng = make_rng(seed)
+    y = rng.integers(0, n_symbols, n_samples)
+    ids = np.empty((n_samples, delay + 1), np.int64)
+    ids[:, 0] = y
+    ids[:, 1:] = n_symbols + rng.integers(0, n_distractors, (n_samples, delay))
+    x = np.eye(n_symbols + n_distractors, dtype=np.float32)[ids]
+    return x, y

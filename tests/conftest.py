@@ -1,0 +1,36 @@
+"""Shared test settings: the shared data folder, and a fresh global seed per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import rnnkit
+
+
+def data_dir() -> Path | None:
+    """The folder of real data sets (RNNKIT_DATA_DIR), or None when absent."""
+    value = os.environ.get("RNNKIT_DATA_DIR")
+    if value and Path(value).is_dir():
+        return Path(value)
+    return None
+
+
+def require_data(relative: str) -> Path:
+    """Path of a data file under RNNKIT_DATA_DIR; skip (or fail in CI) when missing."""
+    base = data_dir()
+    path = None if base is None else base / relative
+    if path is None or not path.exists():
+        message = f"data file {relative!r} not found under RNNKIT_DATA_DIR={os.environ.get('RNNKIT_DATA_DIR')!r}"
+        if os.environ.get("RNNKIT_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    rnnkit.set_random_seed(1234)
+    yield
