@@ -22,8 +22,11 @@ setup: $(VENV)/.installed
 lint: setup
 	$(PY) -m ruff check src tests bench
 
+# Two test workers on two cores: one BLAS/OpenMP thread each. (Spinning BLAS threads
+# competing for the same cores slowed training steps 40x here; see bench/NOTES.md.)
 test: setup lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg \
+		$(PY) -m pytest -q -n 2
 
 reuters: setup
 	$(VENV)/bin/rnnkit reuters

@@ -344,3 +344,35 @@ def test_layer_registry_round_trip():
                   Dense(2, activation="tanh"), Embedding(5, 2, mask_zero=True)]:
         clone = layers.deserialize(layers.serialize(layer))
         assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("cls", ["GlobalMaxPooling1D", "GlobalAveragePooling1D",
+                                 "GlobalMaxAveragePooling1D"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_global_pooling(cls, masked):
+    layer = getattr(layers, cls)(dtype="float64")
+    kwargs = {"mask": post_mask()} if masked else {}
+    assert_small(check_layer(layer, rand(B, T, I), forward_kwargs=kwargs))
+
+
+def test_pooling_ignores_padded_steps():
+    x = rand(B, T, I)
+    x2 = x.copy()
+    x2[1, -2:] = 100.0  # huge values at padded steps must not win the max
+    for cls in ("GlobalMaxPooling1D", "GlobalAveragePooling1D"):
+        layer = getattr(layers, cls)(dtype="float64")
+        np.testing.assert_array_equal(layer.forward(x, mask=post_mask()),
+                                      layer.forward(x2, mask=post_mask()))
+
+
+def test_spatial_dropout_fixed_mask():
+    layer = layers.SpatialDropout1D(0.5, dtype="float64")
+
+    def reseed():
+        layer.rng = np.random.default_rng(2)
+
+    assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"training": True},
+                             before_forward=reseed))
+    reseed()
+    out = layer.forward(np.ones((B, T, I)), training=True)
+    assert np.all(out == out[:, :1, :])  # the same channels dropped at every step

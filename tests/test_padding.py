@@ -73,3 +73,18 @@ def test_batch_prediction_equals_one_by_one():
     together = model.predict(batch)
     alone = np.concatenate([model.predict(row[None]) for row in batch])
     np.testing.assert_allclose(together, alone, rtol=1e-12)
+
+
+def test_trimming_and_buckets_change_no_prediction():
+    model = build("gru")
+    rng = np.random.default_rng(0)
+    x = np.zeros((20, 30), int)
+    for i in range(20):
+        n = rng.integers(1, 30)
+        x[i, :n] = rng.integers(1, 12, n)
+    full = np.concatenate([model.forward(x[i : i + 1])[0] for i in range(20)])
+    np.testing.assert_allclose(model.predict(x, batch_size=7), full, rtol=1e-12)
+    batches = model._length_buckets(x, np.arange(20), 4)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(20))
+    model.fit(x, rng.integers(0, 3, 20), epochs=1, batch_size=4, verbose=0,
+              bucket_by_length=True)

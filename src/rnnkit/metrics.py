@@ -77,3 +77,51 @@ def get(identifier, loss_name: str | None = None):
         f"Received an invalid value for argument metrics, expected names from "
         f"{sorted(_REGISTRY) + ['accuracy']}, got {identifier!r}."
     )
+
+
+# ---- whole-dataset classification reports (not per-batch metrics) -----------------
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """counts[i, j] = number of samples of class i predicted as j."""
+    cm = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return cm
+
+
+def f1_from_counts(tp, fp, fn) -> np.ndarray:
+    """Per-class F1 = 2TP / (2TP + FP + FN), 0 where a class never occurs nor is predicted."""
+    tp, fp, fn = (np.asarray(a, float) for a in (tp, fp, fn))
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+def classification_report(y_true, y_pred, n_classes: int) -> dict:
+    """Accuracy, macro-F1 (mean over classes present in y_true or y_pred) and
+    micro-F1 for single-label predictions."""
+    cm = confusion_matrix(y_true, y_pred, n_classes)
+    tp = np.diag(cm)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    present = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    f1 = f1_from_counts(tp, fp, fn)
+    return {
+        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "micro_f1": float(f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
+    }
+
+
+def multilabel_report(y_true, y_pred) -> dict:
+    """Micro- and macro-F1 for multi-label 0/1 matrices (samples, labels); macro over
+    the labels present in y_true (the ModApte convention)."""
+    y_true = np.asarray(y_true, bool)
+    y_pred = np.asarray(y_pred, bool)
+    tp = (y_true & y_pred).sum(axis=0)
+    fp = (~y_true & y_pred).sum(axis=0)
+    fn = (y_true & ~y_pred).sum(axis=0)
+    present = y_true.any(axis=0)
+    f1 = f1_from_counts(tp, fp, fn)
+    return {
+        "micro_f1": float(f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "subset_accuracy": float(np.mean(np.all(y_true == y_pred, axis=1))),
+    }

@@ -120,8 +120,7 @@ SHAKESPEARE = RemoteFile(
     name="tiny Shakespeare",
     relpath="tinyshakespeare/input.txt",
     url=(
-        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
-        "tinyshakespeare/input.txt"
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
     ),
     sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     size=1_115_394,
@@ -276,8 +275,12 @@ def find_shakespeare(path: str | os.PathLike[str] | None = None, *, fetch: bool 
 
 
 def _one_line(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    text = f"{type(exc).__name__}: {reason}"
+    if isinstance(exc, urllib.error.HTTPError):
+        text = f"HTTP error {exc.code}: {exc.reason}"
+    elif isinstance(exc, urllib.error.URLError):
+        text = f"{type(exc).__name__}: {exc.reason}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())
 
 
@@ -449,8 +452,7 @@ def _check_member_name(archive: Path, name: str) -> None:
     parts = re.split(r"[\\/]+", name)
     if name.startswith(("/", "\\")) or _DRIVE.match(name) or ".." in parts:
         raise ValueError(
-            f"{archive}: refusing unsafe archive member {name!r} "
-            f"(absolute path or '..' component)"
+            f"{archive}: refusing unsafe archive member {name!r} (absolute path or '..' component)"
         )
 
 
@@ -497,6 +499,10 @@ def read_reuters_archive(archive: str | os.PathLike[str]) -> dict[str, bytes]:
                     if len(data) != member.size:
                         raise EOFError(f"member {member.name!r} is truncated")
                     files[base] = data
+                # Read to the end so that a compressed stream's checksum and length
+                # trailer are verified too.
+                while tar.fileobj is not None and tar.fileobj.read(_CHUNK):
+                    pass
         except _ARCHIVE_ERRORS as exc:
             raise ValueError(
                 f"{archive} is corrupt or truncated and cannot be read as a tar archive "

@@ -382,9 +382,7 @@ def _int_arg(name: str, value: object, *, minimum: int, allow_none: bool) -> int
 def _split_arg(value: object) -> float:
     expected = "a float in [0, 1)"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"test_split must be {expected}, got {value!r} ({type(value).__name__})"
-        )
+        raise TypeError(f"test_split must be {expected}, got {value!r} ({type(value).__name__})")
     value = float(value)
     if not (math.isfinite(value) and 0.0 <= value < 1.0):
         raise ValueError(f"test_split must be {expected}, got {value!r}")
@@ -499,7 +497,7 @@ def load_data(
     flat = out.tolist()
     ends = np.cumsum(full).tolist()
     begins = [0, *ends[:-1]]
-    xs = [flat[b:e] for b, e in zip(begins, ends)]
+    xs = [flat[b:e] for b, e in zip(begins, ends, strict=True)]
 
     cut = int(count * (1 - test_split))
     return (

@@ -77,8 +77,7 @@ def load_splits(path: PathArg = None, val_fraction: float = 0.1) -> tuple[str, s
     expected = "a float in [0, 1)"
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
         raise TypeError(
-            f"val_fraction must be {expected}, got {val_fraction!r} "
-            f"({type(val_fraction).__name__})"
+            f"val_fraction must be {expected}, got {val_fraction!r} ({type(val_fraction).__name__})"
         )
     fraction = float(val_fraction)
     if not (math.isfinite(fraction) and 0.0 <= fraction < 1.0):

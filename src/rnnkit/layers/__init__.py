@@ -1,8 +1,9 @@
 """Layers, all keeping one contract (see :mod:`rnnkit.layers.base`)."""
 
 from .base import Layer
-from .core import Activation, Dense, Dropout, Flatten, Masking, RepeatVector
+from .core import Activation, Dense, Dropout, Flatten, Masking, RepeatVector, SpatialDropout1D
 from .embedding import Embedding
+from .pooling import GlobalAveragePooling1D, GlobalMaxAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -10,7 +11,8 @@ _CLASSES = {
     cls.__name__: cls
     for cls in (
         Activation, Bidirectional, Dense, Dropout, Embedding, Flatten, GRU, LSTM, Masking,
-        RepeatVector, SimpleRNN, TimeDistributed,
+        RepeatVector, SimpleRNN, TimeDistributed, SpatialDropout1D, GlobalMaxPooling1D,
+        GlobalAveragePooling1D, GlobalMaxAveragePooling1D,
     )
 }
 
@@ -41,6 +43,7 @@ def serialize(layer: Layer) -> dict:
 
 __all__ = [
     "Activation", "Bidirectional", "Dense", "Dropout", "Embedding", "Flatten", "GRU", "LSTM",
-    "Layer", "Masking", "RNN", "RepeatVector", "SimpleRNN", "TimeDistributed", "deserialize",
-    "serialize",
+    "GlobalAveragePooling1D", "GlobalMaxAveragePooling1D", "GlobalMaxPooling1D", "Layer",
+    "Masking", "RNN", "RepeatVector", "SimpleRNN", "SpatialDropout1D", "TimeDistributed",
+    "deserialize", "serialize",
 ]

@@ -168,6 +168,23 @@ class Dropout(Layer):
         return config
 
 
+class SpatialDropout1D(Dropout):
+    """Dropout of whole feature channels of (batch, time, features): one mask per
+    sequence, the same at every step (Keras's SpatialDropout1D)."""
+
+    def __init__(self, rate: float, seed=None, **kwargs):
+        super().__init__(rate, noise_shape=None, seed=seed, **kwargs)
+
+    def forward(self, x, training=False, mask=None):
+        self.noise_shape = (x.shape[0], 1, x.shape[2])
+        return super().forward(x, training=training, mask=mask)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("noise_shape")
+        return config
+
+
 class Flatten(Layer):
     """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b)."""
 

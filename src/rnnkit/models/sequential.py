@@ -300,6 +300,7 @@ class Sequential:
         class_weight=None,
         sample_weight=None,
         initial_epoch: int = 0,
+        bucket_by_length: bool = False,
     ) -> History:
         """Train for ``epochs`` passes over (x, y); returns a History.
 
@@ -317,6 +318,11 @@ class Sequential:
             class_weight: dict class -> weight, applied as sample weights.
             sample_weight: array (samples,) of per-sample loss weights.
             initial_epoch: epoch to start from (for resuming).
+            bucket_by_length: (rnnkit extension) with a masking ``Embedding`` first,
+                form batches of stories of similar length, in random order, so that
+                the trimming of all-padding steps saves the most time. The gradient of
+                each batch is unchanged by padding; only which samples share a batch
+                differs from plain shuffling.
         Raises:
             ValueError, TypeError: for malformed data or arguments, before training.
             FloatingPointError: when the loss becomes NaN or inf.
@@ -375,6 +381,9 @@ class Sequential:
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
             order = self.rng.permutation(n) if shuffle else np.arange(n)
+            batches = [order[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)]
+            if bucket_by_length and shuffle:
+                batches = self._length_buckets(x, order, batch_size)
             totals = _Totals(self.metric_fns)
             bar = tqdm(
                 total=n_batches,
@@ -386,13 +395,13 @@ class Sequential:
                 dynamic_ncols=True,
             )
             with bar:
-                for b in range(n_batches):
-                    idx = order[b * batch_size : (b + 1) * batch_size]
+                for b, idx in enumerate(batches):
                     if shuffle:
                         idx = np.sort(idx)  # contiguous-ish gathers; same samples
                     yb = y[idx]
                     swb = None if sample_weight is None else sample_weight[idx]
-                    loss, y_pred, mask, _ = self._train_step(x[idx], yb, swb)
+                    xb, yb = self._trim_padding(x[idx], yb)
+                    loss, y_pred, mask, _ = self._train_step(xb, yb, swb)
                     if not np.isfinite(loss):
                         raise FloatingPointError(
                             f"The loss became {loss} at epoch {epoch + 1}, batch {b + 1}; "
@@ -419,6 +428,29 @@ class Sequential:
             cb.on_train_end()
         return history
 
+    def _trim_padding(self, x, y=None):
+        """Drop trailing steps that are padding in every sample of the batch, when a
+        masking Embedding comes first and the model reduces over time. Exact: masked
+        steps change neither outputs nor gradients (tests/test_padding.py)."""
+        first = self.layers[0]
+        if not (isinstance(first, Embedding) and first.mask_zero) or x.ndim != 2:
+            return x, y
+        if len(self.output_shape) != 2:  # sequence outputs keep their length
+            return x, y
+        used = np.flatnonzero(x.any(axis=0))
+        keep = int(used[-1]) + 1 if used.size else 1
+        return (x[:, :keep], y) if keep < x.shape[1] else (x, y)
+
+    def _length_buckets(self, x, order, batch_size) -> list[np.ndarray]:
+        lengths = (x != 0).sum(axis=1) if x.ndim == 2 else np.full(len(x), x.shape[1])
+        chunk = batch_size * 50
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = order[start : start + chunk]
+            part = part[np.argsort(lengths[part], kind="stable")]
+            batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+        return [batches[i] for i in self.rng.permutation(len(batches))]
+
     def _class_weights(self, y, class_weight) -> np.ndarray:
         if not isinstance(class_weight, dict):
             raise TypeError(
@@ -439,7 +471,8 @@ class Sequential:
         for start in range(0, len(x), batch_size):
             sl = slice(start, start + batch_size)
             sw = None if sample_weight is None else np.asarray(sample_weight)[sl]
-            loss, y_pred, mask, _, _ = self.compute_loss(x[sl], y[sl], sw, training=False)
+            xb, _ = self._trim_padding(x[sl])
+            loss, y_pred, mask, _, _ = self.compute_loss(xb, y[sl], sw, training=False)
             totals.add(loss, len(x[sl]), y[sl], y_pred, mask)
         return totals.logs()
 
@@ -465,7 +498,8 @@ class Sequential:
         for start in tqdm(
             range(0, len(x), batch_size), disable=verbose != 1, desc="predict", file=sys.stderr
         ):
-            outs.append(self.forward(x[start : start + batch_size], training=False)[0])
+            xb, _ = self._trim_padding(x[start : start + batch_size])
+            outs.append(self.forward(xb, training=False)[0])
         return np.concatenate(outs, axis=0)
 
     def predict_on_batch(self, x):

@@ -65,6 +65,18 @@ class _BaseWrapper:
             raise ValueError("build_fn must return a compiled rnnkit model.")
         return model
 
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
+
+        classifier = self._estimator_type == "classifier"
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags() if classifier else None,
+            regressor_tags=None if classifier else RegressorTags(),
+            input_tags=InputTags(three_d_array=True),
+        )
+
     def _fit_kwargs(self, overrides):
         kwargs = {k: v for k, v in self.sk_params.items() if k in _FIT_ARGS}
         kwargs.update(overrides)
@@ -77,6 +89,8 @@ class KerasClassifier(_BaseWrapper):
     ``predict`` returns labels from ``classes_``; ``predict_proba`` the model's
     probabilities; ``score`` the accuracy.
     """
+
+    _estimator_type = "classifier"
 
     def fit(self, x, y, **kwargs):
         y = as_array(y, "y", numeric=False)
@@ -104,7 +118,8 @@ class KerasClassifier(_BaseWrapper):
         return probs
 
     def predict(self, x, **kwargs):
-        return self.classes_[np.argmax(self.predict_proba(x, **kwargs), axis=-1)]
+        proba = self.predict_proba(x, **kwargs)
+        return self.classes_[np.argmax(proba, axis=-1)]
 
     def score(self, x, y, **kwargs) -> float:
         y = np.asarray(y)
@@ -120,6 +135,8 @@ class KerasClassifier(_BaseWrapper):
 class KerasRegressor(_BaseWrapper):
     """A regressor: ``predict`` returns the model's outputs; ``score`` is R²."""
 
+    _estimator_type = "regressor"
+
     def fit(self, x, y, **kwargs):
         self.model = self._build()
         self.history_ = self.model.fit(x, y, **self._fit_kwargs(kwargs))
@@ -134,6 +151,8 @@ class KerasRegressor(_BaseWrapper):
     def score(self, x, y, **kwargs) -> float:
         y = np.asarray(y, dtype=float).reshape(len(y), -1)
         pred = np.asarray(self.predict(x, **kwargs), dtype=float).reshape(len(y), -1)
-        ss_res = np.sum((y - pred) ** 2)
-        ss_tot = np.sum((y - y.mean(axis=0)) ** 2)
-        return float(1 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+        ss_res = np.sum((y - pred) ** 2, axis=0)
+        ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+        safe = np.where(ss_tot > 0, ss_tot, 1.0)
+        r2 = np.where(ss_tot > 0, 1 - ss_res / safe, np.where(ss_res == 0, 1.0, 0.0))
+        return float(np.mean(r2))

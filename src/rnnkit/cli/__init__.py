@@ -1,0 +1,1 @@
+"""The ``rnnkit`` command: thin subcommands over the library."""

@@ -1,0 +1,1 @@
+"""End-to-end experiments behind the CLI: data, model presets, run folders."""
