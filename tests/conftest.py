@@ -23,7 +23,8 @@ def require_data(relative: str) -> Path:
     base = data_dir()
     path = None if base is None else base / relative
     if path is None or not path.exists():
-        message = f"data file {relative!r} not found under RNNKIT_DATA_DIR={os.environ.get('RNNKIT_DATA_DIR')!r}"
+        where = os.environ.get("RNNKIT_DATA_DIR")
+        message = f"data file {relative!r} not found under RNNKIT_DATA_DIR={where!r}"
         if os.environ.get("RNNKIT_REQUIRE_DATA") == "1":
             pytest.fail(message)
         pytest.skip(message)

@@ -20,8 +20,9 @@ def rnn_model():
 
 
 def emb_model():
-    model = Sequential([Embedding(10, 3, input_shape=(5,)), LSTM(4),
-                        Dense(3, activation="softmax")])
+    model = Sequential(
+        [Embedding(10, 3, input_shape=(5,)), LSTM(4), Dense(3, activation="softmax")]
+    )
     model.compile("adam", "sparse_categorical_crossentropy")
     return model
 
@@ -30,15 +31,18 @@ X = np.zeros((4, 5, 2), np.float32)
 Y = np.eye(3)[[0, 1, 2, 0]]
 
 
-@pytest.mark.parametrize("x,match", [
-    (np.zeros((4, 5)), "expects \\(samples, 5, 2\\)"),
-    (np.zeros((4, 5, 3)), "expects \\(samples, 5, 2\\)"),
-    (np.zeros((4, 6, 2)), "expects \\(samples, 5, 2\\)"),
-    ([[[0.0, 1.0]], [[0.0]]], "ragged"),
-    (np.array([[["a", "b"]] * 5] * 4), "numeric"),
-    (np.zeros((0, 5, 2)), "non-empty"),
-    (np.full((4, 5, 2), np.nan), "finite"),
-])
+@pytest.mark.parametrize(
+    "x,match",
+    [
+        (np.zeros((4, 5)), "expects \\(samples, 5, 2\\)"),
+        (np.zeros((4, 5, 3)), "expects \\(samples, 5, 2\\)"),
+        (np.zeros((4, 6, 2)), "expects \\(samples, 5, 2\\)"),
+        ([[[0.0, 1.0]], [[0.0]]], "ragged"),
+        (np.array([[["a", "b"]] * 5] * 4), "numeric"),
+        (np.zeros((0, 5, 2)), "non-empty"),
+        (np.full((4, 5, 2), np.nan), "finite"),
+    ],
+)
 def test_bad_x(x, match):
     with pytest.raises((ValueError, TypeError), match=match):
         rnn_model().fit(x, Y, verbose=0)
@@ -76,21 +80,24 @@ def test_token_ids_outside_the_embedding():
         emb_model().predict(np.full((2, 5), 1.5))
 
 
-@pytest.mark.parametrize("build,match", [
-    (lambda: rnnkit.losses.get("hinge_loss"), "argument loss"),
-    (lambda: rnnkit.optimizers.get("adamw2"), "argument optimizer"),
-    (lambda: rnnkit.initializers.get("glorot_magic"), "argument initializer"),
-    (lambda: SimpleRNN(4, kernel_initializer="nope"), "argument kernel_initializer"),
-    (lambda: rnnkit.activations.get("swishy"), "argument activation"),
-    (lambda: Dense(4, activation="swishy"), "argument activation"),
-    (lambda: SimpleRNN(0), "argument units, expected a positive integer, got 0"),
-    (lambda: LSTM(-3), "argument units"),
-    (lambda: LSTM(4, dropout=1.5), "argument dropout"),
-    (lambda: SimpleRNN(4, bogus=True), "unexpected keyword"),
-    (lambda: rnnkit.optimizers.Adam(lr=-1), "argument learning_rate"),
-    (lambda: rnnkit.optimizers.Adam(lr=0.1, learning_rate=0.1), "not both"),
-    (lambda: rnnkit.metrics.get("nonsense"), "argument metrics"),
-])
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (lambda: rnnkit.losses.get("hinge_loss"), "argument loss"),
+        (lambda: rnnkit.optimizers.get("adamw2"), "argument optimizer"),
+        (lambda: rnnkit.initializers.get("glorot_magic"), "argument initializer"),
+        (lambda: SimpleRNN(4, kernel_initializer="nope"), "argument kernel_initializer"),
+        (lambda: rnnkit.activations.get("swishy"), "argument activation"),
+        (lambda: Dense(4, activation="swishy"), "argument activation"),
+        (lambda: SimpleRNN(0), "argument units, expected a positive integer, got 0"),
+        (lambda: LSTM(-3), "argument units"),
+        (lambda: LSTM(4, dropout=1.5), "argument dropout"),
+        (lambda: SimpleRNN(4, bogus=True), "unexpected keyword"),
+        (lambda: rnnkit.optimizers.Adam(lr=-1), "argument learning_rate"),
+        (lambda: rnnkit.optimizers.Adam(lr=0.1, learning_rate=0.1), "not both"),
+        (lambda: rnnkit.metrics.get("nonsense"), "argument metrics"),
+    ],
+)
 def test_unknown_names_and_bad_arguments(build, match):
     with pytest.raises((ValueError, TypeError), match=match):
         build()

@@ -149,8 +149,9 @@ def test_dropout_with_fixed_mask(kind, return_sequences):
     def reseed():
         layer.rng = np.random.default_rng(7)
 
-    assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"training": True},
-                             before_forward=reseed))
+    assert_small(
+        check_layer(layer, rand(B, T, I), forward_kwargs={"training": True}, before_forward=reseed)
+    )
     reseed()
     out_train = layer.forward(rand(B, T, I), training=True)
     out_eval = layer.forward(rand(B, T, I), training=False)
@@ -161,15 +162,17 @@ def test_dropout_with_fixed_mask(kind, return_sequences):
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
 def test_bidirectional(merge_mode, return_sequences, kind):
-    layer = Bidirectional(make_rnn(kind, return_sequences=return_sequences),
-                          merge_mode=merge_mode, dtype="float64")
+    layer = Bidirectional(
+        make_rnn(kind, return_sequences=return_sequences), merge_mode=merge_mode, dtype="float64"
+    )
     assert_small(check_layer(layer, rand(B, T, I)))
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "mul"])
 def test_bidirectional_with_mask(merge_mode):
-    layer = Bidirectional(LSTM(H, return_sequences=True, dtype="float64"),
-                          merge_mode=merge_mode, dtype="float64")
+    layer = Bidirectional(
+        LSTM(H, return_sequences=True, dtype="float64"), merge_mode=merge_mode, dtype="float64"
+    )
     assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"mask": post_mask()}))
 
 
@@ -190,8 +193,9 @@ def test_activation_layer(activation):
 
 
 def test_time_distributed_dense():
-    assert_small(check_layer(TimeDistributed(Dense(4, activation="tanh", dtype="float64")),
-                             rand(B, T, I)))
+    assert_small(
+        check_layer(TimeDistributed(Dense(4, activation="tanh", dtype="float64")), rand(B, T, I))
+    )
 
 
 def test_repeat_vector_and_flatten():
@@ -224,8 +228,9 @@ def test_dropout_layer_fixed_mask():
     def reseed():
         layer.rng = np.random.default_rng(3)
 
-    assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"training": True},
-                             before_forward=reseed))
+    assert_small(
+        check_layer(layer, rand(B, T, I), forward_kwargs={"training": True}, before_forward=reseed)
+    )
 
 
 def test_embedding():
@@ -243,8 +248,13 @@ def _probs(shape, seed=0):
     return e / e.sum(-1, keepdims=True)
 
 
-LOSS_CASES = ["categorical_crossentropy", "sparse_categorical_crossentropy",
-              "binary_crossentropy", "mse", "mae"]
+LOSS_CASES = [
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_crossentropy",
+    "mse",
+    "mae",
+]
 
 
 def _targets(name, shape, seed=1):
@@ -280,7 +290,9 @@ def test_loss_gradients(name, rank, weighting, logits):
         y_pred = y_pred + 0.3  # stay away from the kink
     sw = np.array([0.3, 1.7]) if weighting == "sample_weight" else None
     mask = post_mask() if weighting == "mask" else None
-    err = check_loss(loss, _targets(name, shape), y_pred, sample_weight=sw, mask=mask, logits=logits)
+    err = check_loss(
+        loss, _targets(name, shape), y_pred, sample_weight=sw, mask=mask, logits=logits
+    )
     assert err < TOL, err
 
 
@@ -300,9 +312,13 @@ def test_masked_loss_ignores_padded_steps():
 @pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
 @pytest.mark.parametrize("head", ["dense_softmax", "activation_layer"])
 def test_model_fused_softmax_crossentropy(loss, head):
-    model = Sequential([Embedding(9, 3, mask_zero=True, input_shape=(T,), dtype="float64"),
-                        LSTM(H, return_sequences=True, dtype="float64"),
-                        GRU(H, dtype="float64")])
+    model = Sequential(
+        [
+            Embedding(9, 3, mask_zero=True, input_shape=(T,), dtype="float64"),
+            LSTM(H, return_sequences=True, dtype="float64"),
+            GRU(H, dtype="float64"),
+        ]
+    )
     if head == "dense_softmax":
         model.add(Dense(5, activation="softmax", dtype="float64"))
     else:
@@ -318,9 +334,13 @@ def test_model_fused_softmax_crossentropy(loss, head):
 
 def test_model_sequence_output_with_mask_to_loss():
     """many-to-many with mask_zero: the loss skips padded steps, gradients exact."""
-    model = Sequential([Embedding(9, 3, mask_zero=True, input_shape=(T,), dtype="float64"),
-                        SimpleRNN(H, return_sequences=True, dtype="float64"),
-                        TimeDistributed(Dense(4, activation="softmax", dtype="float64"))])
+    model = Sequential(
+        [
+            Embedding(9, 3, mask_zero=True, input_shape=(T,), dtype="float64"),
+            SimpleRNN(H, return_sequences=True, dtype="float64"),
+            TimeDistributed(Dense(4, activation="softmax", dtype="float64")),
+        ]
+    )
     model.compile("sgd", "sparse_categorical_crossentropy")
     x = np.array([[3, 1, 4, 1], [5, 2, 0, 0]])
     y = np.array([[0, 1, 2, 3], [3, 2, 1, 0]])
@@ -332,22 +352,34 @@ def test_model_sequence_output_with_mask_to_loss():
 
 
 def test_stacked_bidirectional_model_mse():
-    model = Sequential([Bidirectional(GRU(H, return_sequences=True, dtype="float64"),
-                                      input_shape=(T, I), dtype="float64"),
-                        LSTM(H, dtype="float64"), Dense(2, dtype="float64")])
+    model = Sequential(
+        [
+            Bidirectional(
+                GRU(H, return_sequences=True, dtype="float64"), input_shape=(T, I), dtype="float64"
+            ),
+            LSTM(H, dtype="float64"),
+            Dense(2, dtype="float64"),
+        ]
+    )
     model.compile("sgd", "mse")
     assert_small(check_model(model, rand(B, T, I), rand(B, 2, seed=2)))
 
 
 def test_layer_registry_round_trip():
-    for layer in [SimpleRNN(3), LSTM(3, return_sequences=True), GRU(2, go_backwards=True),
-                  Dense(2, activation="tanh"), Embedding(5, 2, mask_zero=True)]:
+    for layer in [
+        SimpleRNN(3),
+        LSTM(3, return_sequences=True),
+        GRU(2, go_backwards=True),
+        Dense(2, activation="tanh"),
+        Embedding(5, 2, mask_zero=True),
+    ]:
         clone = layers.deserialize(layers.serialize(layer))
         assert clone.get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("cls", ["GlobalMaxPooling1D", "GlobalAveragePooling1D",
-                                 "GlobalMaxAveragePooling1D"])
+@pytest.mark.parametrize(
+    "cls", ["GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxAveragePooling1D"]
+)
 @pytest.mark.parametrize("masked", [False, True])
 def test_global_pooling(cls, masked):
     layer = getattr(layers, cls)(dtype="float64")
@@ -361,8 +393,9 @@ def test_pooling_ignores_padded_steps():
     x2[1, -2:] = 100.0  # huge values at padded steps must not win the max
     for cls in ("GlobalMaxPooling1D", "GlobalAveragePooling1D"):
         layer = getattr(layers, cls)(dtype="float64")
-        np.testing.assert_array_equal(layer.forward(x, mask=post_mask()),
-                                      layer.forward(x2, mask=post_mask()))
+        np.testing.assert_array_equal(
+            layer.forward(x, mask=post_mask()), layer.forward(x2, mask=post_mask())
+        )
 
 
 def test_spatial_dropout_fixed_mask():
@@ -371,8 +404,9 @@ def test_spatial_dropout_fixed_mask():
     def reseed():
         layer.rng = np.random.default_rng(2)
 
-    assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"training": True},
-                             before_forward=reseed))
+    assert_small(
+        check_layer(layer, rand(B, T, I), forward_kwargs={"training": True}, before_forward=reseed)
+    )
     reseed()
     out = layer.forward(np.ones((B, T, I)), training=True)
     assert np.all(out == out[:, :1, :])  # the same channels dropped at every step

@@ -13,9 +13,14 @@ from rnnkit.models import Sequential, load_model
 
 
 def small_model(dropout=0.0):
-    model = Sequential([Embedding(20, 4, mask_zero=True, input_shape=(6,)),
-                        LSTM(8, dropout=dropout, recurrent_dropout=dropout),
-                        Dropout(dropout), Dense(3, activation="softmax")])
+    model = Sequential(
+        [
+            Embedding(20, 4, mask_zero=True, input_shape=(6,)),
+            LSTM(8, dropout=dropout, recurrent_dropout=dropout),
+            Dropout(dropout),
+            Dense(3, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     return model
 
@@ -31,8 +36,14 @@ def test_summary_parameter_counts_match_keras():
     # Keras: SimpleRNN u*(i+u+1), LSTM 4u(i+u+1), GRU(reset_after) 3u(i+u+2)
     model = Sequential([SimpleRNN(50, input_shape=(49, 1)), Dense(46), Activation("softmax")])
     assert [l.count_params() for l in model.layers] == [2600, 2346, 0]
-    model = Sequential([Embedding(30000, 128, input_shape=(None,)),
-                        Bidirectional(LSTM(64, return_sequences=True)), GRU(32), Dense(46)])
+    model = Sequential(
+        [
+            Embedding(30000, 128, input_shape=(None,)),
+            Bidirectional(LSTM(64, return_sequences=True)),
+            GRU(32),
+            Dense(46),
+        ]
+    )
     assert [l.count_params() for l in model.layers] == [3840000, 98816, 15552, 1518]
     lines = []
     model.summary(print_fn=lines.append)
@@ -145,8 +156,9 @@ def test_early_stopping_restores_best_and_checkpoint_keeps_best(tmp_path):
     stop = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
     ckpt = ModelCheckpoint(tmp_path / "best.rnnkit", save_best_only=True)
     log = CSVLogger(tmp_path / "log.csv")
-    history = model.fit(x, y, epochs=60, validation_split=0.5, verbose=0,
-                        callbacks=[stop, ckpt, log])
+    history = model.fit(
+        x, y, epochs=60, validation_split=0.5, verbose=0, callbacks=[stop, ckpt, log]
+    )
     val = history.history["val_loss"]
     best = int(np.argmin(val))
     assert len(val) <= 60
@@ -206,5 +218,7 @@ def test_adam_matches_its_formula():
     opt = rnnkit.optimizers.Adam(learning_rate=0.1)
     opt.apply([p], [g])
     m, v = 0.1 * g, 0.001 * g * g
-    expected = np.array([1.0, -2.0]) - 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9) * m / (np.sqrt(v) + 1e-7)
+    expected = np.array([1.0, -2.0]) - 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9) * m / (
+        np.sqrt(v) + 1e-7
+    )
     np.testing.assert_allclose(p, expected)

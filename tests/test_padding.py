@@ -57,8 +57,13 @@ def test_padding_changes_nothing(kind, where):
 def test_masking_layer_padding_on_float_input():
     rng = np.random.default_rng(0)
     steps = rng.standard_normal((6, 3))
-    model = Sequential([Masking(0.0, input_shape=(None, 3), dtype="float64"),
-                        LSTM(4, dtype="float64"), Dense(2, dtype="float64")])
+    model = Sequential(
+        [
+            Masking(0.0, input_shape=(None, 3), dtype="float64"),
+            LSTM(4, dtype="float64"),
+            Dense(2, dtype="float64"),
+        ]
+    )
     base = model.predict(steps[None])
     for k in (5, 40):
         post = np.concatenate([steps, np.zeros((k, 3))])[None]
@@ -86,5 +91,4 @@ def test_trimming_and_buckets_change_no_prediction():
     np.testing.assert_allclose(model.predict(x, batch_size=7), full, rtol=1e-12)
     batches = model._length_buckets(x, np.arange(20), 4)
     assert sorted(np.concatenate(batches).tolist()) == list(range(20))
-    model.fit(x, rng.integers(0, 3, 20), epochs=1, batch_size=4, verbose=0,
-              bucket_by_length=True)
+    model.fit(x, rng.integers(0, 3, 20), epochs=1, batch_size=4, verbose=0, bucket_by_length=True)

@@ -159,16 +159,14 @@ def port_to_rnnkit(script: str) -> str:
     for i, line in enumerate(lines):
         for old, new in IMPORT_REWRITES:
             if line.startswith(old):
-                lines[i] = new + line[len(old):]
+                lines[i] = new + line[len(old) :]
                 rewritten += 1
     assert rewritten == len(IMPORT_REWRITES), "the script's imports are not the notes' imports"
     out = "\n".join(lines)
     assert out.count("epochs = 200") == 1
     out = out.replace("epochs = 200", "epochs = 2")
     # nothing but imports and epochs changed
-    changed = [
-        (a, b) for a, b in zip(script.split("\n"), out.split("\n"), strict=True) if a != b
-    ]
+    changed = [(a, b) for a, b in zip(script.split("\n"), out.split("\n"), strict=True) if a != b]
     assert all(a.startswith("from keras") or "epochs = 200" in a for a, _ in changed)
     assert not re.search(r"^\s*(from|import)\s+keras", out, flags=re.M)
     return out
@@ -201,8 +199,18 @@ def fake_reuters(monkeypatch):
 
     calls = []
 
-    def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None,
-                  test_split=0.2, seed=113, start_char=1, oov_char=2, index_from=3, **kwargs):
+    def load_data(
+        path="reuters.npz",
+        num_words=None,
+        skip_top=0,
+        maxlen=None,
+        test_split=0.2,
+        seed=113,
+        start_char=1,
+        oov_char=2,
+        index_from=3,
+        **kwargs,
+    ):
         calls.append(dict(num_words=num_words, maxlen=maxlen, test_split=test_split))
         return synthetic_reuters()
 

@@ -62,7 +62,8 @@ def _seeded():
 
 # ---- the classifier ------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "encoding", ["integers", "strings", "one_hot", "sparse_loss"],
+    "encoding",
+    ["integers", "strings", "one_hot", "sparse_loss"],
 )
 def test_classifier_fit_predict_proba_score(encoding):
     x, y_int = three_class_problem()
@@ -76,9 +77,7 @@ def test_classifier_fit_predict_proba_score(encoding):
     else:
         y, classes = np.array([2, 5, 9])[y_int], np.array([2, 5, 9])
         kwargs["loss"] = "sparse_categorical_crossentropy"
-    clf = KerasClassifier(
-        build_fn=build_classifier, epochs=40, batch_size=16, verbose=0, **kwargs
-    )
+    clf = KerasClassifier(build_fn=build_classifier, epochs=40, batch_size=16, verbose=0, **kwargs)
     assert clf.fit(x, y) is clf
     np.testing.assert_array_equal(clf.classes_, classes)
     assert clf.n_classes_ == 3
@@ -115,8 +114,13 @@ def test_binary_classifier_with_one_sigmoid_output():
 
 @pytest.mark.parametrize(
     "method",
-    ["classifier.predict", "classifier.predict_proba", "classifier.score",
-     "regressor.predict", "regressor.score"],
+    [
+        "classifier.predict",
+        "classifier.predict_proba",
+        "classifier.score",
+        "regressor.predict",
+        "regressor.score",
+    ],
 )
 def test_use_before_fit_raises_not_fitted(method):
     x, _ = three_class_problem(n=10)
@@ -136,7 +140,11 @@ def test_get_params_set_params_round_trip():
     clf = KerasClassifier(build_fn=build_classifier, units=4, epochs=3, batch_size=8, verbose=0)
     params = clf.get_params()
     assert params == {
-        "build_fn": build_classifier, "units": 4, "epochs": 3, "batch_size": 8, "verbose": 0,
+        "build_fn": build_classifier,
+        "units": 4,
+        "epochs": 3,
+        "batch_size": 8,
+        "verbose": 0,
     }
     # the parameters rebuild an equal estimator, and set_params takes them back
     assert KerasClassifier(**params).get_params() == params

@@ -66,7 +66,9 @@ def gate_index(kind: str, units: int) -> np.ndarray:
 
 def torch_rnn(kind, input_size, units, num_layers=1, bidirectional=False):
     common = dict(
-        batch_first=True, num_layers=num_layers, bidirectional=bidirectional,
+        batch_first=True,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
         dtype=torch.float64,
     )
     if kind == "lstm":
@@ -318,11 +320,13 @@ def test_sequential_embedding_lstm_softmax_matches_torch(mask_zero):
     loss_t = F.cross_entropy(logits, torch.tensor(y))
     loss_t.backward()
 
-    model = Sequential([
-        Embedding(V, E, input_length=S, mask_zero=mask_zero, dtype="float64"),
-        LSTM(U, dtype="float64"),
-        Dense(K, activation="softmax", dtype="float64"),
-    ])
+    model = Sequential(
+        [
+            Embedding(V, E, input_length=S, mask_zero=mask_zero, dtype="float64"),
+            LSTM(U, dtype="float64"),
+            Dense(K, activation="softmax", dtype="float64"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.set_weights(
         [emb.weight.detach().numpy()]

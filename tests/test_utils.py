@@ -13,12 +13,15 @@ from rnnkit.utils import to_categorical
 def test_pad_sequences_keras_semantics():
     seqs = [[1, 2, 3], [4], [5, 6, 7, 8, 9]]
     np.testing.assert_array_equal(
-        pad_sequences(seqs), [[0, 0, 1, 2, 3], [0, 0, 0, 0, 4], [5, 6, 7, 8, 9]])
+        pad_sequences(seqs), [[0, 0, 1, 2, 3], [0, 0, 0, 0, 4], [5, 6, 7, 8, 9]]
+    )
     np.testing.assert_array_equal(
-        pad_sequences(seqs, padding="post"), [[1, 2, 3, 0, 0], [4, 0, 0, 0, 0], [5, 6, 7, 8, 9]])
+        pad_sequences(seqs, padding="post"), [[1, 2, 3, 0, 0], [4, 0, 0, 0, 0], [5, 6, 7, 8, 9]]
+    )
     np.testing.assert_array_equal(pad_sequences(seqs, maxlen=2), [[2, 3], [0, 4], [8, 9]])
     np.testing.assert_array_equal(
-        pad_sequences(seqs, maxlen=2, truncating="post"), [[1, 2], [0, 4], [5, 6]])
+        pad_sequences(seqs, maxlen=2, truncating="post"), [[1, 2], [0, 4], [5, 6]]
+    )
     out = pad_sequences(seqs, maxlen=4, value=-1, dtype="float32", padding="post")
     assert out.dtype == np.float32 and out[1].tolist() == [4, -1, -1, -1]
     assert pad_sequences([[]], maxlen=2).tolist() == [[0, 0]]
@@ -48,9 +51,11 @@ def test_softmax_sigmoid_crossentropy_stay_finite_at_extremes(dtype):
     assert np.isfinite(p).all() and np.isfinite(logp).all() and np.isfinite(s).all()
     np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-6)
     assert s[0, 0] == 1.0 and s[0, 1] == 0.0
-    for name, y in [("sparse_categorical_crossentropy", np.array([1, 0])),
-                    ("categorical_crossentropy", np.eye(3)[[1, 0]]),
-                    ("binary_crossentropy", np.array([[1, 0, 1], [0, 1, 0]]))]:
+    for name, y in [
+        ("sparse_categorical_crossentropy", np.array([1, 0])),
+        ("categorical_crossentropy", np.eye(3)[[1, 0]]),
+        ("binary_crossentropy", np.array([[1, 0, 1], [0, 1, 0]])),
+    ]:
         value, grad = losses.get(name).value_and_grad(y, z, logits=True)
         assert np.isfinite(value) and np.isfinite(grad).all(), name
     value, grad = losses.get("categorical_crossentropy").value_and_grad(np.eye(3)[[1, 0]], p)

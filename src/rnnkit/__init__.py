@@ -28,7 +28,18 @@ from . import (  # noqa: E402
 from .backend import set_random_seed  # noqa: E402
 
 __all__ = [
-    "activations", "backend", "callbacks", "cells", "initializers", "layers", "losses",
-    "metrics", "models", "optimizers", "preprocessing", "set_random_seed", "utils",
+    "activations",
+    "backend",
+    "callbacks",
+    "cells",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "preprocessing",
+    "set_random_seed",
+    "utils",
     "__version__",
 ]

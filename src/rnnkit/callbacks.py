@@ -109,7 +109,9 @@ class EarlyStopping(Callback):
             )
         if epoch < self.start_from_epoch:
             return
-        if self._improved(value, self.best) or (self.best_weights is None and self.baseline is None):
+        if self._improved(value, self.best) or (
+            self.best_weights is None and self.baseline is None
+        ):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
@@ -123,7 +125,9 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
         if self.verbose and self.stopped_epoch:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping (best epoch {self.best_epoch + 1})")
+            print(
+                f"Epoch {self.stopped_epoch + 1}: early stopping (best epoch {self.best_epoch + 1})"
+            )
 
 
 class ModelCheckpoint(Callback):
@@ -190,11 +194,21 @@ class CSVLogger(Callback):
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, on_train_batch_end=None):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_end=None,
+    ):
         super().__init__()
-        for name, fn in [("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
-                         ("on_train_begin", on_train_begin), ("on_train_end", on_train_end),
-                         ("on_train_batch_end", on_train_batch_end)]:
+        for name, fn in [
+            ("on_epoch_begin", on_epoch_begin),
+            ("on_epoch_end", on_epoch_end),
+            ("on_train_begin", on_train_begin),
+            ("on_train_end", on_train_end),
+            ("on_train_batch_end", on_train_batch_end),
+        ]:
             if fn is not None:
                 setattr(self, name, fn)

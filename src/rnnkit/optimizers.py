@@ -213,7 +213,9 @@ class Adagrad(Optimizer):
         self.epsilon = float(epsilon)
 
     def _create_slots(self, params):
-        self.slots = {"accumulator": [np.full_like(p, self.initial_accumulator_value) for p in params]}
+        self.slots = {
+            "accumulator": [np.full_like(p, self.initial_accumulator_value) for p in params]
+        }
 
     def _update(self, i, p, g):
         a = self.slots["accumulator"][i]

@@ -13,8 +13,13 @@ from tests.conftest import require_data
 
 
 def run_cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "rnnkit.cli.main", *args], input=stdin,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "rnnkit.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +37,22 @@ def test_reuters_main_job_beats_the_majority_class(trained_run):
     model_row, seed_row = metrics["rows"]
     assert model_row["accuracy"] > metrics["majority_class_rate"] + 0.05
     assert 0 <= seed_row["accuracy"] <= 1 and 0 <= model_row["macro_f1"] <= 1
-    for name in ("config.json", "vocab.json", "history.json", "model.rnnkit",
-                 "learning_curves.png", "confusion_matrix.png"):
+    for name in (
+        "config.json",
+        "vocab.json",
+        "history.json",
+        "model.rnnkit",
+        "learning_curves.png",
+        "confusion_matrix.png",
+    ):
         assert (trained_run / name).stat().st_size > 0, name
 
 
 def test_predict_prints_top_three_topics(trained_run):
-    story = ("Shr 45 cts vs 38 cts. Net profit 12.5 mln dlrs vs 10.1 mln. Revenues 150 mln "
-             "dlrs vs 131 mln. Qtly dividend 10 cts")
+    story = (
+        "Shr 45 cts vs 38 cts. Net profit 12.5 mln dlrs vs 10.1 mln. Revenues 150 mln "
+        "dlrs vs 131 mln. Qtly dividend 10 cts"
+    )
     result = run_cli("predict", str(trained_run), story)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -51,13 +64,16 @@ def test_predict_prints_top_three_topics(trained_run):
     assert piped.stdout == result.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["reuters", "--epochs", "0"], "expected a positive integer"),
-    (["reuters", "--model", "transformer"], "invalid choice"),
-    (["reuters", "--test-split", "1.5"], "expected a number in (0, 1)"),
-    (["predict", "/no/such/run", "text"], "not found"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["reuters", "--epochs", "0"], "expected a positive integer"),
+        (["reuters", "--model", "transformer"], "invalid choice"),
+        (["reuters", "--test-split", "1.5"], "expected a number in (0, 1)"),
+        (["predict", "/no/such/run", "text"], "not found"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(args, message):
     result = run_cli(*args)
     assert result.returncode == 2

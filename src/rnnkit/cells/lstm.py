@@ -80,7 +80,12 @@ class LSTMCell(Cell):
         _, c_prev = states_prev
         u = self.units
         gates, act_c = cache["gates"][t], cache["act_c"][t]
-        i, f, c_tilde, o = gates[:, :u], gates[:, u : 2 * u], gates[:, 2 * u : 3 * u], gates[:, 3 * u :]
+        i, f, c_tilde, o = (
+            gates[:, :u],
+            gates[:, u : 2 * u],
+            gates[:, 2 * u : 3 * u],
+            gates[:, 3 * u :],
+        )
         sig, act = self.recurrent_activation, self.activation
 
         do = dh * act_c

@@ -50,26 +50,47 @@ def _add_reuters(sub) -> None:
         description="Train a recurrent topic classifier on Reuters-21578, evaluate it once on "
         "the test split, and write a run folder (config, metrics, plots, model).",
     )
-    p.add_argument("--model", choices=MODELS, default=None,
-                   help="model preset (default: the setting's best recurrent model)")
-    p.add_argument("--setting", choices=sorted(SETTINGS), default="seeds",
-                   help="data setting: the notes' (seeds), all stories (full), or ModApte")
+    p.add_argument(
+        "--model",
+        choices=MODELS,
+        default=None,
+        help="model preset (default: the setting's best recurrent model)",
+    )
+    p.add_argument(
+        "--setting",
+        choices=sorted(SETTINGS),
+        default="seeds",
+        help="data setting: the notes' (seeds), all stories (full), or ModApte",
+    )
     p.add_argument("--num-words", type=_positive_int, default=None, help="vocabulary size")
-    p.add_argument("--maxlen", type=_positive_int, default=None,
-                   help="keep only stories shorter than this (Keras's maxlen)")
+    p.add_argument(
+        "--maxlen",
+        type=_positive_int,
+        default=None,
+        help="keep only stories shorter than this (Keras's maxlen)",
+    )
     p.add_argument("--test-split", type=_fraction, default=None, help="test fraction")
     p.add_argument("--epochs", type=_positive_int, default=None, help="maximum epochs")
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, dropout)")
-    p.add_argument("--seed-rnn-epochs", type=_positive_int, default=None,
-                   help="epochs for the notes' SimpleRNN baseline trained beside the model")
-    p.add_argument("--no-baseline", action="store_true",
-                   help="skip the notes' SimpleRNN baseline")
-    p.add_argument("--linear-baseline", action="store_true",
-                   help="also score a TF-IDF + linear SVM (needs scikit-learn)")
-    p.add_argument("--data", default=None,
-                   help="Reuters-21578 archive or folder (default: $RNNKIT_DATA_DIR, the cache, "
-                   "or a download)")
+    p.add_argument(
+        "--seed-rnn-epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs for the notes' SimpleRNN baseline trained beside the model",
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip the notes' SimpleRNN baseline")
+    p.add_argument(
+        "--linear-baseline",
+        action="store_true",
+        help="also score a TF-IDF + linear SVM (needs scikit-learn)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="Reuters-21578 archive or folder (default: $RNNKIT_DATA_DIR, the cache, "
+        "or a download)",
+    )
     p.add_argument("--out", default=None, help="run folder (default: runs/reuters-<time>)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_reuters)
@@ -81,28 +102,41 @@ def _cmd_reuters(args) -> int:
     from ..experiments import reuters as job
 
     overrides = {
-        "setting": args.setting, "num_words": args.num_words, "maxlen": args.maxlen,
-        "test_split": args.test_split, "epochs": args.epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "seed_rnn_epochs": args.seed_rnn_epochs, "model": args.model,
+        "setting": args.setting,
+        "num_words": args.num_words,
+        "maxlen": args.maxlen,
+        "test_split": args.test_split,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "seed_rnn_epochs": args.seed_rnn_epochs,
+        "model": args.model,
     }
     defaults = job.ReutersConfig()
-    cfg = dataclasses.replace(
-        defaults, **{k: v for k, v in overrides.items() if v is not None}
-    )
+    cfg = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
     start = time.perf_counter()
-    results = job.run(cfg, out_dir=args.out, verbose=0 if args.quiet else 1, path=args.data,
-                      with_seed_baseline=not args.no_baseline, echo=print)
+    results = job.run(
+        cfg,
+        out_dir=args.out,
+        verbose=0 if args.quiet else 1,
+        path=args.data,
+        with_seed_baseline=not args.no_baseline,
+        echo=print,
+    )
     if args.linear_baseline:
         from ..experiments.baselines import tfidf_linear_svm
 
         resolved = cfg.resolved()
         data = job.load_split(resolved, args.data)
         t0 = time.perf_counter()
-        pred = tfidf_linear_svm(data["x_train"], data["y_train"], data["x_test"],
-                                data["multilabel"])
-        figures = (job.metrics.multilabel_report(data["y_test"], pred) if data["multilabel"]
-                   else job.metrics.classification_report(data["y_test"], pred,
-                                                          len(data["labels"])))
+        pred = tfidf_linear_svm(
+            data["x_train"], data["y_train"], data["x_test"], data["multilabel"]
+        )
+        figures = (
+            job.metrics.multilabel_report(data["y_test"], pred)
+            if data["multilabel"]
+            else job.metrics.classification_report(data["y_test"], pred, len(data["labels"]))
+        )
         figures.update(train_seconds=time.perf_counter() - t0, epochs_run=0)
         results["rows"].append({"model": "tfidf+linear svm", **figures})
         job.runs.write_json(f"{results['run_dir']}/metrics.json", results)

@@ -10,9 +10,22 @@ from .wrappers import Bidirectional, TimeDistributed
 _CLASSES = {
     cls.__name__: cls
     for cls in (
-        Activation, Bidirectional, Dense, Dropout, Embedding, Flatten, GRU, LSTM, Masking,
-        RepeatVector, SimpleRNN, TimeDistributed, SpatialDropout1D, GlobalMaxPooling1D,
-        GlobalAveragePooling1D, GlobalMaxAveragePooling1D,
+        Activation,
+        Bidirectional,
+        Dense,
+        Dropout,
+        Embedding,
+        Flatten,
+        GRU,
+        LSTM,
+        Masking,
+        RepeatVector,
+        SimpleRNN,
+        TimeDistributed,
+        SpatialDropout1D,
+        GlobalMaxPooling1D,
+        GlobalAveragePooling1D,
+        GlobalMaxAveragePooling1D,
     )
 }
 
@@ -27,9 +40,7 @@ def deserialize(spec: dict) -> Layer:
         raise ValueError(f"Invalid layer spec: expected a dict with 'class_name', got {spec!r}.")
     cls = _CLASSES.get(spec["class_name"])
     if cls is None:
-        raise ValueError(
-            f"Unknown layer class {spec['class_name']!r}; known: {sorted(_CLASSES)}."
-        )
+        raise ValueError(f"Unknown layer class {spec['class_name']!r}; known: {sorted(_CLASSES)}.")
     config = dict(spec.get("config", {}))
     try:
         return cls.from_config(config)
@@ -42,8 +53,24 @@ def serialize(layer: Layer) -> dict:
 
 
 __all__ = [
-    "Activation", "Bidirectional", "Dense", "Dropout", "Embedding", "Flatten", "GRU", "LSTM",
-    "GlobalAveragePooling1D", "GlobalMaxAveragePooling1D", "GlobalMaxPooling1D", "Layer",
-    "Masking", "RNN", "RepeatVector", "SimpleRNN", "SpatialDropout1D", "TimeDistributed",
-    "deserialize", "serialize",
+    "Activation",
+    "Bidirectional",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GRU",
+    "LSTM",
+    "GlobalAveragePooling1D",
+    "GlobalMaxAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "Layer",
+    "Masking",
+    "RNN",
+    "RepeatVector",
+    "SimpleRNN",
+    "SpatialDropout1D",
+    "TimeDistributed",
+    "deserialize",
+    "serialize",
 ]

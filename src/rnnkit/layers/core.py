@@ -48,7 +48,9 @@ class Dense(Layer):
                 f"{tuple(input_shape)}."
             )
         fan_in = int(input_shape[-1])
-        self.params = {"kernel": self.kernel_initializer((fan_in, self.units), self.dtype, self.rng)}
+        self.params = {
+            "kernel": self.kernel_initializer((fan_in, self.units), self.dtype, self.rng)
+        }
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.units,), self.dtype, self.rng)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}

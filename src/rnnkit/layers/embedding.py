@@ -68,8 +68,7 @@ class Embedding(Layer):
                 )
         elif not np.issubdtype(x.dtype, np.integer):
             raise TypeError(
-                f"Input to layer {self.name!r} must be integer token ids; got dtype "
-                f"{x.dtype}."
+                f"Input to layer {self.name!r} must be integer token ids; got dtype {x.dtype}."
             )
         lo, hi = x.min(), x.max()
         if lo < 0 or hi >= self.input_dim:

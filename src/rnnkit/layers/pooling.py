@@ -73,7 +73,9 @@ class GlobalMaxAveragePooling1D(_GlobalPooling1D):
 
     def forward(self, x, training=False, mask=None):
         self._f = x.shape[-1]
-        return np.concatenate([self._max.forward(x, mask=mask), self._avg.forward(x, mask=mask)], -1)
+        return np.concatenate(
+            [self._max.forward(x, mask=mask), self._avg.forward(x, mask=mask)], -1
+        )
 
     def backward(self, dy):
         return self._max.backward(dy[:, : self._f]) + self._avg.backward(dy[:, self._f :])

@@ -229,8 +229,14 @@ class RNN(Layer):
                     buf[t + 1] = s_new
 
         self._cache = {
-            "xt": xt, "S": S, "h_rec": h_rec_all, "cache": cache, "mask": mt,
-            "in_mask": in_mask, "rec_mask": rec_mask, "batch": batch,
+            "xt": xt,
+            "S": S,
+            "h_rec": h_rec_all,
+            "cache": cache,
+            "mask": mt,
+            "in_mask": in_mask,
+            "rec_mask": rec_mask,
+            "batch": batch,
         }
         if self.stateful:
             self.states = [buf[steps].copy() for buf in S]

@@ -142,8 +142,10 @@ class Bidirectional(Layer):
         config = super().get_config()
         config.update(
             merge_mode=self.merge_mode,
-            layer={"class_name": type(self.forward_layer).__name__,
-                   "config": self.forward_layer.get_config()},
+            layer={
+                "class_name": type(self.forward_layer).__name__,
+                "config": self.forward_layer.get_config(),
+            },
         )
         return config
 
@@ -220,8 +222,10 @@ class TimeDistributed(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["layer"] = {"class_name": type(self.layer).__name__,
-                           "config": self.layer.get_config()}
+        config["layer"] = {
+            "class_name": type(self.layer).__name__,
+            "config": self.layer.get_config(),
+        }
         return config
 
     @classmethod

@@ -116,7 +116,9 @@ def _checked_weights(path, config, arrays) -> list[np.ndarray]:
         if arr.dtype.name not in _ALLOWED_DTYPES:
             raise ValueError(f"{path!r}: weight {spec.get('name')!r} has dtype {arr.dtype}.")
         out.append(arr)
-    extra = [k for k in arrays if k.startswith("w/") and k not in {f"w/{i}" for i in range(len(specs))}]
+    extra = [
+        k for k in arrays if k.startswith("w/") and k not in {f"w/{i}" for i in range(len(specs))}
+    ]
     if extra:
         raise ValueError(f"{path!r}: unexpected weight entries {extra}.")
     return out

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import backend, losses, metrics as metrics_mod, optimizers
+from .. import backend, losses, optimizers
+from .. import metrics as metrics_mod
 from ..callbacks import Callback, History
 from ..layers import Embedding, Layer
 from ..layers.recurrent import RNN
@@ -50,9 +51,7 @@ class Sequential:
     def add(self, layer: Layer) -> None:
         """Append a layer. The first layer may declare ``input_shape``."""
         if not isinstance(layer, Layer):
-            raise TypeError(
-                f"Sequential.add expects an rnnkit layer, got {type(layer).__name__}."
-            )
+            raise TypeError(f"Sequential.add expects an rnnkit layer, got {type(layer).__name__}.")
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(f"A layer named {layer.name!r} is already in model {self.name!r}.")
         self.layers.append(layer)
@@ -140,7 +139,9 @@ class Sequential:
             metrics: list of names (``"accuracy"`` resolves by the loss, as Keras).
         """
         if loss is None:
-            raise ValueError("Received an invalid value for argument loss, expected a loss, got None.")
+            raise ValueError(
+                "Received an invalid value for argument loss, expected a loss, got None."
+            )
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         if isinstance(metrics, (str,)) or callable(metrics):
@@ -258,7 +259,9 @@ class Sequential:
                     f"sparse_categorical_crossentropy expects {(n,) + tuple(out_shape[:-1])}."
                 )
             if np.issubdtype(labels.dtype, np.floating) and np.any(labels != np.round(labels)):
-                raise ValueError("Labels y must be integer class ids for sparse_categorical_crossentropy.")
+                raise ValueError(
+                    "Labels y must be integer class ids for sparse_categorical_crossentropy."
+                )
             n_classes = out_shape[-1]
             if labels.min() < 0 or labels.max() >= n_classes:
                 raise ValueError(
@@ -273,8 +276,10 @@ class Sequential:
             if not fits and not (y.ndim == len(expected) - 1 and expected[-1] == 1):
                 hint = ""
                 if name == "categorical_crossentropy" and y.ndim == len(expected) - 1:
-                    hint = (" (integer labels? use to_categorical(y) or the loss "
-                            "'sparse_categorical_crossentropy')")
+                    hint = (
+                        " (integer labels? use to_categorical(y) or the loss "
+                        "'sparse_categorical_crossentropy')"
+                    )
                 raise ValueError(
                     f"Targets y have shape {y.shape}; model output is {self.output_shape}, so "
                     f"{name} expects {expected}{hint}."
@@ -520,8 +525,13 @@ class Sequential:
         shape = self._input_shape
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
-            rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + tuple(shape)),
-                         f"{layer.count_params():,}"))
+            rows.append(
+                (
+                    f"{layer.name} ({type(layer).__name__})",
+                    str((None,) + tuple(shape)),
+                    f"{layer.count_params():,}",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
         line = "_" * sum(widths)
         print_fn(f'Model: "{self.name}"')

@@ -11,8 +11,9 @@ from collections import Counter
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
-def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True,
-                          split: str = " ") -> list[str]:
+def text_to_word_sequence(
+    text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " "
+) -> list[str]:
     """Lower-case, replace every filter character by ``split``, split, drop empties."""
     if not isinstance(text, str):
         raise TypeError(
@@ -46,8 +47,15 @@ class Tokenizer:
         [[5, 3, 4]]
     """
 
-    def __init__(self, num_words=None, filters=DEFAULT_FILTERS, lower=True, split=" ",
-                 char_level=False, oov_token=None):
+    def __init__(
+        self,
+        num_words=None,
+        filters=DEFAULT_FILTERS,
+        lower=True,
+        split=" ",
+        char_level=False,
+        oov_token=None,
+    ):
         if num_words is not None and (not isinstance(num_words, int) or num_words < 1):
             raise ValueError(
                 f"Received an invalid value for argument num_words, expected a positive int or "
@@ -118,9 +126,14 @@ class Tokenizer:
 
     def get_config(self) -> dict:
         return {
-            "num_words": self.num_words, "filters": self.filters, "lower": self.lower,
-            "split": self.split, "char_level": self.char_level, "oov_token": self.oov_token,
-            "document_count": self.document_count, "word_counts": dict(self.word_counts),
+            "num_words": self.num_words,
+            "filters": self.filters,
+            "lower": self.lower,
+            "split": self.split,
+            "char_level": self.char_level,
+            "oov_token": self.oov_token,
+            "document_count": self.document_count,
+            "word_counts": dict(self.word_counts),
             "word_index": self.word_index,
         }
 

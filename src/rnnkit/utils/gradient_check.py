@@ -90,7 +90,9 @@ def check_layer(
         errors["x"] = relative_error(dx, numerical_gradient(loss, x, eps))
     if kwargs.get("initial_state") is not None and init_grads is not None:
         for i, s in enumerate(kwargs["initial_state"]):
-            errors[f"initial_state/{i}"] = relative_error(init_grads[i], numerical_gradient(loss, s, eps))
+            errors[f"initial_state/{i}"] = relative_error(
+                init_grads[i], numerical_gradient(loss, s, eps)
+            )
     return errors
 
 

@@ -26,12 +26,16 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
     y = as_array(y, "y")
     if np.issubdtype(y.dtype, np.floating):
         if np.any(y != np.round(y)):
-            raise ValueError("Received an invalid value for argument y: expected integer class ids.")
+            raise ValueError(
+                "Received an invalid value for argument y: expected integer class ids."
+            )
     y = y.astype(np.int64)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y[..., 0]
     if y.min() < 0:
-        raise ValueError(f"Received an invalid value for argument y: class ids must be >= 0, got {y.min()}.")
+        raise ValueError(
+            f"Received an invalid value for argument y: class ids must be >= 0, got {y.min()}."
+        )
     if num_classes is None:
         num_classes = int(y.max()) + 1
     elif y.max() >= num_classes:

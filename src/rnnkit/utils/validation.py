@@ -90,8 +90,7 @@ def fraction(value, argument: str, *, low_inclusive=True, high_inclusive=False) 
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(
-            f"Received an invalid value for argument {argument}, expected a number, got "
-            f"{value!r}."
+            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
         ) from None
     ok_low = v >= 0 if low_inclusive else v > 0
     ok_high = v <= 1 if high_inclusive else v < 1
@@ -109,6 +108,5 @@ def check_kwargs(kwargs: dict, allowed: set, owner: str) -> None:
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(
-            f"{owner} got unexpected keyword argument(s) {unknown}; allowed are "
-            f"{sorted(allowed)}."
+            f"{owner} got unexpected keyword argument(s) {unknown}; allowed are {sorted(allowed)}."
         )

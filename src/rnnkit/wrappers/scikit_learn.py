@@ -20,8 +20,16 @@ from ..utils.np_utils import to_categorical
 from ..utils.validation import as_array
 
 _FIT_ARGS = {
-    "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
-    "shuffle", "class_weight", "sample_weight", "initial_epoch",
+    "batch_size",
+    "epochs",
+    "verbose",
+    "callbacks",
+    "validation_split",
+    "validation_data",
+    "shuffle",
+    "class_weight",
+    "sample_weight",
+    "initial_epoch",
 }
 
 
