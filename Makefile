@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 lint: setup
-	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff check src tests $(wildcard bench)
 
 # Two test workers on two cores: one BLAS/OpenMP thread each. (Spinning BLAS threads
 # competing for the same cores slowed training steps 40x here; see bench/NOTES.md.)
