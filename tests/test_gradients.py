@@ -410,3 +410,20 @@ def test_spatial_dropout_fixed_mask():
     reseed()
     out = layer.forward(np.ones((B, T, I)), training=True)
     assert np.all(out == out[:, :1, :])  # the same channels dropped at every step
+
+
+def test_recorded_state_gradient_norms_come_from_bptt():
+    """For a linear Elman RNN, dL/dh_t = dL/dh_T · (Wᵀ)^(T-t): the recorded norms must
+    follow that product exactly, step by step, in reading order (also backwards)."""
+    for go_backwards in (False, True):
+        layer = SimpleRNN(H, activation="linear", go_backwards=go_backwards, dtype="float64")
+        layer.record_state_grads = True
+        layer(rand(1, T, I))
+        dy = rand(1, H, seed=5)
+        layer.backward(dy)
+        w = layer.get_weights()[1]
+        expected = [np.linalg.norm(dy @ np.linalg.matrix_power(w.T, T - 1 - k)) for k in range(T)]
+        if go_backwards:
+            expected = expected[::-1]  # step k of the reversed reading is input step T-1-k
+        assert layer.state_grad_norms.shape == (1, T)
+        np.testing.assert_allclose(layer.state_grad_norms[0], expected, rtol=1e-12)

@@ -80,6 +80,11 @@ class RNN(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.states: list[np.ndarray] | None = None  # carried states when stateful
         self.initial_state_grads: list[np.ndarray] | None = None
+        # Diagnostics: when True, backward() records for every sample and step the L2
+        # norm of dL/dh_t (the gradient reaching the state after step t, all paths
+        # summed), in input order, in ``state_grad_norms`` (shape (batch, T)).
+        self.record_state_grads = False
+        self.state_grad_norms: np.ndarray | None = None
         self._cache: dict | None = None
 
     # ---- building ---------------------------------------------------------------
@@ -288,10 +293,13 @@ class RNN(Layer):
         dxw_all = np.empty((steps, batch, gh), self.dtype)
         dzrec_all = np.empty((steps, batch, gh), self.dtype)
         rec_mask = c["rec_mask"]
+        norms = np.empty((steps, batch)) if self.record_state_grads else None
         for t in range(steps - 1, -1, -1):
             ds = list(d_next)
             if d_seq is not None:
                 ds[0] = ds[0] + d_seq[t]
+            if norms is not None:
+                norms[t] = np.linalg.norm(ds[0], axis=-1)
             carried = None
             if mt is not None:  # a masked step passed its states through unchanged
                 keep = mt[t][:, None]
@@ -306,6 +314,9 @@ class RNN(Layer):
             if carried is not None:
                 d_next = [d + dc for d, dc in zip(d_next, carried)]
         self.initial_state_grads = d_next
+        if norms is not None:
+            norms = norms[::-1] if self.go_backwards else norms
+            self.state_grad_norms = np.ascontiguousarray(norms.T)
 
         n_flat = steps * batch
         cell.weight_grads(
