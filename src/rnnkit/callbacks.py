@@ -26,6 +26,14 @@ class Callback:
     def on_train_batch_begin(self, batch, logs=None): ...
     def on_train_batch_end(self, batch, logs=None): ...
 
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What a checkpoint must hold to resume this callback exactly: JSON-able
+        values and named arrays. Stateless callbacks return empty dicts."""
+        return {}, {}
+
+    def set_state(self, values: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`get_state` returned."""
+
 
 class History(Callback):
     """Records every epoch's logs: ``history.history["loss"]`` is a list per epoch."""
@@ -39,6 +47,13 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def get_state(self):
+        return {"history": self.history, "epoch": self.epoch}, {}
+
+    def set_state(self, values, arrays):
+        self.history = {k: list(v) for k, v in values["history"].items()}
+        self.epoch = list(values["epoch"])
 
 
 def _mode_better(mode: str, monitor: str):
@@ -121,6 +136,23 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
+    def get_state(self):
+        values = {
+            "wait": self.wait,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "n_best": None if self.best_weights is None else len(self.best_weights),
+        }
+        arrays = {f"best/{i}": w for i, w in enumerate(self.best_weights or [])}
+        return values, arrays
+
+    def set_state(self, values, arrays):
+        self.wait, self.best = values["wait"], values["best"]
+        self.best_epoch, self.stopped_epoch = values["best_epoch"], values["stopped_epoch"]
+        n = values["n_best"]
+        self.best_weights = None if n is None else [arrays[f"best/{i}"] for i in range(n)]
+
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
@@ -152,6 +184,12 @@ class ModelCheckpoint(Callback):
         self.save_weights_only = bool(save_weights_only)
         self.mode = _mode_better(mode, monitor)
         self.best = math.inf if self.mode == "min" else -math.inf
+
+    def get_state(self):
+        return {"best": self.best}, {}
+
+    def set_state(self, values, arrays):
+        self.best = values["best"]
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -189,6 +227,40 @@ class CSVLogger(Callback):
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.rows)
+
+
+class BackupAndRestore(Callback):
+    """Crash-safe training, as Keras's callback of the same name: checkpoints go to
+    ``backup_dir`` every epoch (or every ``save_freq`` batches), atomically, keeping the
+    last ``keep``; a later ``fit`` with the same callback resumes from the newest one
+    exactly — same weights, optimizer state, random generators and data order.
+
+    Args:
+        backup_dir: folder for the checkpoints.
+        save_freq: ``"epoch"`` or a number of batches.
+        keep: how many checkpoints to keep (default 3).
+        delete_checkpoint: remove the checkpoints when training finishes normally
+            (default False: a finished run stays resumable for more epochs).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", keep: int = 3, delete_checkpoint=False):
+        super().__init__()
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq <= 0
+        ):
+            raise ValueError(
+                f"Received an invalid value for argument save_freq, expected 'epoch' or a "
+                f"positive int, got {save_freq!r}."
+            )
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep <= 0:
+            raise ValueError(
+                f"Received an invalid value for argument keep, expected a positive int, got "
+                f"{keep!r}."
+            )
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.keep = keep
+        self.delete_checkpoint = bool(delete_checkpoint)
 
 
 class LambdaCallback(Callback):

@@ -41,8 +41,17 @@ def _write_npz(path, arrays: dict[str, np.ndarray]) -> None:
         f.write(buf.getvalue())
 
 
-def save_model(model, filepath, include_optimizer: bool = True, extra: dict | None = None) -> None:
-    """Write ``model`` (architecture, weights, compile settings, optimizer state)."""
+def save_model(
+    model,
+    filepath,
+    include_optimizer: bool = True,
+    extra: dict | None = None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write ``model`` (architecture, weights, compile settings, optimizer state).
+
+    ``extra`` (JSON-able) and ``extra_arrays`` ride along for checkpoints; they come
+    back as ``model.saved_extra`` and ``model.saved_extra_arrays`` from load_model."""
     weights = model.weights()
     config = {
         "format": FORMAT,
@@ -65,6 +74,14 @@ def save_model(model, filepath, include_optimizer: bool = True, extra: dict | No
             state = model.optimizer.state()
             config["optimizer_state"] = sorted(state)
             arrays.update({f"opt/{k}": np.asarray(v) for k, v in state.items()})
+    for key, value in (extra_arrays or {}).items():
+        value = np.asarray(value)
+        if value.dtype == object:
+            raise ValueError(
+                f"extra array {key!r} has dtype object; only numeric arrays are saved."
+            )
+        arrays[f"x/{key}"] = value
+    config["extra_arrays"] = sorted(extra_arrays or {})
     arrays["__config__"] = _config_array(config)
     _write_npz(filepath, arrays)
 
@@ -165,6 +182,11 @@ def load_model(filepath, compile: bool = True):
                 raise ValueError(f"{path!r}: optimizer state is incomplete.")
             model.optimizer.load_state(state, [w for _, w in model.trainable_weights()])
     model.saved_extra = config.get("extra", {})
+    keys = config.get("extra_arrays") or []
+    missing = [k for k in keys if f"x/{k}" not in arrays]
+    if missing:
+        raise ValueError(f"{path!r}: extra arrays {missing} are missing.")
+    model.saved_extra_arrays = {k: arrays[f"x/{k}"] for k in keys}
     return model
 
 

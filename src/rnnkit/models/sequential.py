@@ -9,6 +9,7 @@ softmax / sigmoid when the loss allows it) → backward through the layers in re
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 import numpy as np
@@ -198,13 +199,17 @@ class Sequential:
         return self._train_step(x, y, sample_weight)[0]
 
     def _train_step(self, x, y, sample_weight):
+        """Forward, backward and (if loss and gradients are finite) one update.
+        Returns (loss, y_pred, mask, gradient norm); a non-finite loss or norm means
+        the weights were left untouched."""
         loss, y_pred, mask, grad, fused = self.compute_loss(x, y, sample_weight, training=True)
-        self.backward(grad, from_logits=fused)
-        params = [w for _, w in self.trainable_weights()]
-        grads = self.gradients()
         gnorm = math.nan
         if np.isfinite(loss):
-            gnorm = self.optimizer.apply(params, grads)
+            self.backward(grad, from_logits=fused)
+            grads = self.gradients()
+            gnorm = optimizers.global_norm(grads)
+            if np.isfinite(gnorm):
+                self.optimizer.apply([w for _, w in self.trainable_weights()], grads)
         return loss, y_pred, mask, gnorm
 
     # ---- validation of user data ------------------------------------------------
@@ -306,6 +311,11 @@ class Sequential:
         sample_weight=None,
         initial_epoch: int = 0,
         bucket_by_length: bool = False,
+        checkpoint_dir=None,
+        checkpoint_every="epoch",
+        keep_checkpoints: int = 3,
+        resume=None,
+        on_nonfinite: str = "raise",
     ) -> History:
         """Train for ``epochs`` passes over (x, y); returns a History.
 
@@ -328,10 +338,25 @@ class Sequential:
                 the trimming of all-padding steps saves the most time. The gradient of
                 each batch is unchanged by padding; only which samples share a batch
                 differs from plain shuffling.
+            checkpoint_dir: write crash-safe checkpoints here (see
+                :mod:`rnnkit.models.checkpoint`); also set by a BackupAndRestore callback.
+            checkpoint_every: ``"epoch"`` or a number of batches.
+            keep_checkpoints: how many checkpoints to keep (newest).
+            resume: continue from a checkpoint: a checkpoint file, a folder (its newest),
+                or True (the newest in ``checkpoint_dir``; a fresh start if none). The
+                model, data and fit arguments must be those of the interrupted run; the
+                result is then identical to an uninterrupted run.
+            on_nonfinite: ``"raise"`` (default) stops with FloatingPointError naming the
+                epoch and batch when the loss or the gradients are NaN or inf; ``"skip"``
+                drops that batch and goes on. The weights are never updated with a
+                non-finite gradient, and no checkpoint is written from such a state.
         Raises:
             ValueError, TypeError: for malformed data or arguments, before training.
-            FloatingPointError: when the loss becomes NaN or inf.
+            FloatingPointError: when the loss or gradients become NaN or inf.
         """
+        from ..callbacks import BackupAndRestore
+        from . import checkpoint as ckpt_mod
+
         self._require_compiled()
         batch_size = 32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
         epochs = int(epochs)
@@ -345,6 +370,13 @@ class Sequential:
                 raise ValueError(
                     f"sample_weight has {sample_weight.shape[0]} entries; expected one per "
                     f"sample ({n})."
+                )
+        if sample_weight is not None:
+            validation.check_finite(sample_weight, "sample_weight")
+            if np.any(sample_weight < 0):
+                raise ValueError(
+                    "Received an invalid value for argument sample_weight: expected weights "
+                    f">= 0, got min {sample_weight.min()}."
                 )
         if class_weight is not None:
             cw = self._class_weights(y, class_weight)
@@ -371,27 +403,89 @@ class Sequential:
             val_x, val_y = self._check_data(validation_data[0], validation_data[1])
             val_sw = validation_data[2] if len(validation_data) == 3 else None
 
+        if on_nonfinite not in ("raise", "skip"):
+            raise ValueError(
+                f"Received an invalid value for argument on_nonfinite, expected 'raise' or "
+                f"'skip', got {on_nonfinite!r}."
+            )
         history = History()
         cbs: list[Callback] = [history] + list(callbacks or [])
         for cb in cbs:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be rnnkit Callback instances, got {cb!r}.")
             cb.set_model(self)
+            if isinstance(cb, BackupAndRestore):
+                checkpoint_dir, checkpoint_every = cb.backup_dir, cb.save_freq
+                keep_checkpoints = cb.keep
+                resume = True if resume is None else resume
+        every_batches = None
+        if checkpoint_every != "epoch":
+            every_batches = validation.positive_int(checkpoint_every, "checkpoint_every")
+        keep_checkpoints = validation.positive_int(keep_checkpoints, "keep_checkpoints")
+        n_batches = math.ceil(n / batch_size)
+
+        def save_checkpoint(epoch, next_batch, batches, totals):
+            if checkpoint_dir is None:
+                return
+            ckpt_mod.write(
+                checkpoint_dir,
+                self,
+                ckpt_mod.TrainingPosition(
+                    epoch,
+                    next_batch,
+                    batches,
+                    None if totals is None else totals.state(),
+                    n,
+                    batch_size,
+                ),
+                cbs,
+                keep_checkpoints,
+            )
+
         self.stop_training = False
         self.history = history
+        self.skipped_batches = 0
         for cb in cbs:
             cb.on_train_begin()
-        n_batches = math.ceil(n / batch_size)
+        # restore after on_train_begin, which resets the callbacks' own state
+        position = None
+        if resume is not None and resume is not False:
+            source = checkpoint_dir if resume is True else resume
+            if source is None:
+                raise ValueError("resume=True needs checkpoint_dir (or a BackupAndRestore).")
+            found = ckpt_mod.latest(source)
+            if found is None and resume is not True:
+                raise FileNotFoundError(f"No checkpoint to resume from in {os.fspath(source)!r}.")
+            if found is not None:
+                position = ckpt_mod.restore(found, self, cbs)
+                if (position.n_samples, position.batch_size) != (n, batch_size):
+                    raise ValueError(
+                        f"Checkpoint {found} was written for {position.n_samples} training "
+                        f"samples in batches of {position.batch_size}; this fit has {n} in "
+                        f"batches of {batch_size}. Resume with the same data and arguments."
+                    )
+                initial_epoch = position.epoch
+
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            order = self.rng.permutation(n) if shuffle else np.arange(n)
-            batches = [order[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)]
-            if bucket_by_length and shuffle:
-                batches = self._length_buckets(x, order, batch_size)
-            totals = _Totals(self.metric_fns)
+            first = 0
+            if position is not None and position.batches is not None and position.epoch == epoch:
+                batches, first = position.batches, position.batch
+                totals = _Totals.from_state(self.metric_fns, position.totals)
+            else:
+                order = self.rng.permutation(n) if shuffle else np.arange(n)
+                if bucket_by_length and shuffle:
+                    batches = self._length_buckets(x, order, batch_size)
+                else:
+                    batches = [
+                        order[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)
+                    ]
+                totals = _Totals(self.metric_fns)
+            position = None
             bar = tqdm(
-                total=n_batches,
+                total=len(batches),
+                initial=first,
                 desc=f"Epoch {epoch + 1}/{epochs}",
                 unit="batch",
                 disable=verbose != 1,
@@ -400,23 +494,44 @@ class Sequential:
                 dynamic_ncols=True,
             )
             with bar:
-                for b, idx in enumerate(batches):
-                    if shuffle:
-                        idx = np.sort(idx)  # contiguous-ish gathers; same samples
+                for b in range(first, len(batches)):
+                    idx = np.sort(batches[b]) if shuffle else batches[b]
                     yb = y[idx]
                     swb = None if sample_weight is None else sample_weight[idx]
                     xb, yb = self._trim_padding(x[idx], yb)
-                    loss, y_pred, mask, _ = self._train_step(xb, yb, swb)
-                    if not np.isfinite(loss):
-                        raise FloatingPointError(
-                            f"The loss became {loss} at epoch {epoch + 1}, batch {b + 1}; "
-                            f"training stopped (lower the learning rate or clip gradients)."
-                        )
+                    loss, y_pred, mask, gnorm = self._train_step(xb, yb, swb)
+                    if not (np.isfinite(loss) and np.isfinite(gnorm)):
+                        what = "loss" if not np.isfinite(loss) else "gradient norm"
+                        value = loss if not np.isfinite(loss) else gnorm
+                        if on_nonfinite == "raise":
+                            saved = (
+                                (
+                                    f"; the last checkpoint in {os.fspath(checkpoint_dir)!r} "
+                                    f"is intact"
+                                )
+                                if checkpoint_dir is not None
+                                else ""
+                            )
+                            raise FloatingPointError(
+                                f"The {what} became {value} at epoch {epoch + 1}, batch "
+                                f"{b + 1}; training stopped, weights not updated{saved} "
+                                f"(lower the learning rate, clip gradients, or pass "
+                                f"on_nonfinite='skip')."
+                            )
+                        self.skipped_batches += 1
+                        bar.update(1)
+                        continue
                     totals.add(loss, len(idx), yb, y_pred, mask)
                     for cb in cbs:
                         cb.on_train_batch_end(b, {"loss": loss})
                     bar.set_postfix(totals.logs(), refresh=False)
                     bar.update(1)
+                    if (
+                        every_batches is not None
+                        and (b + 1) % every_batches == 0
+                        and b + 1 < len(batches)
+                    ):
+                        save_checkpoint(epoch, b + 1, batches, totals)
                 logs = totals.logs()
                 if validation_data is not None:
                     val = self._evaluate_arrays(val_x, val_y, val_sw, batch_size)
@@ -427,10 +542,15 @@ class Sequential:
                 print(f"Epoch {epoch + 1}/{epochs} - {line}", file=sys.stderr)
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
+            save_checkpoint(epoch + 1, 0, None, None)
             if self.stop_training:
                 break
         for cb in cbs:
             cb.on_train_end()
+        for cb in cbs:
+            if isinstance(cb, BackupAndRestore) and cb.delete_checkpoint:
+                for path in ckpt_mod.list_checkpoints(cb.backup_dir):
+                    path.unlink(missing_ok=True)
         return history
 
     def _trim_padding(self, x, y=None):
@@ -600,6 +720,21 @@ class _Totals:
             s, c = fn(y, y_pred, mask)
             self.sums[i] += s
             self.counts[i] += c
+
+    def state(self) -> dict:
+        return {
+            "loss_sum": self.loss_sum,
+            "count": self.count,
+            "sums": self.sums,
+            "counts": self.counts,
+        }
+
+    @classmethod
+    def from_state(cls, metric_fns, state: dict) -> _Totals:
+        totals = cls(metric_fns)
+        totals.loss_sum, totals.count = state["loss_sum"], state["count"]
+        totals.sums, totals.counts = list(state["sums"]), list(state["counts"])
+        return totals
 
     def logs(self) -> dict:
         logs = {"loss": self.loss_sum / max(self.count, 1)}
