@@ -263,6 +263,126 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = bool(delete_checkpoint)
 
 
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at the start of every epoch to
+    ``schedule(epoch, lr)`` (Keras's callback; see :func:`step_decay`,
+    :func:`cosine_decay` for ready-made schedules)."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                f"Received an invalid value for argument schedule, expected a callable "
+                f"(epoch, lr) -> lr, got {schedule!r}."
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = float(self.schedule(epoch, self.model.optimizer.learning_rate))
+        self.model.optimizer.lr = lr  # validated: positive and finite
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.3g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = self.model.optimizer.learning_rate
+
+
+def step_decay(initial_lr: float, factor: float = 0.5, every: int = 10):
+    """lr = initial_lr · factor^(epoch // every)."""
+    return lambda epoch, lr: initial_lr * factor ** (epoch // every)
+
+
+def cosine_decay(initial_lr: float, epochs: int, final_lr: float = 0.0, warmup: int = 0):
+    """Cosine annealing from ``initial_lr`` to ``final_lr`` over ``epochs`` (after an
+    optional linear warm-up of ``warmup`` epochs)."""
+
+    def schedule(epoch, lr):
+        if epoch < warmup:
+            return initial_lr * (epoch + 1) / warmup
+        progress = min(1.0, (epoch - warmup) / max(1, epochs - warmup))
+        return final_lr + 0.5 * (initial_lr - final_lr) * (1 + math.cos(math.pi * progress))
+
+    return schedule
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiplies the learning rate by ``factor`` when ``monitor`` has not improved for
+    ``patience`` epochs, waiting ``cooldown`` epochs after each cut, never below
+    ``min_lr`` (Keras's callback)."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__()
+        if not 0 < factor < 1:
+            raise ValueError(
+                f"Received an invalid value for argument factor, expected a number in (0, 1), "
+                f"got {factor!r}."
+            )
+        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
+        self.verbose, self.min_delta = verbose, abs(float(min_delta))
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self.mode = _mode_better(mode, monitor)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        value = logs.get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"ReduceLROnPlateau monitors {self.monitor!r}, which is not among the logged "
+                f"values {sorted(logs)}."
+            )
+        logs["lr"] = self.model.optimizer.learning_rate
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        improved = (
+            value < self.best - self.min_delta
+            if self.mode == "min"
+            else value > self.best + self.min_delta
+        )
+        if improved:
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = self.model.optimizer.learning_rate
+                new = max(old * self.factor, self.min_lr)
+                if new < old and new > 0:
+                    self.model.optimizer.lr = new
+                    if self.verbose:
+                        print(f"Epoch {epoch + 1}: learning rate reduced to {new:.3g}")
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def get_state(self):
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "cooldown": self.cooldown_counter,
+            "lr": self.model.optimizer.learning_rate,
+        }, {}
+
+    def set_state(self, values, arrays):
+        self.best, self.wait = values["best"], values["wait"]
+        self.cooldown_counter = values["cooldown"]
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
 

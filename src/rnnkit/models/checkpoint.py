@@ -136,16 +136,19 @@ def restore(path, model, callbacks) -> TrainingPosition:
             raise ValueError(f"Checkpoint {os.fspath(path)!r} has no state for generator {name!r}.")
         rng.bit_generator.state = states[name]
     arrays = saved.saved_extra_arrays
-    for i, (cb, spec) in enumerate(zip(callbacks, extra["callbacks"])):
-        if type(cb).__name__ != spec["class"]:
-            raise ValueError(
-                f"Checkpoint {os.fspath(path)!r} was written with callback {spec['class']} at "
-                f"position {i}, now {type(cb).__name__}: pass the same callbacks to resume."
-            )
+    # match callbacks by class, in order of appearance: the n-th EarlyStopping now gets
+    # the n-th EarlyStopping's state; a callback new at resume time starts fresh
+    saved_by_class: dict[str, list[int]] = {}
+    for i, spec in enumerate(extra["callbacks"]):
+        saved_by_class.setdefault(spec["class"], []).append(i)
+    for cb in callbacks:
+        queue = saved_by_class.get(type(cb).__name__)
+        if not queue:
+            continue
+        i = queue.pop(0)
         prefix = f"cb/{i}/"
-        cb.set_state(
-            spec["values"], {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        )
+        mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        cb.set_state(extra["callbacks"][i]["values"], mine)
     batches = None
     if "order" in arrays:
         order, bounds = arrays["order"], arrays["bounds"]

@@ -409,7 +409,7 @@ class Sequential:
                 f"'skip', got {on_nonfinite!r}."
             )
         history = History()
-        cbs: list[Callback] = [history] + list(callbacks or [])
+        cbs: list[Callback] = list(callbacks or []) + [history]  # History last, as Keras
         for cb in cbs:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be rnnkit Callback instances, got {cb!r}.")

@@ -1,0 +1,59 @@
+"""Learning-rate schedules and plateau reduction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.callbacks import (
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+    cosine_decay,
+    step_decay,
+)
+from rnnkit.layers import Dense, SimpleRNN
+from rnnkit.models import Sequential
+
+
+def model_and_data():
+    model = Sequential([SimpleRNN(4, input_shape=(5, 2)), Dense(1)])
+    model.compile(rnnkit.optimizers.SGD(lr=0.1), "mse")
+    rng = np.random.default_rng(0)
+    return model, rng.standard_normal((20, 5, 2)), rng.standard_normal((20, 1))
+
+
+def test_schedules_formulae():
+    s = step_decay(1.0, 0.5, every=2)
+    assert [s(e, None) for e in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    c = cosine_decay(1.0, epochs=10, final_lr=0.1)
+    assert c(0, None) == pytest.approx(1.0)
+    assert c(5, None) == pytest.approx(0.55)
+    assert c(10, None) == pytest.approx(0.1)
+    w = cosine_decay(1.0, epochs=10, warmup=2)
+    assert [w(0, None), w(1, None)] == [0.5, 1.0]
+
+
+def test_scheduler_sets_the_optimizer_rate_each_epoch():
+    model, x, y = model_and_data()
+    history = model.fit(
+        x, y, epochs=4, verbose=0, callbacks=[LearningRateScheduler(step_decay(0.1, 0.1, every=1))]
+    )
+    assert history.history["lr"] == pytest.approx([0.1, 0.01, 0.001, 0.0001])
+    with pytest.raises(TypeError, match="schedule"):
+        LearningRateScheduler(0.1)
+
+
+def test_reduce_on_plateau_cuts_after_patience():
+    model, x, y = model_and_data()
+    cb = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_lr=0.02)
+    cb.set_model(model)
+    for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0]):
+        cb.on_epoch_end(epoch, {"loss": loss})
+    # stalls after epoch 1: cut at epochs 3 and 5, then floored at min_lr
+    assert model.optimizer.learning_rate == pytest.approx(0.02)
+    assert not math.isnan(cb.best)
+    with pytest.raises(ValueError, match="factor"):
+        ReduceLROnPlateau(factor=1.5)
