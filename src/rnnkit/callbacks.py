@@ -383,6 +383,22 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = values["cooldown"]
 
 
+class ResetStates(Callback):
+    """Resets the carried states of stateful layers at the start of every epoch (and
+    every ``every`` batches, if given): the streams start afresh each pass."""
+
+    def __init__(self, every: int | None = None):
+        super().__init__()
+        self.every = every
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_states()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every and (batch + 1) % self.every == 0:
+            self.model.reset_states()
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
 

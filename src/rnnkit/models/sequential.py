@@ -591,7 +591,30 @@ class Sequential:
         return np.array([float(class_weight.get(int(c), 1.0)) for c in labels])
 
     # ---- evaluation and prediction ----------------------------------------------
+    def _stateful_layers(self):
+        found = []
+        for layer in self.layers:
+            for inner in (
+                layer,
+                getattr(layer, "forward_layer", None),
+                getattr(layer, "backward_layer", None),
+            ):
+                if isinstance(inner, RNN) and inner.stateful:
+                    found.append(inner)
+        return found
+
     def _evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict:
+        stateful = self._stateful_layers()
+        saved = [l.states for l in stateful]
+        for layer in stateful:  # evaluation reads its own streams from their start
+            layer.reset_states()
+        try:
+            return self._evaluate_batches(x, y, sample_weight, batch_size)
+        finally:
+            for layer, states in zip(stateful, saved):
+                layer.states = states
+
+    def _evaluate_batches(self, x, y, sample_weight, batch_size) -> dict:
         totals = _Totals(self.metric_fns)
         for start in range(0, len(x), batch_size):
             sl = slice(start, start + batch_size)
@@ -626,6 +649,66 @@ class Sequential:
             xb, _ = self._trim_padding(x[start : start + batch_size])
             outs.append(self.forward(xb, training=False)[0])
         return np.concatenate(outs, axis=0)
+
+    # ---- step-by-step inference (generation) -------------------------------------
+    def initial_states(self, batch: int = 1) -> list[list[np.ndarray]]:
+        """Zero states for :meth:`step`: one list per recurrent layer."""
+        return [
+            [np.zeros((batch, l.units), l.dtype) for _ in range(l.cell.state_size)]
+            for l in self.layers
+            if isinstance(l, RNN)
+        ]
+
+    def step(self, x_t, states=None):
+        """Run the model on ONE time step with carried states: each recurrent layer does
+        one cell step (no re-run of the prefix). For generation and streaming.
+
+        Args:
+            x_t: one step of input for each sequence in the batch: token ids of shape
+                (batch,) for a model starting with Embedding, else (batch, features).
+            states: from :meth:`initial_states` or a previous ``step``; None = zeros.
+        Returns:
+            ``(y_t, states)``: the model's output for this step (batch, outputs) and the
+            new states.
+        Raises:
+            ValueError: a layer that needs the whole sequence (Bidirectional, pooling,
+                Flatten, RepeatVector), or states of the wrong structure.
+        """
+        from ..layers import Activation, Dense, Dropout, TimeDistributed
+
+        if not self.built:
+            raise ValueError(f"Model {self.name!r} is not built yet.")
+        x = np.asarray(x_t)
+        first = self.layers[0]
+        if isinstance(first, Embedding):
+            x = first.check_ids(x.reshape(-1)) if x.size else x
+        batch = x.shape[0]
+        states = self.initial_states(batch) if states is None else states
+        n_rnn = sum(isinstance(l, RNN) for l in self.layers)
+        if len(states) != n_rnn:
+            raise ValueError(
+                f"Model {self.name!r} has {n_rnn} recurrent layer(s); got states for {len(states)}."
+            )
+        new_states, k = [], 0
+        for layer in self.layers:
+            if isinstance(layer, Embedding):
+                x = layer.params["embeddings"][x]
+            elif isinstance(layer, RNN):
+                x, s = layer.step(x, states[k])
+                new_states.append(s)
+                k += 1
+            elif isinstance(layer, (Dense, Activation)):
+                x = layer.forward(x)
+            elif isinstance(layer, TimeDistributed):
+                x = layer.layer.forward(x)
+            elif isinstance(layer, Dropout):
+                continue  # the identity at inference
+            else:
+                raise ValueError(
+                    f"Layer {layer.name!r} ({type(layer).__name__}) needs the whole sequence "
+                    f"and cannot run step by step."
+                )
+        return x, new_states
 
     def predict_on_batch(self, x):
         return self.forward(self._check_x(x), training=False)[0]

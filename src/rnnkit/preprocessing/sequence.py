@@ -95,3 +95,43 @@ def pad_sequences(
                 f"stored as {dtype}."
             ) from None
     return out
+
+
+def stream_windows(tokens, batch_size: int, window: int):
+    """Cut one long token stream into ``batch_size`` parallel streams and windows of
+    ``window`` steps, for stateful training (Zaremba et al. 2014).
+
+    Row ``i`` of batch ``j`` continues row ``i`` of batch ``j - 1``, so
+    ``fit(x, y, batch_size=batch_size, shuffle=False)`` with stateful recurrent
+    layers carries each stream's state across windows while BPTT stops at window
+    edges (truncated BPTT with k1 = k2 = window).
+
+    Returns:
+        ``(x, y)``, both (n_windows · batch_size, window) int arrays; y is x shifted
+        by one token (the next-token targets).
+    Raises:
+        ValueError: a stream too short for one window per row.
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1:
+        raise ValueError(f"Received tokens of shape {tokens.shape}; expected one 1-D stream.")
+    for name, value in (("batch_size", batch_size), ("window", window)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(
+                f"Received an invalid value for argument {name}, expected a positive int, got "
+                f"{value!r}."
+            )
+    per_stream = (len(tokens) - 1) // batch_size
+    n_windows = per_stream // window
+    if n_windows < 1:
+        raise ValueError(
+            f"The stream of {len(tokens)} tokens is too short for {batch_size} streams of at "
+            f"least one window of {window} steps (needs {batch_size * window + 1})."
+        )
+    used = n_windows * window
+    streams_x = tokens[: batch_size * per_stream].reshape(batch_size, per_stream)[:, :used]
+    streams_y = tokens[1 : batch_size * per_stream + 1].reshape(batch_size, per_stream)[:, :used]
+    # (B, n·k) -> (n, B, k) -> (n·B, k): window j of every stream forms batch j
+    x = streams_x.reshape(batch_size, n_windows, window).transpose(1, 0, 2).reshape(-1, window)
+    y = streams_y.reshape(batch_size, n_windows, window).transpose(1, 0, 2).reshape(-1, window)
+    return x, y

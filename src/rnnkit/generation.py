@@ -1,0 +1,165 @@
+"""Text generation from a trained model: sampling (temperature, top-k, top-p), greedy
+decoding and beam search, all driven by ``Sequential.step`` so that every new token
+costs one cell step per layer, never a re-run of the prefix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import make_rng
+
+
+def _check_sampling(temperature, top_k, top_p):
+    if not (
+        isinstance(temperature, (int, float)) and temperature > 0 and math.isfinite(temperature)
+    ):
+        raise ValueError(
+            f"Received an invalid value for argument temperature, expected a positive number, "
+            f"got {temperature!r} (use greedy=True for argmax decoding)."
+        )
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(
+            f"Received an invalid value for argument top_k, expected a positive int or None, "
+            f"got {top_k!r}."
+        )
+    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
+        raise ValueError(
+            f"Received an invalid value for argument top_p, expected a number in (0, 1], got "
+            f"{top_p!r}."
+        )
+
+
+def filter_probs(probs: np.ndarray, temperature=1.0, top_k=None, top_p=None) -> np.ndarray:
+    """Reshape a probability vector for sampling: temperature (p^(1/T), renormalised),
+    then keep the ``top_k`` most likely, then the smallest set whose mass reaches
+    ``top_p`` (nucleus sampling, Holtzman et al. 2020)."""
+    _check_sampling(temperature, top_k, top_p)
+    logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-300, None)) / temperature
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    if top_k is not None and top_k < p.size:
+        cut = np.partition(p, -top_k)[-top_k]
+        p = np.where(p >= cut, p, 0.0)
+        p /= p.sum()
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-p, kind="stable")
+        keep = np.cumsum(p[order]) - p[order] < top_p  # include the token that crosses
+        mask = np.zeros_like(p, bool)
+        mask[order[keep]] = True
+        p = np.where(mask, p, 0.0)
+        p /= p.sum()
+    return p
+
+
+def generate(
+    model,
+    prompt_ids,
+    length: int,
+    *,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    greedy=False,
+    seed=None,
+    stop_id=None,
+) -> list[int]:
+    """Continue ``prompt_ids`` by ``length`` tokens with a next-token model (Embedding
+    first, a softmax over the vocabulary last).
+
+    Args:
+        model: a built Sequential whose layers can :meth:`~Sequential.step`.
+        prompt_ids: the priming ids (at least one).
+        length: number of tokens to generate.
+        temperature, top_k, top_p: sampling controls (see :func:`filter_probs`).
+        greedy: take the most likely token each step (ignores the sampling controls).
+        seed: int or Generator; the same seed gives the same sample.
+        stop_id: stop early after generating this id.
+    Returns:
+        The generated ids (without the prompt).
+    Raises:
+        ValueError: an empty prompt, a bad length or bad sampling controls.
+    """
+    prompt = [int(i) for i in prompt_ids]
+    if not prompt:
+        raise ValueError("Received an empty prompt: give at least one known token.")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(
+            f"Received an invalid value for argument length, expected an int >= 0, got {length!r}."
+        )
+    if not greedy:
+        _check_sampling(temperature, top_k, top_p)
+    rng = make_rng(seed)
+    states = None
+    for token in prompt:  # prime the states, one step per prompt token
+        probs, states = model.step(np.array([token]), states)
+    out = []
+    for _ in range(length):
+        p = probs[0]
+        if greedy:
+            token = int(np.argmax(p))
+        else:
+            q = filter_probs(p, temperature, top_k, top_p)
+            token = int(rng.choice(q.size, p=q))
+        out.append(token)
+        if stop_id is not None and token == stop_id:
+            break
+        probs, states = model.step(np.array([token]), states)
+    return out
+
+
+def beam_search(
+    model, prompt_ids, length: int, *, beam_width: int = 4, alpha: float = 0.7, stop_id=None
+) -> list[tuple[list[int], float]]:
+    """Beam search with length normalisation: candidates ranked by
+    log P(y) / ((5 + |y|) / 6)^alpha (Wu et al. 2016); ``alpha = 0`` ranks by total
+    log-probability. The beams run as one batch through ``Sequential.step``.
+
+    Returns:
+        ``[(ids, score), ...]`` best first, ``beam_width`` of them.
+    """
+    prompt = [int(i) for i in prompt_ids]
+    if not prompt:
+        raise ValueError("Received an empty prompt: give at least one known token.")
+    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
+        raise ValueError(
+            f"Received an invalid value for argument beam_width, expected a positive int, got "
+            f"{beam_width!r}."
+        )
+
+    def norm(logp, n):
+        return logp / (((5 + n) / 6) ** alpha) if n else logp
+
+    states = None
+    for token in prompt:
+        probs, states = model.step(np.array([token]), states)
+    beams = [([], 0.0)]  # (ids, total log-probability)
+    finished: list[tuple[list[int], float]] = []
+    logp_next = np.log(np.clip(probs, 1e-300, None))  # (beams, vocab)
+    for _ in range(length):
+        candidates = []
+        for b, (_ids, total) in enumerate(beams):
+            best = np.argsort(-logp_next[b])[:beam_width]
+            candidates += [(total + logp_next[b, t], b, int(t)) for t in best]
+        candidates.sort(key=lambda c: -norm(c[0], len(beams[c[1]][0]) + 1))
+        next_beams, parents = [], []
+        for total, b, t in candidates:
+            ids = beams[b][0] + [t]
+            if stop_id is not None and t == stop_id:
+                finished.append((ids, total))
+            else:
+                next_beams.append((ids, total))
+                parents.append(b)
+            if len(next_beams) == beam_width:
+                break
+        if not next_beams:
+            break
+        beams = next_beams
+        states = [[s[parents] for s in layer_states] for layer_states in states]
+        tokens = np.array([ids[-1] for ids, _ in beams])
+        probs, states = model.step(tokens, states)
+        logp_next = np.log(np.clip(probs, 1e-300, None))
+    finished += beams
+    ranked = sorted(finished, key=lambda c: -norm(c[1], len(c[0])))
+    return [(ids, float(norm(total, len(ids)))) for ids, total in ranked[:beam_width]]
