@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -483,6 +484,7 @@ class Sequential:
                     ]
                 totals = _Totals(self.metric_fns)
             position = None
+            started, seen_steps = time.perf_counter(), 0  # time steps per second, for the bar
             bar = tqdm(
                 total=len(batches),
                 initial=first,
@@ -524,7 +526,9 @@ class Sequential:
                     totals.add(loss, len(idx), yb, y_pred, mask)
                     for cb in cbs:
                         cb.on_train_batch_end(b, {"loss": loss})
-                    bar.set_postfix(totals.logs(), refresh=False)
+                    seen_steps += xb.shape[0] * (xb.shape[1] if xb.ndim >= 2 else 1)
+                    rate = seen_steps / max(time.perf_counter() - started, 1e-9)
+                    bar.set_postfix({**totals.logs(), "tok/s": f"{rate:.0f}"}, refresh=False)
                     bar.update(1)
                     if (
                         every_batches is not None

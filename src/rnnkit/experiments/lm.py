@@ -1,0 +1,243 @@
+"""Language models: train on a text corpus (characters or words) with stateful
+truncated BPTT, and generate from a run folder.
+
+Training follows Zaremba et al. (2014): the token stream is cut into ``batch_size``
+parallel streams; each batch is the next window of ``window`` steps of every stream;
+recurrent layers are stateful, so the state carries across windows while the
+gradient stops at window edges (k1 = k2 = window); states reset every epoch.
+Validation uses the last ``val_fraction`` of the text (nanoGPT's split for tiny
+Shakespeare: first 90 % train, last 10 % validation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import backend, optimizers, plotting, runs
+from ..callbacks import (
+    BackupAndRestore,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    ResetStates,
+    cosine_decay,
+)
+from ..generation import beam_search, generate
+from ..layers import GRU, LSTM, Dense, Dropout, Embedding
+from ..models import Sequential, load_model
+from ..preprocessing.sequence import stream_windows
+from ..preprocessing.text import Tokenizer, tokenizer_from_json
+
+
+@dataclass
+class LMConfig:
+    """Everything that decides a language-model run (saved as config.json)."""
+
+    corpus: str = ""
+    level: str = "char"  # "char" or "word"
+    num_words: int | None = 10000  # word level: vocabulary size (rarer words -> <unk>)
+    cell: str = "lstm"
+    layers: int = 1
+    units: int = 512
+    embed_dim: int = 64
+    dropout: float = 0.0
+    window: int = 100
+    batch_size: int = 64
+    epochs: int = 10
+    learning_rate: float = 2e-3
+    clipnorm: float | None = 5.0
+    schedule: str = "none"  # "none", "cosine" or "plateau"
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def check(self) -> LMConfig:
+        if self.level not in ("char", "word"):
+            raise ValueError(f"level must be 'char' or 'word', got {self.level!r}.")
+        if self.cell not in ("lstm", "gru"):
+            raise ValueError(f"cell must be 'lstm' or 'gru', got {self.cell!r}.")
+        if self.schedule not in ("none", "cosine", "plateau"):
+            raise ValueError(
+                f"schedule must be 'none', 'cosine' or 'plateau', got {self.schedule!r}."
+            )
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}.")
+        return self
+
+
+def read_corpus(path) -> str:
+    """The text of a corpus file (UTF-8, undecodable bytes replaced).
+
+    Raises:
+        FileNotFoundError / ValueError: missing or empty file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Corpus file {str(path)!r} not found.")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        raise ValueError(f"Corpus file {str(path)!r} is empty.")
+    return text
+
+
+def make_tokenizer(cfg: LMConfig, text: str) -> Tokenizer:
+    if cfg.level == "char":
+        tok = Tokenizer(char_level=True, filters="", lower=False)
+    else:
+        tok = Tokenizer(num_words=cfg.num_words, oov_token="<unk>")
+    tok.fit_on_texts([text])
+    return tok
+
+
+def vocab_size(tok: Tokenizer) -> int:
+    n = len(tok.word_index) + 1  # id 0 is never a token
+    return min(n, tok.num_words) if tok.num_words else n
+
+
+def build_model(cfg: LMConfig, vocab: int, batch_size: int | None = None) -> Sequential:
+    backend.set_random_seed(cfg.seed)
+    cell = LSTM if cfg.cell == "lstm" else GRU
+    layers = [Embedding(vocab, cfg.embed_dim)]
+    for _ in range(cfg.layers):
+        layers.append(cell(cfg.units, return_sequences=True, stateful=True))
+        if cfg.dropout:
+            layers.append(Dropout(cfg.dropout))
+    layers.append(Dense(vocab, activation="softmax"))
+    model = Sequential(layers)
+    model.build((None,))
+    opt = optimizers.Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm)
+    model.compile(opt, "sparse_categorical_crossentropy")
+    return model
+
+
+def train(cfg: LMConfig, out_dir=None, verbose: int = 1, resume: bool = False, echo=print) -> dict:
+    """Train a language model; writes a run folder and returns its metrics."""
+    cfg.check()
+    text = read_corpus(cfg.corpus)
+    cut = int(len(text) * (1 - cfg.val_fraction))
+    train_text, val_text = text[:cut], text[cut:]
+    tok = make_tokenizer(cfg, train_text)
+    vocab = vocab_size(tok)
+    train_ids = np.array(tok.texts_to_sequences([train_text])[0])
+    val_ids = np.array(tok.texts_to_sequences([val_text])[0])
+    x, y = stream_windows(train_ids, cfg.batch_size, cfg.window)
+    try:
+        vx, vy = stream_windows(val_ids, cfg.batch_size, cfg.window)
+    except ValueError:
+        raise ValueError(
+            f"The validation part ({len(val_ids)} tokens) is shorter than one window per "
+            f"stream ({cfg.batch_size} x {cfg.window}); use a longer corpus or a smaller "
+            f"--batch-size/--window."
+        ) from None
+    run_dir = Path(out_dir) if out_dir else runs.new_run_dir("runs", f"lm-{cfg.level}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
+    (run_dir / "tokenizer.json").write_text(tok.to_json(), encoding="utf-8")
+    echo(
+        f"corpus {cfg.corpus}: {len(train_ids):,} training and {len(val_ids):,} validation "
+        f"tokens, vocabulary {vocab}"
+    )
+    model = build_model(cfg, vocab)
+    callbacks = [
+        ResetStates(),
+        ModelCheckpoint(run_dir / "model.rnnkit", save_best_only=True),
+        BackupAndRestore(run_dir / "checkpoints", keep=2),
+    ]
+    if cfg.schedule == "cosine":
+        callbacks.append(LearningRateScheduler(cosine_decay(cfg.learning_rate, cfg.epochs)))
+    elif cfg.schedule == "plateau":
+        callbacks.append(ReduceLROnPlateau(factor=0.5, patience=1, min_lr=1e-5))
+    start = time.perf_counter()
+    history = model.fit(
+        x,
+        y,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        shuffle=False,
+        validation_data=(vx, vy),
+        callbacks=callbacks,
+        verbose=verbose,
+        resume=True if resume else None,
+    )
+    seconds = time.perf_counter() - start
+    val = history.history["val_loss"]
+    best = int(np.argmin(val))
+    nats = float(val[best])
+    results = {
+        "best_epoch": best + 1,
+        "val_loss_nats": nats,
+        "val_perplexity": math.exp(nats),
+        "val_bits_per_token": nats / math.log(2),
+        "train_seconds": seconds,
+        "epochs_run": len(val),
+        "tokens_per_epoch": int(x.size),
+        "environment": runs.environment(),
+    }
+    runs.write_json(run_dir / "history.json", history.history)
+    runs.write_json(run_dir / "metrics.json", results)
+    plotting.learning_curves(
+        {k: v for k, v in history.history.items() if "loss" in k},
+        run_dir / "learning_curves.png",
+        title=f"{cfg.level} LM",
+    )
+    results["run_dir"] = str(run_dir)
+    return results
+
+
+def generate_text(
+    run_dir,
+    prompt: str,
+    length: int = 500,
+    temperature: float = 0.8,
+    top_k=None,
+    top_p=None,
+    seed=None,
+    greedy=False,
+    beam: int = 0,
+) -> str:
+    """Continue ``prompt`` with the best model of a run folder.
+
+    Unknown characters (or words) of the prompt are dropped with a notice on stderr;
+    a prompt with nothing known left is an error.
+    """
+    run_dir = Path(run_dir)
+    cfg = LMConfig(
+        **{
+            k: v
+            for k, v in runs.read_json(run_dir / "config.json").items()
+            if k in {f.name for f in dataclasses.fields(LMConfig)}
+        }
+    )
+    tok = tokenizer_from_json((run_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    model = load_model(run_dir / "model.rnnkit")
+    if cfg.level == "char":
+        known = [c for c in prompt if c in tok.word_index]
+        if len(known) < len(prompt):
+            unknown = sorted(set(prompt) - set(known))
+            print(f"rnnkit: dropped characters not in the vocabulary: {unknown}", file=sys.stderr)
+        ids = [tok.word_index[c] for c in known]
+    else:
+        ids = [i for i in tok.texts_to_sequences([prompt])[0] if i != tok.word_index["<unk>"]]
+    if not ids:
+        raise ValueError("The prompt has no token from the model's vocabulary.")
+    if beam:
+        out = beam_search(model, ids, length, beam_width=beam)[0][0]
+    else:
+        out = generate(
+            model,
+            ids,
+            length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            greedy=greedy,
+            seed=seed,
+        )
+    sep = "" if cfg.level == "char" else " "
+    return prompt + sep + tok.sequences_to_texts([out])[0]
