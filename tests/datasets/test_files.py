@@ -219,6 +219,16 @@ def test_truncated_archive(tmp_path, archive):
         reuters.load_data(path=broken)
 
 
+def test_oversized_member_is_refused(tmp_path, sgm_files, monkeypatch):
+    """A member far larger than any Reuters file is refused before it is read."""
+    path = tmp_path / "reuters21578.tar.gz"
+    write_archive(path, sgm_files)
+    smallest = min(len(v) for v in sgm_files.values())
+    monkeypatch.setattr(_files, "_MAX_MEMBER_BYTES", smallest - 1)
+    with pytest.raises(ValueError, match="implausibly large"):
+        _files.read_reuters(path)
+
+
 def test_garbage_file(tmp_path):
     garbage = tmp_path / "reuters21578.tar.gz"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
