@@ -1,5 +1,6 @@
 """Layers, all keeping one contract (see :mod:`rnnkit.layers.base`)."""
 
+from .attention import BahdanauAttention, DotAttention
 from .base import Layer
 from .core import Activation, Dense, Dropout, Flatten, Masking, RepeatVector, SpatialDropout1D
 from .embedding import Embedding
@@ -26,6 +27,8 @@ _CLASSES = {
         GlobalMaxPooling1D,
         GlobalAveragePooling1D,
         GlobalMaxAveragePooling1D,
+        BahdanauAttention,
+        DotAttention,
     )
 }
 
@@ -54,7 +57,9 @@ def serialize(layer: Layer) -> dict:
 
 __all__ = [
     "Activation",
+    "BahdanauAttention",
     "Bidirectional",
+    "DotAttention",
     "Dense",
     "Dropout",
     "Embedding",

@@ -1,0 +1,169 @@
+"""Sequence-to-sequence tasks with exact ground truth, generated on the fly.
+
+Each generator returns source and target strings; test sets are drawn disjoint from
+training sets (an example in both is removed from the test set). Encode them with
+:class:`CharTable`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from ..backend import make_rng
+from ..utils.validation import positive_int
+
+PAD, START, END = "\0", "\x02", "\x03"
+
+
+class CharTable:
+    """Characters <-> ids for fixed-length encoding. Id 0 is padding; the start and
+    end marks are characters \\x02 and \\x03. Unknown characters raise a ValueError
+    naming them (or map to ``unknown`` if one is given)."""
+
+    def __init__(self, chars, unknown: str | None = None):
+        chars = sorted(set(chars) - {PAD, START, END})
+        self.chars = [PAD, START, END] + chars
+        self.unknown = unknown
+        if unknown is not None and unknown not in self.chars:
+            self.chars.append(unknown)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, texts, length: int, start: bool = False, end: bool = False) -> np.ndarray:
+        """(len(texts), length) int array, post-padded with 0.
+
+        Raises:
+            ValueError: an unknown character (without ``unknown``), or a text longer
+                than ``length`` with its marks.
+        """
+        out = np.zeros((len(texts), length), np.int64)
+        for row, text in enumerate(texts):
+            chars = ([START] if start else []) + list(text) + ([END] if end else [])
+            if len(chars) > length:
+                raise ValueError(
+                    f"Text {text!r} is {len(chars)} characters with its marks; the model reads "
+                    f"at most {length}."
+                )
+            for col, c in enumerate(chars):
+                i = self.index.get(c)
+                if i is None:
+                    if self.unknown is None:
+                        raise ValueError(
+                            f"Character {c!r} in {text!r} is not in the vocabulary "
+                            f"({''.join(self.chars[3:])!r})."
+                        )
+                    i = self.index[self.unknown]
+                out[row, col] = i
+        return out
+
+    def decode(self, ids) -> str:
+        """Ids to text, stopping at the end mark, skipping padding and the start mark."""
+        chars = []
+        for i in ids:
+            c = self.chars[int(i)]
+            if c == END:
+                break
+            if c not in (PAD, START):
+                chars.append(c)
+        return "".join(chars)
+
+
+def _disjoint(make, n_train, n_test, rng):
+    seen, train = set(), []
+    while len(train) < n_train:
+        src, tgt = make(rng)
+        if src not in seen:
+            seen.add(src)
+            train.append((src, tgt))
+    test = []
+    while len(test) < n_test:
+        src, tgt = make(rng)
+        if src not in seen:
+            seen.add(src)
+            test.append((src, tgt))
+    return train, test
+
+
+def addition(n_train: int, n_test: int, digits: int = 3, seed=None):
+    """ "535+61" -> "596": sums of two random integers of up to ``digits`` digits (the
+    Keras addition_rnn task). Returns (train, test) lists of (source, target) pairs."""
+    positive_int(digits, "digits")
+
+    def make(rng):
+        a = int(rng.integers(0, 10 ** rng.integers(1, digits + 1)))
+        b = int(rng.integers(0, 10 ** rng.integers(1, digits + 1)))
+        return f"{a}+{b}", str(a + b)
+
+    return _disjoint(
+        make, positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), make_rng(seed)
+    )
+
+
+_FORMATS = (
+    lambda d: d.strftime("%d/%m/%y"),
+    lambda d: d.strftime("%d %b %Y").lower(),
+    lambda d: d.strftime("%A, %B %-d, %Y"),
+    lambda d: f"{_ordinal(d.day)} of {d.strftime('%B')} {d.year}",
+    lambda d: d.strftime("%B %-d, %Y"),
+    lambda d: d.strftime("%d.%m.%Y"),
+    lambda d: d.strftime("%-d %B %Y"),
+    lambda d: d.strftime("%a %d %b %y"),
+    lambda d: d.strftime("%Y%m%d"),
+    lambda d: d.strftime("%b %-d %Y").upper(),
+)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def dates(n_train: int, n_test: int, seed=None, start_year: int = 1950, end_year: int = 2049):
+    """Human-written dates in many formats -> ISO "1987-03-03" (translation-style
+    task). Two-digit years in the source are read as start_year..start_year+99."""
+    first = _dt.date(start_year, 1, 1).toordinal()
+    last = _dt.date(end_year, 12, 31).toordinal()
+
+    def make(rng):
+        d = _dt.date.fromordinal(int(rng.integers(first, last + 1)))
+        fmt = _FORMATS[int(rng.integers(len(_FORMATS)))]
+        return fmt(d), d.isoformat()
+
+    return _disjoint(
+        make, positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), make_rng(seed)
+    )
+
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def number_tagging(n_train: int, n_test: int, seed=None, max_words: int = 6):
+    """Many-to-many aligned: each character of a string of words is tagged B, I or O —
+    the beginning of a number, inside a number, or outside one ("O" also for spaces).
+    Returns (train, test) lists of (text, tags) with len(tags) == len(text)."""
+    words = ("cat", "dog", "sells", "buys", "the", "and", "kg", "of", "shares", "at", "mln")
+
+    def make(rng):
+        parts = []
+        for _ in range(int(rng.integers(2, max_words + 1))):
+            if rng.random() < 0.4:
+                parts.append(str(int(rng.integers(0, 10 ** rng.integers(1, 5)))))
+            else:
+                parts.append(words[int(rng.integers(len(words)))])
+        text = " ".join(parts)
+        tags = []
+        for part in parts:
+            if part.isdigit():
+                tags += ["B"] + ["I"] * (len(part) - 1)
+            else:
+                tags += ["O"] * len(part)
+            tags.append("O")
+        return text, "".join(tags[: len(text)])
+
+    return _disjoint(
+        make, positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), make_rng(seed)
+    )
