@@ -4,6 +4,7 @@ from .attention import BahdanauAttention, DotAttention
 from .base import Layer
 from .core import Activation, Dense, Dropout, Flatten, Masking, RepeatVector, SpatialDropout1D
 from .embedding import Embedding
+from .merge import Add, Concatenate
 from .pooling import GlobalAveragePooling1D, GlobalMaxAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
@@ -29,6 +30,8 @@ _CLASSES = {
         GlobalMaxAveragePooling1D,
         BahdanauAttention,
         DotAttention,
+        Add,
+        Concatenate,
     )
 }
 
@@ -57,6 +60,8 @@ def serialize(layer: Layer) -> dict:
 
 __all__ = [
     "Activation",
+    "Add",
+    "Concatenate",
     "BahdanauAttention",
     "Bidirectional",
     "DotAttention",

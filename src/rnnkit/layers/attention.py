@@ -41,6 +41,10 @@ class _Attention(Layer):
         return [q, v]
 
     def __call__(self, inputs, training=False, mask=None):
+        from ..models.functional import call_symbolic, is_symbolic
+
+        if is_symbolic(inputs):
+            return call_symbolic(self, inputs)
         q, v = self.check_input(inputs)
         self.ensure_built((q.shape[1:], v.shape[1:]))
         return self.forward([q, v], training=training, mask=mask)

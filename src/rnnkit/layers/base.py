@@ -75,7 +75,12 @@ class Layer:
 
     # ---- running ----------------------------------------------------------------
     def __call__(self, x, training: bool = False, mask=None, **kwargs):
-        """Run the layer eagerly on an array (builds it on first use)."""
+        """Run the layer eagerly on an array (builds it on first use), or — called on
+        symbolic tensors from ``rnnkit.models.Input`` — add it to a model graph."""
+        from ..models.functional import call_symbolic, is_symbolic
+
+        if is_symbolic(x):
+            return call_symbolic(self, x, **kwargs)
         x = self.check_input(x)
         self.ensure_built(x.shape[1:])
         return self.forward(x, training=training, mask=mask, **kwargs)

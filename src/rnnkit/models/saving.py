@@ -152,11 +152,14 @@ def load_model(filepath, compile: bool = True):
 
     path = os.fspath(filepath)
     config, arrays = _read(path)
+    from .functional import Model
+
     spec = config.get("model") or {}
-    if spec.get("class_name") != "Sequential":
+    classes = {"Sequential": Sequential, "Model": Model}
+    if spec.get("class_name") not in classes:
         raise ValueError(f"{path!r}: unknown model class {spec.get('class_name')!r}.")
     try:
-        model = Sequential.from_config(spec["config"])
+        model = classes[spec["class_name"]].from_config(spec["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: invalid model config ({exc}).") from None
     weights = _checked_weights(path, config, arrays)

@@ -294,7 +294,7 @@ class Sequential:
 
     def _check_data(self, x, y):
         x = self._check_x(x)
-        return x, self._check_y(y, len(x))
+        return x, self._check_y(y, _n(x))
 
     # ---- the training loop ------------------------------------------------------
     def fit(
@@ -364,7 +364,7 @@ class Sequential:
         verbose = 1 if verbose == "auto" else int(verbose)
         validation_split = validation.fraction(validation_split, "validation_split")
         x, y = self._check_data(x, y)
-        n = len(x)
+        n = _n(x)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=float)
             if sample_weight.shape[0] != n:
@@ -389,10 +389,10 @@ class Sequential:
                     f"validation_split={validation_split} leaves no training or no validation "
                     f"samples out of {n}."
                 )
-            validation_data = (x[split:], y[split:]) + (
+            validation_data = (_take(x, slice(split, None)), y[split:]) + (
                 () if sample_weight is None else (sample_weight[split:],)
             )
-            x, y = x[:split], y[:split]
+            x, y = _take(x, slice(None, split)), y[:split]
             sample_weight = None if sample_weight is None else sample_weight[:split]
             n = split
         if validation_data is not None:
@@ -500,7 +500,7 @@ class Sequential:
                     idx = np.sort(batches[b]) if shuffle else batches[b]
                     yb = y[idx]
                     swb = None if sample_weight is None else sample_weight[idx]
-                    xb, yb = self._trim_padding(x[idx], yb)
+                    xb, yb = self._trim_padding(_take(x, idx), yb)
                     loss, y_pred, mask, gnorm = self._train_step(xb, yb, swb)
                     if not (np.isfinite(loss) and np.isfinite(gnorm)):
                         what = "loss" if not np.isfinite(loss) else "gradient norm"
@@ -526,7 +526,8 @@ class Sequential:
                     totals.add(loss, len(idx), yb, y_pred, mask)
                     for cb in cbs:
                         cb.on_train_batch_end(b, {"loss": loss})
-                    seen_steps += xb.shape[0] * (xb.shape[1] if xb.ndim >= 2 else 1)
+                    first_input = xb[0] if isinstance(xb, list) else xb
+                    seen_steps += len(idx) * (first_input.shape[1] if first_input.ndim >= 2 else 1)
                     rate = seen_steps / max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix({**totals.logs(), "tok/s": f"{rate:.0f}"}, refresh=False)
                     bar.update(1)
@@ -620,12 +621,12 @@ class Sequential:
 
     def _evaluate_batches(self, x, y, sample_weight, batch_size) -> dict:
         totals = _Totals(self.metric_fns)
-        for start in range(0, len(x), batch_size):
+        for start in range(0, _n(x), batch_size):
             sl = slice(start, start + batch_size)
             sw = None if sample_weight is None else np.asarray(sample_weight)[sl]
-            xb, _ = self._trim_padding(x[sl])
+            xb, _ = self._trim_padding(_take(x, sl))
             loss, y_pred, mask, _, _ = self.compute_loss(xb, y[sl], sw, training=False)
-            totals.add(loss, len(x[sl]), y[sl], y_pred, mask)
+            totals.add(loss, len(y[sl]), y[sl], y_pred, mask)
         return totals.logs()
 
     def evaluate(self, x, y, batch_size=None, verbose=0, sample_weight=None, return_dict=False):
@@ -645,13 +646,15 @@ class Sequential:
         x = self._check_x(x)
         batch_size = 32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
         if any(getattr(l, "stateful", False) for l in self.layers):
-            batch_size = len(x) if len(x) < batch_size else batch_size
+            batch_size = min(_n(x), batch_size)
         outs = []
         for start in tqdm(
-            range(0, len(x), batch_size), disable=verbose != 1, desc="predict", file=sys.stderr
+            range(0, _n(x), batch_size), disable=verbose != 1, desc="predict", file=sys.stderr
         ):
-            xb, _ = self._trim_padding(x[start : start + batch_size])
+            xb, _ = self._trim_padding(_take(x, slice(start, start + batch_size)))
             outs.append(self.forward(xb, training=False)[0])
+        if isinstance(outs[0], list):  # several outputs
+            return [np.concatenate(parts, axis=0) for parts in zip(*outs)]
         return np.concatenate(outs, axis=0)
 
     # ---- step-by-step inference (generation) -------------------------------------
@@ -788,6 +791,16 @@ class Sequential:
         from .saving import load_weights
 
         load_weights(self, filepath)
+
+
+def _n(x) -> int:
+    """Number of samples of an input array, or of a list of input arrays."""
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _take(x, idx):
+    """Rows ``idx`` of an input array, or of every array of a list."""
+    return [a[idx] for a in x] if isinstance(x, list) else x[idx]
 
 
 class _Totals:

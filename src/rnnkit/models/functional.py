@@ -1,0 +1,381 @@
+"""The functional API, in Keras's style: ``Input``, layers called on symbolic tensors,
+and ``Model(inputs, outputs)`` — several inputs, several outputs, shared layers, and
+recurrent states passed as ``initial_state`` (an encoder's states into a decoder).
+
+Example (an encoder-decoder trained with teacher forcing)::
+
+    enc_in = Input(shape=(None,))
+    _, h, c = LSTM(64, return_state=True)(Embedding(30, 16, mask_zero=True)(enc_in))
+    dec_in = Input(shape=(None,))
+    dec = LSTM(64, return_sequences=True)(Embedding(30, 16)(dec_in), initial_state=[h, c])
+    out = Dense(30, activation="softmax")(dec)
+    model = Model([enc_in, dec_in], out)
+
+A functional model trains with the same loop as Sequential (``fit``, ``evaluate``,
+``predict``, checkpoints, callbacks) and saves to the same file format.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+import numpy as np
+
+from .. import backend
+from ..layers import Embedding, Layer, deserialize, serialize
+from ..layers.recurrent import RNN
+from ..utils import validation
+from .sequential import Sequential
+
+
+class SymbolicTensor:
+    """A placeholder for an array in a model graph: its sample shape (no batch axis)
+    and the layer call (node) that produces it."""
+
+    def __init__(self, shape, node=None, index: int = 0, name: str | None = None):
+        self.shape = tuple(shape)
+        self.node = node
+        self.index = index
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<SymbolicTensor shape={(None,) + self.shape} name={self.name!r}>"
+
+
+def Input(shape, name: str | None = None, dtype=None) -> SymbolicTensor:  # noqa: N802 (Keras)
+    """A model input of the given sample shape (``None`` for a variable length).
+
+    Example:
+        >>> tokens = Input(shape=(None,))
+    """
+    if isinstance(shape, int):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(
+            f"Received an invalid value for argument shape, expected a tuple, got {shape!r}."
+        )
+    return SymbolicTensor(shape, None, 0, name or backend.unique_name("input"))
+
+
+_node_ids = itertools.count()
+
+
+class Node:
+    """One call of a layer in the graph."""
+
+    def __init__(self, layer, inputs, initial_state):
+        self.id = next(_node_ids)  # creation order: a topological order, as Keras's
+        self.layer = layer
+        self.inputs = list(inputs)  # SymbolicTensors
+        self.initial_state = list(initial_state or [])
+        self.outputs: list[SymbolicTensor] = []
+        self.list_input = False
+
+
+def is_symbolic(x) -> bool:
+    if isinstance(x, SymbolicTensor):
+        return True
+    return isinstance(x, (list, tuple)) and any(isinstance(t, SymbolicTensor) for t in x)
+
+
+def call_symbolic(layer: Layer, x, initial_state=None, **kwargs):
+    """``layer(x)`` on symbolic tensors: build the layer and record the call."""
+    if kwargs:
+        raise TypeError(
+            f"Layer {layer.name!r} called symbolically with unsupported {sorted(kwargs)}."
+        )
+    list_input = isinstance(x, (list, tuple))
+    inputs = list(x) if list_input else [x]
+    if not all(isinstance(t, SymbolicTensor) for t in inputs):
+        raise TypeError(f"Layer {layer.name!r}: mix of symbolic tensors and arrays in its input.")
+    states = [] if initial_state is None else list(initial_state)
+    if not all(isinstance(t, SymbolicTensor) for t in states):
+        raise TypeError(f"Layer {layer.name!r}: initial_state must be symbolic tensors here.")
+    if states and not isinstance(layer, RNN):
+        raise ValueError(f"Layer {layer.name!r} takes no initial_state.")
+    shape = tuple(t.shape for t in inputs) if list_input else inputs[0].shape
+    layer.ensure_built(shape)
+    node = Node(layer, inputs, states)
+    node.list_input = list_input
+    out_shape = layer.compute_output_shape(shape)
+    if isinstance(out_shape, list):
+        node.outputs = [SymbolicTensor(s, node, i) for i, s in enumerate(out_shape)]
+        return node.outputs
+    node.outputs = [SymbolicTensor(out_shape, node, 0)]
+    return node.outputs[0]
+
+
+class Model(Sequential):
+    """A model defined by its inputs and outputs (Keras's functional ``Model``).
+
+    Args:
+        inputs: an ``Input`` tensor or a list of them.
+        outputs: a symbolic tensor or a list of them.
+        name: the model's name.
+
+    Training (``fit``) needs one output; a model with several outputs predicts a list.
+    """
+
+    def __init__(self, inputs, outputs, name: str | None = None):
+        super().__init__(name=name or backend.unique_name("model"))
+        self._multi_in = isinstance(inputs, (list, tuple))
+        self._multi_out = isinstance(outputs, (list, tuple))
+        self.inputs = list(inputs) if self._multi_in else [inputs]
+        self.outputs = list(outputs) if self._multi_out else [outputs]
+        for t in self.inputs:
+            if not isinstance(t, SymbolicTensor) or t.node is not None:
+                raise ValueError(f"Model inputs must be Input(...) tensors, got {t!r}.")
+        for t in self.outputs:
+            if not isinstance(t, SymbolicTensor):
+                raise ValueError(f"Model outputs must be symbolic tensors, got {t!r}.")
+        self.nodes = self._order()
+        self.layers = list(dict.fromkeys(node.layer for node in self.nodes))
+        counts: dict[int, int] = {}
+        for node in self.nodes:
+            counts[id(node.layer)] = counts.get(id(node.layer), 0) + 1
+        self._shared = {i for i, n in counts.items() if n > 1}
+        for layer in self.layers:
+            if (
+                id(layer) in self._shared
+                and hasattr(layer, "forward_layer")
+                or (id(layer) in self._shared and hasattr(layer, "layer"))
+            ):
+                raise ValueError(f"Layer {layer.name!r}: wrappers cannot be shared (yet).")
+        self._input_shape = tuple(self.inputs[0].shape)
+
+    def _order(self) -> list[Node]:
+        """The nodes in an order where every node comes after its inputs."""
+        order, seen, visiting = [], set(), set()
+        known_inputs = {id(t) for t in self.inputs}
+
+        def visit(tensor):
+            node = tensor.node
+            if node is None:
+                if id(tensor) not in known_inputs:
+                    raise ValueError(
+                        f"Input {tensor.name!r} is needed by the outputs but is not among the "
+                        f"model's inputs."
+                    )
+                return
+            if id(node) in seen:
+                return
+            if id(node) in visiting:
+                raise ValueError("The graph has a cycle.")
+            visiting.add(id(node))
+            for t in node.inputs + node.initial_state:
+                visit(t)
+            visiting.discard(id(node))
+            seen.add(id(node))
+            order.append(node)
+
+        for t in self.outputs:
+            visit(t)
+        return sorted(order, key=lambda node: node.id)
+
+    # ---- shapes and checks --------------------------------------------------------
+    @property
+    def output_shape(self):
+        shapes = [(None,) + t.shape for t in self.outputs]
+        return shapes if self._multi_out else shapes[0]
+
+    def build(self, input_shape) -> None:  # built at construction
+        pass
+
+    def add(self, layer):
+        raise TypeError("A functional Model is defined by its inputs and outputs; it has no add().")
+
+    def _check_x(self, x):
+        arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(arrays) != len(self.inputs):
+            raise ValueError(
+                f"Model {self.name!r} has {len(self.inputs)} input(s); got {len(arrays)} array(s)."
+            )
+        out, n = [], None
+        for tensor, arr in zip(self.inputs, arrays):
+            arr = validation.as_array(arr, f"x ({tensor.name})")
+            if arr.ndim != len(tensor.shape) + 1 or any(
+                e is not None and e != g for e, g in zip(tensor.shape, arr.shape[1:])
+            ):
+                raise ValueError(
+                    f"Input {tensor.name!r} expects (samples, "
+                    f"{', '.join('?' if e is None else str(e) for e in tensor.shape)}), got "
+                    f"shape {arr.shape}."
+                )
+            if n is not None and len(arr) != n:
+                raise ValueError(f"Inputs have different numbers of samples: {n} and {len(arr)}.")
+            n = len(arr)
+            consumers = [nd.layer for nd in self.nodes if tensor in nd.inputs]
+            if any(isinstance(l, Embedding) for l in consumers):
+                arr = next(l for l in consumers if isinstance(l, Embedding)).check_ids(arr)
+            else:
+                validation.check_finite(arr, f"x ({tensor.name})")
+                arr = arr.astype(backend.floatx(), copy=False)
+            out.append(arr)
+        return out if self._multi_in else out[0]
+
+    def _check_y(self, y, n):
+        if self._multi_out:
+            raise NotImplementedError(
+                "Training a model with several outputs is not supported yet; build a model "
+                "with one output for training."
+            )
+        return super()._check_y(y, n)
+
+    def _trim_padding(self, x, y=None):
+        return x, y
+
+    def _fused_output(self) -> bool:
+        if self._multi_out or self.loss is None:
+            return False
+        node = self.outputs[0].node
+        return node is not None and node.layer is self.layers[-1] and super()._fused_output()
+
+    # ---- running the graph --------------------------------------------------------
+    def forward(self, x, training: bool = False):
+        arrays = x if self._multi_in else [x]
+        values = {id(t): a for t, a in zip(self.inputs, arrays)}
+        masks = {id(t): None for t in self.inputs}
+        self._snapshots = {}
+        for node in self.nodes:
+            layer = node.layer
+            ins = [values[id(t)] for t in node.inputs]
+            arg = ins if node.list_input else ins[0]
+            mask = masks[id(node.inputs[-1])] if node.list_input else masks[id(node.inputs[0])]
+            kwargs = {}
+            if node.initial_state:
+                kwargs["initial_state"] = [values[id(t)] for t in node.initial_state]
+            out = layer.forward(arg, training=training, mask=mask, **kwargs)
+            out_mask = None if node.list_input else layer.compute_mask(arg, mask)
+            outs = out if isinstance(out, list) else [out]
+            for t, v in zip(node.outputs, outs):
+                values[id(t)] = v
+                masks[id(t)] = out_mask if t.index == 0 else None
+            if id(layer) in self._shared:  # keep this call's cache for its backward
+                self._snapshots[id(node)] = {
+                    k: copy.deepcopy(v)
+                    for k, v in vars(layer).items()
+                    if k.startswith("_") and k not in ("_step_scratch",)
+                }
+        self._values = values
+        ys = [values[id(t)] for t in self.outputs]
+        ms = [masks[id(t)] for t in self.outputs]
+        if self._multi_out:
+            return ys, ms
+        return ys[0], ms[0]
+
+    def backward(self, dy, from_logits: bool = False):
+        values = self._values
+        grads: dict[int, np.ndarray] = {}
+
+        def add(tensor, g):
+            if g is None:
+                return
+            grads[id(tensor)] = g if id(tensor) not in grads else grads[id(tensor)] + g
+
+        for t, g in zip(self.outputs, dy if self._multi_out else [dy]):
+            add(t, g)
+        accum: dict[int, list] = {}
+        for node in reversed(self.nodes):
+            layer = node.layer
+            douts = [grads.get(id(t)) for t in node.outputs]
+            if all(g is None for g in douts):
+                continue
+            if id(node) in self._snapshots:
+                vars(layer).update(self._snapshots[id(node)])
+            if len(node.outputs) == 1:
+                d = douts[0]
+            else:  # return_state: the main output's gradient may be absent
+                d = list(douts)
+                if d[0] is None:
+                    d[0] = np.zeros_like(values[id(node.outputs[0])])
+            fused = from_logits and node is self.outputs[0].node
+            dx = layer.backward_logits(d) if fused else layer.backward(d)
+            if id(layer) in self._shared:
+                acc = accum.setdefault(id(layer), [np.zeros_like(g) for g in layer.gradients()])
+                for a, g in zip(acc, layer.gradients()):
+                    a += g
+            dxs = dx if node.list_input else [dx]
+            for t, g in zip(node.inputs, dxs):
+                add(t, g)
+            if node.initial_state:
+                for t, g in zip(node.initial_state, layer.initial_state_grads):
+                    add(t, g)
+        for layer in self.layers:
+            if id(layer) in accum:
+                for name, total in zip(layer.params, accum[id(layer)]):
+                    layer.grads[name] = total
+        return (
+            [grads.get(id(t)) for t in self.inputs]
+            if self._multi_in
+            else grads.get(id(self.inputs[0]))
+        )
+
+    def step(self, x_t, states=None):
+        raise NotImplementedError(
+            "Step-by-step inference runs on Sequential models; build the decoder for "
+            "inference as a Sequential that shares the trained layers."
+        )
+
+    # ---- description and saving ---------------------------------------------------
+    def summary(self, print_fn=print) -> None:
+        print_fn(f'Model: "{self.name}"')
+        for node in self.nodes:
+            shapes = [str((None,) + t.shape) for t in node.outputs]
+            print_fn(
+                f"  {node.layer.name} ({type(node.layer).__name__}) -> {', '.join(shapes)}"
+                f"  params {node.layer.count_params():,}"
+            )
+        print_fn(f"Total params: {self.count_params():,}")
+
+    def get_config(self) -> dict:
+        layer_index = {id(l): i for i, l in enumerate(self.layers)}
+        names: dict[int, list] = {}
+        for i, t in enumerate(self.inputs):
+            names[id(t)] = ["input", i]
+        nodes = []
+        for k, node in enumerate(self.nodes):
+            for t in node.outputs:
+                names[id(t)] = ["node", k, t.index]
+            nodes.append(
+                {
+                    "layer": layer_index[id(node.layer)],
+                    "inputs": [names[id(t)] for t in node.inputs],
+                    "initial_state": [names[id(t)] for t in node.initial_state],
+                    "list_input": node.list_input,
+                }
+            )
+        return {
+            "name": self.name,
+            "inputs": [{"shape": list(t.shape), "name": t.name} for t in self.inputs],
+            "multi_input": self._multi_in,
+            "multi_output": self._multi_out,
+            "layers": [serialize(l) for l in self.layers],
+            "nodes": nodes,
+            "outputs": [names[id(t)] for t in self.outputs],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> Model:
+        layers = [deserialize(spec) for spec in config["layers"]]
+        inputs = [Input(tuple(s["shape"]), name=s["name"]) for s in config["inputs"]]
+        produced: list[list[SymbolicTensor]] = []
+
+        def resolve(ref):
+            if ref[0] == "input":
+                return inputs[ref[1]]
+            return produced[ref[1]][ref[2]]
+
+        for spec in config["nodes"]:
+            args = [resolve(r) for r in spec["inputs"]]
+            states = [resolve(r) for r in spec["initial_state"]] or None
+            out = call_symbolic(
+                layers[spec["layer"]], args if spec["list_input"] else args[0], initial_state=states
+            )
+            produced.append(out if isinstance(out, list) else [out])
+        outputs = [resolve(r) for r in config["outputs"]]
+        return cls(
+            inputs if config["multi_input"] else inputs[0],
+            outputs if config["multi_output"] else outputs[0],
+            name=config["name"],
+        )
