@@ -1,6 +1,11 @@
-"""Text generation from a trained model: sampling (temperature, top-k, top-p), greedy
-decoding and beam search, all driven by ``Sequential.step`` so that every new token
-costs one cell step per layer, never a re-run of the prefix."""
+"""Decoding: sampling (temperature, top-k, top-p), greedy decoding and beam search.
+
+The one decoding loop of the code base. It drives a *step function*
+``step(tokens, states) -> (probs, states)``: a language model's ``Sequential.step``,
+or an encoder-decoder's decoder step (``rnnkit.experiments.seq2seq``). Every new token
+costs one cell step per layer, never a re-run of the prefix. States may be any nesting
+of lists of arrays whose first axis is the batch (beams are reordered along it).
+"""
 
 from __future__ import annotations
 
@@ -53,6 +58,18 @@ def filter_probs(probs: np.ndarray, temperature=1.0, top_k=None, top_p=None) -> 
     return p
 
 
+def _select(states, rows):
+    """Rows ``rows`` of every array in a nesting of lists (beam reordering)."""
+    if isinstance(states, (list, tuple)):
+        return [_select(s, rows) for s in states]
+    return states[rows]
+
+
+def _stepper(model):
+    """The step function of a model, or the function itself."""
+    return model.step if hasattr(model, "step") else model
+
+
 def generate(
     model,
     prompt_ids,
@@ -69,7 +86,8 @@ def generate(
     first, a softmax over the vocabulary last).
 
     Args:
-        model: a built Sequential whose layers can :meth:`~Sequential.step`.
+        model: a built Sequential whose layers can :meth:`~Sequential.step`, or a step
+            function ``(tokens, states) -> (probs, states)``.
         prompt_ids: the priming ids (at least one).
         length: number of tokens to generate.
         temperature, top_k, top_p: sampling controls (see :func:`filter_probs`).
@@ -91,9 +109,10 @@ def generate(
     if not greedy:
         _check_sampling(temperature, top_k, top_p)
     rng = make_rng(seed)
+    step = _stepper(model)
     states = None
     for token in prompt:  # prime the states, one step per prompt token
-        probs, states = model.step(np.array([token]), states)
+        probs, states = step(np.array([token]), states)
     out = []
     for _ in range(length):
         p = probs[0]
@@ -105,7 +124,7 @@ def generate(
         out.append(token)
         if stop_id is not None and token == stop_id:
             break
-        probs, states = model.step(np.array([token]), states)
+        probs, states = step(np.array([token]), states)
     return out
 
 
@@ -131,9 +150,10 @@ def beam_search(
     def norm(logp, n):
         return logp / (((5 + n) / 6) ** alpha) if n else logp
 
+    step = _stepper(model)
     states = None
     for token in prompt:
-        probs, states = model.step(np.array([token]), states)
+        probs, states = step(np.array([token]), states)
     beams = [([], 0.0)]  # (ids, total log-probability)
     finished: list[tuple[list[int], float]] = []
     logp_next = np.log(np.clip(probs, 1e-300, None))  # (beams, vocab)
@@ -156,10 +176,27 @@ def beam_search(
         if not next_beams:
             break
         beams = next_beams
-        states = [[s[parents] for s in layer_states] for layer_states in states]
+        states = _select(states, np.array(parents))
         tokens = np.array([ids[-1] for ids, _ in beams])
-        probs, states = model.step(tokens, states)
+        probs, states = step(tokens, states)
         logp_next = np.log(np.clip(probs, 1e-300, None))
     finished += beams
     ranked = sorted(finished, key=lambda c: -norm(c[1], len(c[0])))
     return [(ids, float(norm(total, len(ids)))) for ids, total in ranked[:beam_width]]
+
+
+def greedy_batch(model, first_tokens, length: int, states=None, stop_id=None) -> np.ndarray:
+    """Greedy decoding of a whole batch at once: ``first_tokens`` (batch,) start every
+    sequence; returns (batch, length) ids — after ``stop_id`` a row keeps emitting it."""
+    step = _stepper(model)
+    tokens = np.asarray(first_tokens)
+    out = np.empty((len(tokens), length), np.int64)
+    done = np.zeros(len(tokens), bool)
+    for t in range(length):
+        probs, states = step(tokens, states)
+        tokens = np.argmax(probs, axis=-1)
+        if stop_id is not None:
+            tokens = np.where(done, stop_id, tokens)
+            done |= tokens == stop_id
+        out[:, t] = tokens
+    return out

@@ -69,3 +69,26 @@ def confusion_matrix(cm: np.ndarray, labels, path, title: str = "") -> str | Non
     out = _save(fig, path)
     plt.close(fig)
     return out
+
+
+def attention_heatmap(
+    weights: np.ndarray, source: str, output: str, path, title: str = ""
+) -> str | None:
+    """Attention weights (output steps x source steps) as a heat map, one row per
+    generated character and one column per source character."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(
+        figsize=(max(4, 0.35 * len(source) + 1.5), max(3, 0.35 * len(output) + 1.2))
+    )
+    ax.imshow(weights[: len(output), : len(source)], cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(source)), [c if c != " " else "␣" for c in source])
+    ax.set_yticks(range(len(output)), list(output))
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

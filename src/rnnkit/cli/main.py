@@ -192,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_reuters(sub)
     _add_predict(sub)
+    from . import lm
+
+    lm.register(sub, _positive_int, _fraction)
+    from . import seq2seq
+
+    seq2seq.register(sub, _positive_int)
     return parser
 
 
