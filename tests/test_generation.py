@@ -170,3 +170,15 @@ def test_stateful_training_carries_state_and_validation_leaves_it_alone():
     model.evaluate(x[:8], y[:8], batch_size=4)
     for s, b in zip(layer.states, before):
         np.testing.assert_array_equal(s, b)
+
+
+def test_bigram_baseline_perplexity():
+    from rnnkit.experiments.lm import bigram_perplexity
+
+    rng = np.random.default_rng(0)
+    cycle = np.tile([1, 2, 3, 4], 200)  # fully predictable from the previous token
+    assert bigram_perplexity(cycle, cycle, vocab=6) < 1.2
+    noise = rng.integers(1, 6, 5000)  # independent tokens: about the vocabulary size
+    assert 4.5 < bigram_perplexity(noise, rng.integers(1, 6, 2000), vocab=6) < 5.5
+    unseen = bigram_perplexity(cycle, np.array([5, 5, 5, 1]), vocab=6)
+    assert np.isfinite(unseen)  # unseen histories and words still get mass
