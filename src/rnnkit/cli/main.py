@@ -15,6 +15,7 @@ import sys
 import time
 
 from .. import __version__
+from .gradients import add_gradients
 
 
 class CLIError(Exception):
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import seq2seq
 
     seq2seq.register(sub, _positive_int)
+    add_gradients(sub)
     return parser
 
 

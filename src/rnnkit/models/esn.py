@@ -23,8 +23,8 @@ Example:
     >>> t = np.arange(1200) * 0.1
     >>> series = np.sin(t)[:, None]
     >>> esn = EchoStateNetwork(units=100, seed=0).fit(series[:999], series[1:1000])
-    >>> future = esn.generate(50)           # continues from the last training state
-    >>> bool(np.abs(future[:, 0] - np.sin(t[1000:1050])).max() < 0.05)
+    >>> future = esn.generate(50)  # the last input read was s_998: forecasts from s_999 on
+    >>> bool(np.abs(future[:, 0] - np.sin(t[999:1049])).max() < 1e-3)  # s_999 … s_1048
     True
 """
 
@@ -43,8 +43,7 @@ def _positive_float(value, argument: str, allow_zero: bool = False) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(
-            f"Received an invalid value for argument {argument}, expected a number, got "
-            f"{value!r}."
+            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
         ) from None
     ok = (v >= 0 if allow_zero else v > 0) and math.isfinite(v)
     if not ok:
