@@ -65,6 +65,44 @@ def _in_unit_interval(value, argument: str) -> float:
     return v
 
 
+def _spectral_radius(w: np.ndarray) -> float:
+    """max |eigenvalue| of ``w``: ARPACK on the sparse matrix when scipy is installed
+    (fast for large sparse reservoirs), else a dense eigendecomposition."""
+    try:
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigs
+    except ImportError:
+        return float(np.max(np.abs(np.linalg.eigvals(w))))
+    if w.shape[0] < 10:
+        return float(np.max(np.abs(np.linalg.eigvals(w))))
+    try:
+        values = eigs(
+            csr_matrix(w),
+            k=1,
+            which="LM",
+            return_eigenvectors=False,
+            v0=np.ones(w.shape[0]),
+            maxiter=w.shape[0] * 20,
+        )
+    except (ArpackError, ArpackNoConvergence):
+        return float(np.max(np.abs(np.linalg.eigvals(w))))
+    return float(np.abs(values[0]))
+
+
+def _recurrent_product(w: np.ndarray):
+    """r -> r·W, through a sparse matrix when scipy is installed and W is sparse."""
+    density = np.count_nonzero(w) / max(w.size, 1)
+    if density < 0.3:
+        try:
+            from scipy.sparse import csr_matrix
+        except ImportError:
+            pass
+        else:
+            wt = csr_matrix(w.T)
+            return lambda r: wt @ r
+    return lambda r: r @ w
+
+
 def nrmse(y_true, y_pred) -> float:
     """Root-mean-square error divided by the range (max - min) of ``y_true``, over all
     entries: the normalisation of reservoirpy's default ``nrmse`` (peak to peak).
@@ -165,7 +203,7 @@ class EchoStateNetwork:
         input_dim = validation.positive_int(input_dim, "input_dim")
         rng, n = self.rng, self.units
         w = rng.standard_normal((n, n)) * (rng.random((n, n)) < self.connectivity)
-        radius = float(np.max(np.abs(np.linalg.eigvals(w)))) if n else 0.0
+        radius = _spectral_radius(w) if n else 0.0
         if radius == 0.0:
             raise ValueError(
                 f"Received an invalid value for argument connectivity: the random recurrent "
@@ -226,11 +264,11 @@ class EchoStateNetwork:
             self.reset_state()
         drive = x @ self.W_in + self.bias  # all steps' input terms in one product
         a, keep = self.leak_rate, 1.0 - self.leak_rate
-        W = self.W
+        recur = _recurrent_product(self.W)
         states = np.empty((len(x), self.units))
         r = self.state_
         for t in range(len(x)):
-            r = keep * r + a * np.tanh(drive[t] + r @ W)
+            r = keep * r + a * np.tanh(drive[t] + recur(r))
             states[t] = r
         self.state_ = r.copy()
         self._last_input = x[-1].copy()
@@ -359,12 +397,13 @@ class EchoStateNetwork:
         r, u = self.state_.copy(), self._last_input
         a, keep = self.leak_rate, 1.0 - self.leak_rate
         out = np.empty((n_steps, self.output_dim))
+        recur = _recurrent_product(self.W)
         for t in range(n_steps):
             feats = [np.ones(1)] + ([u] if self.include_input else []) + [r]
             y = np.concatenate(feats) @ self.W_out
             out[t] = y
             u = y
-            r = keep * r + a * np.tanh(u @ self.W_in + self.bias + r @ self.W)
+            r = keep * r + a * np.tanh(u @ self.W_in + self.bias + recur(r))
         # r has read the last output: a further generate() continues the forecast
         self.state_ = r
         self._last_input = u
