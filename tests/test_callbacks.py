@@ -57,3 +57,19 @@ def test_reduce_on_plateau_cuts_after_patience():
     assert not math.isnan(cb.best)
     with pytest.raises(ValueError, match="factor"):
         ReduceLROnPlateau(factor=1.5)
+
+
+@pytest.mark.parametrize("restore", [False, True])
+def test_early_stopping_stops_with_or_without_restoring(restore):
+    from rnnkit.callbacks import EarlyStopping
+
+    model, _, _ = model_and_data()
+    stop = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=restore)
+    stop.set_model(model)
+    stop.on_train_begin()
+    for epoch, value in enumerate([1.0, 0.9, 1.1, 1.2, 1.3, 1.4]):
+        stop.on_epoch_end(epoch, {"val_loss": value})
+        if model.stop_training:
+            break
+    assert model.stop_training and stop.stopped_epoch == 3  # two epochs after the best
+    assert stop.best == 0.9 and stop.best_epoch == 1

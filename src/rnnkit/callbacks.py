@@ -124,9 +124,7 @@ class EarlyStopping(Callback):
             )
         if epoch < self.start_from_epoch:
             return
-        if self._improved(value, self.best) or (
-            self.best_weights is None and self.baseline is None
-        ):
+        if self._improved(value, self.best):  # best starts at +-inf (or the baseline)
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
