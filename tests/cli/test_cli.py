@@ -89,3 +89,41 @@ def test_predict_empty_text_and_bad_data_path(trained_run, tmp_path):
     result = run_cli("reuters", "--data", str(junk), "--epochs", "1", "-q")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_reuters_resume_after_a_crash_gives_the_same_model(tmp_path):
+    """--resume continues an interrupted run from its checkpoints exactly."""
+    import numpy as np
+
+    from rnnkit.experiments import reuters as job
+    from rnnkit.models import load_model
+    from rnnkit.models.checkpoint import list_checkpoints
+
+    require_data("reuters21578.tar.gz")
+    args = ["reuters", "--epochs", "3", "--no-baseline", "-q", "--seed", "1"]
+    reference = tmp_path / "ref"
+    assert main([*args, "--out", str(reference)]) == 0
+    crashed = tmp_path / "crashed"
+    real_fit = job.Sequential.fit
+
+    def fit_then_crash(self, *a, **kw):  # dies after the 2nd epoch's checkpoint
+        kw["epochs"] = 2
+        real_fit(self, *a, **kw)
+        raise KeyboardInterrupt("crash")
+
+    job.Sequential.fit = fit_then_crash
+    try:
+        assert main([*args, "--out", str(crashed)]) == 130  # interrupted, as Ctrl-C
+    finally:
+        job.Sequential.fit = real_fit
+    assert [p.name for p in list_checkpoints(crashed / "checkpoints")][-1].startswith("ckpt-00002")
+    assert main(["reuters", "--resume", str(crashed), "--no-baseline", "-q"]) == 0
+    for a, b in zip(
+        load_model(reference / "model.rnnkit").get_weights(),
+        load_model(crashed / "model.rnnkit").get_weights(),
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert (
+        json.loads((crashed / "metrics.json").read_text())["rows"][0]["accuracy"]
+        == json.loads((reference / "metrics.json").read_text())["rows"][0]["accuracy"]
+    )

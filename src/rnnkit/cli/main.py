@@ -93,6 +93,12 @@ def _add_reuters(sub) -> None:
         "or a download)",
     )
     p.add_argument("--out", default=None, help="run folder (default: runs/reuters-<time>)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_FOLDER",
+        help="continue an interrupted run exactly, from its last checkpoint",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_reuters)
 
@@ -115,14 +121,23 @@ def _cmd_reuters(args) -> int:
     }
     defaults = job.ReutersConfig()
     cfg = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+    out = args.out
+    if args.resume is not None:
+        from ..runs import read_json
+
+        saved = read_json(f"{args.resume}/config.json")
+        known = {f.name for f in dataclasses.fields(job.ReutersConfig)}
+        cfg = job.ReutersConfig(**{k: v for k, v in saved.items() if k in known})
+        out = args.resume
     start = time.perf_counter()
     results = job.run(
         cfg,
-        out_dir=args.out,
+        out_dir=out,
         verbose=0 if args.quiet else 1,
         path=args.data,
         with_seed_baseline=not args.no_baseline,
         echo=print,
+        resume=args.resume is not None,
     )
     if args.linear_baseline:
         from ..experiments.baselines import tfidf_linear_svm

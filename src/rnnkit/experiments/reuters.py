@@ -56,12 +56,27 @@ SETTINGS = {
 #: 90 sigmoid outputs learn more slowly (val_loss still falling at epoch 13 of 15), hence
 #: its longer epoch cap (early stopping still decides).
 PRESETS = {
-    "seeds": {"max_tokens": 300, "batch_size": 16, "epochs": 30, "patience": 4,
-              "bucket_by_length": False},
-    "full": {"max_tokens": 200, "batch_size": 64, "epochs": 15, "patience": 3,
-             "bucket_by_length": True},
-    "modapte": {"max_tokens": 200, "batch_size": 64, "epochs": 30, "patience": 3,
-                "bucket_by_length": True},
+    "seeds": {
+        "max_tokens": 300,
+        "batch_size": 16,
+        "epochs": 30,
+        "patience": 4,
+        "bucket_by_length": False,
+    },
+    "full": {
+        "max_tokens": 200,
+        "batch_size": 64,
+        "epochs": 15,
+        "patience": 3,
+        "bucket_by_length": True,
+    },
+    "modapte": {
+        "max_tokens": 200,
+        "batch_size": 64,
+        "epochs": 30,
+        "patience": 3,
+        "bucket_by_length": True,
+    },
 }
 SEED_MODELS = ("seed-rnn", "seed-stacked")
 MODELS = SEED_MODELS + ("lstm", "gru", "bilstm", "bigru")
@@ -149,17 +164,27 @@ def load_split(cfg: ReutersConfig, path=None) -> dict:
             "multilabel": True,
         }
     (x_train, y_train), (x_test, y_test) = reuters.load_data(
-        path=path, num_words=cfg.num_words, maxlen=cfg.maxlen, test_split=cfg.test_split,
+        path=path,
+        num_words=cfg.num_words,
+        maxlen=cfg.maxlen,
+        test_split=cfg.test_split,
         seed=113,
     )
     word_index = reuters.get_word_index(path)
     vocab = {w: r + 3 for w, r in word_index.items() if r + 3 < cfg.num_words}
     return {
-        "x_train": list(x_train), "y_train": np.asarray(y_train),
-        "x_test": list(x_test), "y_test": np.asarray(y_test),
+        "x_train": list(x_train),
+        "y_train": np.asarray(y_train),
+        "x_test": list(x_test),
+        "y_test": np.asarray(y_test),
         "labels": list(reuters.get_label_names()),
-        "vocab": {"kind": "keras-reuters", "word_ids": vocab, "start_char": 1, "oov_char": 2,
-                  "num_words": cfg.num_words},
+        "vocab": {
+            "kind": "keras-reuters",
+            "word_ids": vocab,
+            "start_char": 1,
+            "oov_char": 2,
+            "num_words": cfg.num_words,
+        },
         "multilabel": False,
     }
 
@@ -190,20 +215,25 @@ def build_model(cfg: ReutersConfig, n_classes: int, seq_len: int, multilabel: bo
             model.add(SimpleRNN(128, return_sequences=False))
         model.add(Dense(n_classes))
         model.add(Activation("softmax"))
-        model.compile(loss="categorical_crossentropy", optimizer=optimizers.Adam(lr=0.001),
-                      metrics=["accuracy"])
+        model.compile(
+            loss="categorical_crossentropy",
+            optimizer=optimizers.Adam(lr=0.001),
+            metrics=["accuracy"],
+        )
         return model
     cell = GRU if cfg.model.endswith("gru") else LSTM
     rnn = cell(cfg.units, return_sequences=True, recurrent_dropout=cfg.recurrent_dropout)
     input_dim = int(cfg.extra.get("input_dim", cfg.num_words))
-    model = Sequential([
-        Embedding(input_dim, cfg.embed_dim, mask_zero=True, input_shape=(None,)),
-        SpatialDropout1D(cfg.spatial_dropout),
-        Bidirectional(rnn) if cfg.model.startswith("bi") else rnn,
-        GlobalMaxAveragePooling1D(),
-        Dropout(cfg.dropout),
-        Dense(n_classes, activation="sigmoid" if multilabel else "softmax"),
-    ])
+    model = Sequential(
+        [
+            Embedding(input_dim, cfg.embed_dim, mask_zero=True, input_shape=(None,)),
+            SpatialDropout1D(cfg.spatial_dropout),
+            Bidirectional(rnn) if cfg.model.startswith("bi") else rnn,
+            GlobalMaxAveragePooling1D(),
+            Dropout(cfg.dropout),
+            Dense(n_classes, activation="sigmoid" if multilabel else "softmax"),
+        ]
+    )
     opt = optimizers.Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm)
     loss = "binary_crossentropy" if multilabel else "sparse_categorical_crossentropy"
     model.compile(optimizer=opt, loss=loss, metrics=[] if multilabel else ["accuracy"])
@@ -245,8 +275,9 @@ def restrict_vocabulary(data: dict, min_count: int) -> dict:
     x_train = data["x_train"]
     top = max((max(s) for s in x_train if len(s)), default=2)
     top = max([top] + [max(s) for s in data["x_test"] if len(s)])
-    counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in x_train]),
-                         minlength=top + 1)
+    counts = np.bincount(
+        np.concatenate([np.asarray(s, np.int64) for s in x_train]), minlength=top + 1
+    )
     keep = counts >= max(min_count, 1)
     if tokenizer:
         # ids are ranks by training count, so the kept words are a prefix
@@ -268,8 +299,9 @@ def restrict_vocabulary(data: dict, min_count: int) -> dict:
         table[kept] = np.arange(3, 3 + len(kept))
         input_dim = 3 + len(kept)
         old = data["vocab"]
-        ids = {w: int(table[i]) for w, i in old["word_ids"].items() if i < len(table)
-               and table[i] > 2}
+        ids = {
+            w: int(table[i]) for w, i in old["word_ids"].items() if i < len(table) and table[i] > 2
+        }
         vocab = {**old, "word_ids": ids, "num_words": input_dim}
 
     def remap(seqs):
@@ -279,8 +311,13 @@ def restrict_vocabulary(data: dict, min_count: int) -> dict:
             out.append(t[t >= 0].tolist() if tokenizer else t.tolist())
         return out
 
-    return {**data, "x_train": remap(x_train), "x_test": remap(data["x_test"]),
-            "vocab": vocab, "input_dim": input_dim}
+    return {
+        **data,
+        "x_train": remap(x_train),
+        "x_test": remap(data["x_test"]),
+        "vocab": vocab,
+        "input_dim": input_dim,
+    }
 
 
 class _LearningRateSchedule(Callback):
@@ -302,8 +339,16 @@ class _LearningRateSchedule(Callback):
             lr *= self.plateau_factor
         opt.learning_rate = max(lr, 1e-6)
 
+    def get_state(self):
+        return {"best": float(self.best)}, {}
 
-def train_and_evaluate(cfg: ReutersConfig, data: dict, verbose: int = 0) -> dict:
+    def set_state(self, values, arrays):
+        self.best = values["best"]
+
+
+def train_and_evaluate(
+    cfg: ReutersConfig, data: dict, verbose: int = 0, checkpoint_dir=None, resume: bool = False
+) -> dict:
     """Train one model on ``data`` (from :func:`load_split`); returns its figures, the
     model and its history. The test set is used once, after training.
 
@@ -312,7 +357,10 @@ def train_and_evaluate(cfg: ReutersConfig, data: dict, verbose: int = 0) -> dict
     validates on a different part of the training set), and, with
     ``min_word_count``, map the words rare in training to OOV. Figures on that
     validation part (``val_accuracy``, ``val_macro_f1``, …) are returned beside the test
-    figures, for choosing hyperparameters without the test set."""
+    figures, for choosing hyperparameters without the test set.
+
+    With ``checkpoint_dir``, crash-safe checkpoints are written there every epoch;
+    ``resume=True`` continues from the newest one exactly."""
     cfg = cfg.resolved()
     multilabel = data["multilabel"]
     if multilabel and cfg.model in SEED_MODELS:
@@ -331,8 +379,15 @@ def train_and_evaluate(cfg: ReutersConfig, data: dict, verbose: int = 0) -> dict
     val_figures = {}
     threshold = cfg.threshold
     if seed_model:
-        history = model.fit(x_train, y_train, epochs=cfg.seed_rnn_epochs if cfg.extra.get(
-            "as_baseline") else cfg.epochs, batch_size=cfg.batch_size, verbose=verbose)
+        history = model.fit(
+            x_train,
+            y_train,
+            epochs=cfg.seed_rnn_epochs if cfg.extra.get("as_baseline") else cfg.epochs,
+            batch_size=cfg.batch_size,
+            verbose=verbose,
+            checkpoint_dir=checkpoint_dir,
+            resume=True if resume else None,
+        )
     else:
         order = np.random.default_rng(cfg.seed).permutation(len(x_train))
         split = int(len(x_train) * (1.0 - cfg.validation_split))
@@ -340,38 +395,60 @@ def train_and_evaluate(cfg: ReutersConfig, data: dict, verbose: int = 0) -> dict
         x_val, y_val = x_train[va], y_train[va]
         x_fit, y_fit = x_train[tr], y_train[tr]
         longest = int((x_fit != 0).sum(axis=1).max())
-        x_fit = x_fit[:, :max(longest, 1)]
+        x_fit = x_fit[:, : max(longest, 1)]
         monitor = "val_loss" if multilabel else cfg.monitor
         # patience <= 0: no early stopping, all epochs run and the last weights are kept
-        stop = EarlyStopping(monitor=monitor, patience=cfg.patience if cfg.patience > 0 else
-                             10**9, restore_best_weights=cfg.patience > 0)
+        stop = EarlyStopping(
+            monitor=monitor,
+            patience=cfg.patience if cfg.patience > 0 else 10**9,
+            restore_best_weights=cfg.patience > 0,
+        )
         callbacks = [stop]
         if cfg.lr_decay != 1.0 or cfg.lr_plateau_factor != 1.0:
             callbacks.append(_LearningRateSchedule(cfg.lr_decay, cfg.lr_plateau_factor))
-        history = model.fit(x_fit, y_fit, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                            validation_data=(x_val, y_val), callbacks=callbacks,
-                            verbose=verbose, bucket_by_length=cfg.bucket_by_length)
+        history = model.fit(
+            x_fit,
+            y_fit,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            validation_data=(x_val, y_val),
+            callbacks=callbacks,
+            verbose=verbose,
+            bucket_by_length=cfg.bucket_by_length,
+            checkpoint_dir=checkpoint_dir,
+            resume=True if resume else None,
+        )
         val_probs = model.predict(x_val, batch_size=256)
         if multilabel and threshold is None:
             grid = np.round(np.arange(0.2, 0.81, 0.05), 2)
             f1s = [score(val_probs, y_val, n_classes, True, t)["micro_f1"] for t in grid]
             threshold = float(grid[int(np.argmax(f1s))])
-        val_figures = {f"val_{k}": v for k, v in
-                       score(val_probs, y_val, n_classes, multilabel, threshold).items()}
+        val_figures = {
+            f"val_{k}": v
+            for k, v in score(val_probs, y_val, n_classes, multilabel, threshold).items()
+        }
         val_figures["val_loss"] = float(min(history.history["val_loss"]))
-        val_figures["best_epoch"] = (int(stop.best_epoch) + 1 if cfg.patience > 0
-                                     else len(history.history["loss"]))
+        val_figures["best_epoch"] = (
+            int(stop.best_epoch) + 1 if cfg.patience > 0 else len(history.history["loss"])
+        )
     train_seconds = time.perf_counter() - start
     probs = model.predict(x_test, batch_size=256)
-    figures = score(probs, data["y_test"], n_classes, multilabel,
-                    0.5 if threshold is None else threshold)
+    figures = score(
+        probs, data["y_test"], n_classes, multilabel, 0.5 if threshold is None else threshold
+    )
     if multilabel:
         figures["threshold"] = 0.5 if threshold is None else threshold
     figures["train_seconds"] = train_seconds
     figures["epochs_run"] = len(history.history["loss"])
     figures.update(val_figures)
-    return {"figures": figures, "model": model, "history": history.history, "probs": probs,
-            "seq_len": seq_len, "vocab": data["vocab"]}
+    return {
+        "figures": figures,
+        "model": model,
+        "history": history.history,
+        "probs": probs,
+        "seq_len": seq_len,
+        "vocab": data["vocab"],
+    }
 
 
 def majority_rate(data: dict) -> float:
@@ -382,18 +459,32 @@ def majority_rate(data: dict) -> float:
     return float(np.mean(data["y_test"] == top))
 
 
-def run(cfg: ReutersConfig, out_dir=None, verbose: int = 1, path=None,
-        with_seed_baseline: bool = True, echo=print) -> dict:
+def run(
+    cfg: ReutersConfig,
+    out_dir=None,
+    verbose: int = 1,
+    path=None,
+    with_seed_baseline: bool = True,
+    echo=print,
+    resume: bool = False,
+) -> dict:
     """The main job: train, evaluate, compare with the seeds' model and the majority
-    class, and write a run folder. Returns the results dict (also in metrics.json)."""
+    class, and write a run folder. Returns the results dict (also in metrics.json).
+
+    Training checkpoints go to ``<run folder>/checkpoints`` every epoch; ``resume=True``
+    with the same ``out_dir`` continues an interrupted run exactly."""
     cfg = cfg.resolved()
     data = load_split(cfg, path)
     run_dir = Path(out_dir) if out_dir is not None else runs.new_run_dir("runs", "reuters")
     run_dir.mkdir(parents=True, exist_ok=True)
     runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
-    echo(f"Reuters-21578, setting {cfg.setting!r}: {len(data['x_train'])} training and "
-         f"{len(data['x_test'])} test stories, {len(data['labels'])} topics")
-    main = train_and_evaluate(cfg, data, verbose=verbose)
+    echo(
+        f"Reuters-21578, setting {cfg.setting!r}: {len(data['x_train'])} training and "
+        f"{len(data['x_test'])} test stories, {len(data['labels'])} topics"
+    )
+    main = train_and_evaluate(
+        cfg, data, verbose=verbose, checkpoint_dir=run_dir / "checkpoints", resume=resume
+    )
     rows = [{"model": cfg.model, **main["figures"]}]
     baseline = None
     if with_seed_baseline and not data["multilabel"] and cfg.model != "seed-rnn":
@@ -410,18 +501,31 @@ def run(cfg: ReutersConfig, out_dir=None, verbose: int = 1, path=None,
         "environment": runs.environment(),
     }
     main["model"].save(run_dir / "model.rnnkit")
-    runs.write_json(run_dir / "vocab.json", {"labels": data["labels"], **main["vocab"],
-                                             "seq_len": main["seq_len"],
-                                             "multilabel": data["multilabel"]})
+    runs.write_json(
+        run_dir / "vocab.json",
+        {
+            "labels": data["labels"],
+            **main["vocab"],
+            "seq_len": main["seq_len"],
+            "multilabel": data["multilabel"],
+        },
+    )
     runs.write_json(run_dir / "history.json", main["history"])
     runs.write_json(run_dir / "metrics.json", results)
-    plotting.learning_curves(main["history"], run_dir / "learning_curves.png",
-                             title=f"Reuters ({cfg.setting}) - {cfg.model}")
+    plotting.learning_curves(
+        main["history"],
+        run_dir / "learning_curves.png",
+        title=f"Reuters ({cfg.setting}) - {cfg.model}",
+    )
     if not data["multilabel"]:
         pred = np.argmax(main["probs"], axis=1)
         cm = metrics.confusion_matrix(data["y_test"], pred, len(data["labels"]))
-        plotting.confusion_matrix(cm, data["labels"], run_dir / "confusion_matrix.png",
-                                  title=f"Reuters test set - {cfg.model}")
+        plotting.confusion_matrix(
+            cm,
+            data["labels"],
+            run_dir / "confusion_matrix.png",
+            title=f"Reuters test set - {cfg.model}",
+        )
     results["run_dir"] = str(run_dir)
     return results
 
@@ -433,8 +537,10 @@ def format_table(results: dict) -> str:
     lines = [f"{head[0]:<18}{head[1]:>10}{head[2]:>10}{head[3]:>9}{head[4]:>8}"]
     for r in results["rows"]:
         first = r["micro_f1"] if multi else r["accuracy"]
-        lines.append(f"{r['model']:<18}{first:>10.4f}{r['macro_f1']:>10.4f}"
-                     f"{r['train_seconds']:>9.1f}{r['epochs_run']:>8d}")
+        lines.append(
+            f"{r['model']:<18}{first:>10.4f}{r['macro_f1']:>10.4f}"
+            f"{r['train_seconds']:>9.1f}{r['epochs_run']:>8d}"
+        )
     if not multi:
         lines.append(f"{'majority class':<18}{results['majority_class_rate']:>10.4f}")
     return "\n".join(lines)
@@ -448,8 +554,10 @@ def encode_texts(vocab: dict, texts: list[str]) -> list[list[int]]:
 
         return tokenizer_from_json(vocab["tokenizer"]).texts_to_sequences(texts)
     ids = vocab["word_ids"]
-    return [[vocab["start_char"]] + [ids.get(w, vocab["oov_char"]) for w in reuters.tokenize(t)]
-            for t in texts]
+    return [
+        [vocab["start_char"]] + [ids.get(w, vocab["oov_char"]) for w in reuters.tokenize(t)]
+        for t in texts
+    ]
 
 
 def predict_topics(run_dir, texts: list[str], top: int = 3) -> list[list[tuple[str, float]]]:
@@ -462,8 +570,13 @@ def predict_topics(run_dir, texts: list[str], top: int = 3) -> list[list[tuple[s
     vocab = runs.read_json(run_dir / "vocab.json")
     config = runs.read_json(run_dir / "config.json")
     model = load_model(run_dir / "model.rnnkit")
-    cfg = ReutersConfig(**{k: v for k, v in config.items()
-                           if k in {f.name for f in dataclasses.fields(ReutersConfig)}})
+    cfg = ReutersConfig(
+        **{
+            k: v
+            for k, v in config.items()
+            if k in {f.name for f in dataclasses.fields(ReutersConfig)}
+        }
+    )
     for i, t in enumerate(texts):
         if not isinstance(t, str) or not t.strip():
             raise ValueError(f"Text {i + 1} is empty: give the text of a story.")

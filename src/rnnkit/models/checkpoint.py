@@ -128,8 +128,11 @@ def restore(path, model, callbacks) -> TrainingPosition:
         )
     model.set_weights(saved.get_weights())
     params = [w for _, w in model.trainable_weights()]
-    if saved.optimizer is not None and saved.optimizer.slots:
-        model.optimizer.load_state(saved.optimizer.state(), params)
+    if saved.optimizer is not None:
+        if saved.optimizer.slots:
+            model.optimizer.load_state(saved.optimizer.state(), params)
+        # the rate a schedule had reached (ReduceLROnPlateau, decays) comes back too
+        model.optimizer.learning_rate = saved.optimizer.learning_rate
     states = extra["generators"]
     for name, rng in generators(model):
         if name not in states:
