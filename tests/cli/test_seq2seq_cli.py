@@ -87,3 +87,28 @@ def test_bad_inputs_exit_2(dates_run, text, message):
 def test_unknown_characters_map_to_the_unknown_mark(dates_run):
     result = run_cli("seq2seq", "run", str(dates_run), "3 mar 1987 ✓")
     assert result.returncode == 0, result.stderr
+
+
+def test_resume_continues_a_run(tmp_path):
+    out = tmp_path / "t"
+    train(
+        "tagging",
+        out,
+        "--n-train",
+        "300",
+        "--n-test",
+        "20",
+        "--epochs",
+        "2",
+        "--units",
+        "8",
+        "--patience",
+        "50",
+    )
+    config = json.loads((out / "config.json").read_text())
+    config["epochs"] = 3
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["seq2seq", "train", "--resume", str(out), "-q"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 3
+    missing = run_cli("seq2seq", "train", "-q")
+    assert missing.returncode == 2 and "--task" in missing.stderr

@@ -17,7 +17,7 @@ def register(sub, positive_int) -> None:
         description="Generate the task's data (test set disjoint from the "
         "training set), train, report exact match, write a run folder.",
     )
-    t.add_argument("--task", choices=TASKS, required=True)
+    t.add_argument("--task", choices=TASKS, default=None)
     t.add_argument("--n-train", type=positive_int, default=20000)
     t.add_argument("--n-test", type=positive_int, default=2000)
     t.add_argument("--units", type=positive_int, default=128)
@@ -28,6 +28,12 @@ def register(sub, positive_int) -> None:
     t.add_argument("--patience", type=positive_int, default=3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default=None)
+    t.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_FOLDER",
+        help="continue an interrupted run exactly, from its last checkpoint",
+    )
     t.add_argument("-q", "--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -41,7 +47,16 @@ def register(sub, positive_int) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ..experiments import seq2seq
+    from ..runs import read_json
 
+    if args.resume is not None:
+        cfg = seq2seq.Seq2SeqConfig(**read_json(f"{args.resume}/config.json"))
+        results = seq2seq.train(
+            cfg, out_dir=args.resume, verbose=0 if args.quiet else 1, resume=True
+        )
+        return _report(args.task or cfg.task, results)
+    if args.task is None:
+        raise ValueError("seq2seq train needs --task (or --resume RUN_FOLDER).")
     cfg = seq2seq.Seq2SeqConfig(
         task=args.task,
         n_train=args.n_train,
@@ -55,7 +70,11 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     results = seq2seq.train(cfg, out_dir=args.out, verbose=0 if args.quiet else 1)
-    line = f"{args.task}: exact match {results['exact_match']:.4f} on {results['n_test']} test"
+    return _report(args.task, results)
+
+
+def _report(task, results) -> int:
+    line = f"{task}: exact match {results['exact_match']:.4f} on {results['n_test']} test"
     if "per_step_accuracy" in results:
         line += f", per-step accuracy {results['per_step_accuracy']:.4f}"
     print(f"{line} examples, {results['epochs_run']} epochs, {results['train_seconds']:.0f} s")

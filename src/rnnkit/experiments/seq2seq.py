@@ -295,7 +295,12 @@ def decode(model, task, d, sources, beam: int = 0) -> list[str]:
 
 
 # ---- training and evaluation --------------------------------------------------------
-def train(cfg: Seq2SeqConfig, out_dir=None, verbose: int = 1, echo=print) -> dict:
+def train(
+    cfg: Seq2SeqConfig, out_dir=None, verbose: int = 1, echo=print, resume: bool = False
+) -> dict:
+    """Train on the task, evaluate exact match on the disjoint test set, write a run
+    folder; checkpoints every epoch in ``<run folder>/checkpoints`` (``resume=True``
+    continues an interrupted run exactly)."""
     cfg.check()
     d = make_data(cfg)
     model = build_model(cfg, d)
@@ -309,6 +314,9 @@ def train(cfg: Seq2SeqConfig, out_dir=None, verbose: int = 1, echo=print) -> dic
         weights = np.concatenate([np.ones((len(y), 1)), (y[:, :-1] != 0)], 1).astype(np.float32)
     echo(f"task {cfg.task}: {len(d['train'])} training and {len(d['test'])} test examples")
     stop = EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+    run_dir = Path(out_dir) if out_dir else runs.new_run_dir("runs", f"seq2seq-{cfg.task}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
     start = time.perf_counter()
     history = model.fit(
         x,
@@ -319,6 +327,8 @@ def train(cfg: Seq2SeqConfig, out_dir=None, verbose: int = 1, echo=print) -> dic
         validation_split=0.05,
         callbacks=[stop],
         sample_weight=weights,
+        checkpoint_dir=run_dir / "checkpoints",
+        resume=True if resume else None,
     )
     seconds = time.perf_counter() - start
     outputs = decode(model, cfg.task, d, d["x_test"])
@@ -336,10 +346,7 @@ def train(cfg: Seq2SeqConfig, out_dir=None, verbose: int = 1, echo=print) -> dic
     if cfg.task == "tagging":
         hits = [a == b for o, t in zip(outputs, targets) for a, b in zip(o, t)]
         results["per_step_accuracy"] = float(np.mean(hits))
-    run_dir = Path(out_dir) if out_dir else runs.new_run_dir("runs", f"seq2seq-{cfg.task}")
-    run_dir.mkdir(parents=True, exist_ok=True)
     model.save(run_dir / "model.rnnkit")
-    runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
     runs.write_json(
         run_dir / "vocab.json",
         {
