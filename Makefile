@@ -32,7 +32,8 @@ reuters: setup
 	$(VENV)/bin/rnnkit reuters
 
 bench: setup
-	$(PY) bench/run.py
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/run.py --threads 1
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

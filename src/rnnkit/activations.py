@@ -22,13 +22,38 @@ class Activation:
         grad: y -> dy/dz, element-wise, in terms of the output.
     """
 
-    def __init__(self, name: str, forward: Callable, grad: Callable | None):
+    def __init__(
+        self,
+        name: str,
+        forward: Callable,
+        grad: Callable | None,
+        forward_into: Callable | None = None,
+        tanh_form: tuple[float, float, float] | None = None,
+    ):
         self.name = name
         self.forward = forward
         self.grad = grad
+        self._forward_into = forward_into
+        # (a, c, b) with forward(z) = c·tanh(a·z) + b, for the cells that apply several
+        # gate activations in one pass (sigmoid(z) = ½·tanh(z/2) + ½); None if no such form
+        self.tanh_form = tanh_form
 
     def __call__(self, z):
         return self.forward(z)
+
+    def into(self, z, out):
+        """``forward(z)`` written into the float array ``out`` (a view is fine; ``out``
+        may be ``z``); returns ``out``. The same values as ``forward``, without a
+        temporary array for the activations that have an in-place form."""
+        if self._forward_into is not None:
+            self._forward_into(z, out)
+        else:
+            out[...] = self.forward(z)
+        return out
+
+    def inplace(self, z):
+        """``forward`` applied to ``z`` in place; returns ``z``."""
+        return self.into(z, z)
 
     def vjp(self, dy, y):
         """dL/dz from dL/dy for this activation, given its output y."""
@@ -38,17 +63,21 @@ class Activation:
         return f"<activation {self.name}>"
 
 
-def sigmoid(z):
-    """Logistic sigmoid, finite for any float input (no overflow warnings)."""
+def sigmoid(z, out=None):
+    """Logistic sigmoid 1 / (1 + e^-z), finite for any float input (no overflow warnings).
+
+    For z below about -88 (float32) e^-z overflows to inf and the result is the correct
+    limit 0; the warning that overflow would raise is silenced. Four vectorised passes,
+    in place in ``out`` when given (it may be ``z`` itself).
+    """
     z = np.asarray(z)
-    out = np.empty_like(z, dtype=np.result_type(z, np.float32))
-    pos = z >= 0
-    np.exp(-z, out=out, where=pos)
-    np.add(out, 1, out=out, where=pos)
-    np.reciprocal(out, out=out, where=pos)
-    neg = ~pos
-    ez = np.exp(z, where=neg, out=np.zeros_like(out))
-    np.divide(ez, 1 + ez, out=out, where=neg)
+    if out is None:
+        out = np.empty_like(z, dtype=np.result_type(z, np.float32))
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
     return out
 
 
@@ -74,10 +103,25 @@ def _hard_sigmoid(z):
 
 
 _REGISTRY: dict[str, Activation] = {
-    "tanh": Activation("tanh", np.tanh, lambda y: 1.0 - y * y),
-    "sigmoid": Activation("sigmoid", sigmoid, lambda y: y * (1.0 - y)),
-    "relu": Activation("relu", lambda z: np.maximum(z, 0), lambda y: (y > 0).astype(y.dtype)),
-    "linear": Activation("linear", lambda z: z, lambda y: np.ones_like(y)),
+    "tanh": Activation(
+        "tanh",
+        np.tanh,
+        lambda y: 1.0 - y * y,
+        lambda z, out: np.tanh(z, out=out),
+        tanh_form=(1.0, 1.0, 0.0),
+    ),
+    "sigmoid": Activation(
+        "sigmoid", sigmoid, lambda y: y * (1.0 - y), sigmoid, tanh_form=(0.5, 0.5, 0.5)
+    ),
+    "relu": Activation(
+        "relu",
+        lambda z: np.maximum(z, 0),
+        lambda y: (y > 0).astype(y.dtype),
+        lambda z, out: np.maximum(z, 0, out=out),
+    ),
+    "linear": Activation(
+        "linear", lambda z: z, lambda y: np.ones_like(y), lambda z, out: np.copyto(out, z)
+    ),
     "hard_sigmoid": Activation(
         "hard_sigmoid", _hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * 0.2
     ),

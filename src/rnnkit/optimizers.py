@@ -127,8 +127,20 @@ class Optimizer:
                 a[...] = state[f"{name}/{i}"]
 
 
+_NORM_CHUNK = 1 << 16  # elements squared in float64 at a time
+
+
 def global_norm(grads) -> float:
-    return float(math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    """The L2 norm of all gradients together, accumulated in float64. Large float32
+    gradients (an embedding's) are squared a chunk at a time, so that no float64 copy
+    of a whole gradient is made (it was the peak of a training step's memory)."""
+    total = 0.0
+    for g in grads:
+        flat = np.ravel(g)
+        for start in range(0, flat.size, _NORM_CHUNK):
+            chunk = flat[start : start + _NORM_CHUNK]
+            total += float(np.sum(np.square(chunk, dtype=np.float64)))
+    return float(math.sqrt(total))
 
 
 def _positive_float(value, argument) -> float:
@@ -252,12 +264,21 @@ class Adam(Optimizer):
     def _update(self, i, p, g):
         m, v = self.slots["m"][i], self.slots["v"][i]
         t = self.iterations
+        # the same operations in the same order as the formula, through two scratch
+        # arrays instead of eight temporaries
+        tmp = np.multiply(g, 1 - self.beta_1)
         m *= self.beta_1
-        m += (1 - self.beta_1) * g
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta_2
         v *= self.beta_2
-        v += (1 - self.beta_2) * (g * g)
+        v += tmp
         step = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        p -= step * m / (np.sqrt(v) + self.epsilon)
+        denom = np.sqrt(v)
+        denom += self.epsilon
+        np.multiply(m, step, out=tmp)
+        tmp /= denom
+        p -= tmp
 
     def get_config(self):
         return {

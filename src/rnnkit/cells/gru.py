@@ -49,7 +49,7 @@ class GRUCell(Cell):
             "rec_h": np.empty((steps, batch, u), dtype),  # h_{t-1}·W_h + b'_h
         }
 
-    def forward_step(self, t, xw_t, states, h_rec, cache):
+    def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         (h_prev,) = states
         u = self.units
         rec = h_rec @ self.params["recurrent_kernel"]
@@ -57,15 +57,24 @@ class GRUCell(Cell):
             rec += self.params["bias"][1]
         g = cache["gates"][t]
         sig, act = self.recurrent_activation, self.activation
-        g[:, : 2 * u] = sig(xw_t[:, : 2 * u] + rec[:, : 2 * u])  # z_t, r_t
-        r = g[:, u : 2 * u]
-        cache["rec_h"][t] = rec[:, 2 * u :]
-        g[:, 2 * u :] = act(xw_t[:, 2 * u :] + r * rec[:, 2 * u :])  # h~_t
-        z, h_tilde = g[:, :u], g[:, 2 * u :]
-        h = z * h_prev + (1.0 - z) * h_tilde
+        np.add(xw_t[:, : 2 * u], rec[:, : 2 * u], out=g[:, : 2 * u])
+        sig.inplace(g[:, : 2 * u])  # z_t, r_t
+        z, r, h_tilde = g[:, :u], g[:, u : 2 * u], g[:, 2 * u :]
+        rec_h = rec[:, 2 * u :]
+        cache["rec_h"][t] = rec_h
+        np.multiply(r, rec_h, out=h_tilde)
+        h_tilde += xw_t[:, 2 * u :]
+        act.inplace(h_tilde)  # h~_t
+        h = np.subtract(h_prev, h_tilde, out=None if out is None else out[0])
+        # h_t = h~_t + z_t ⊙ (h_{t-1} - h~_t)
+        h *= z
+        h += h_tilde
         return (h,)
 
-    def backward_step(self, t, dstates, states_prev, cache):
+    def recurrent_grad_columns(self):
+        return slice(2 * self.units, 3 * self.units)  # dz_rec = dxw but for the h~ block
+
+    def backward_step(self, t, dstates, states_prev, cache, out=None):
         (dh,) = dstates
         (h_prev,) = states_prev
         u = self.units
@@ -73,20 +82,37 @@ class GRUCell(Cell):
         z, r, h_tilde = g[:, :u], g[:, u : 2 * u], g[:, 2 * u :]
         sig, act = self.recurrent_activation, self.activation
 
-        dz = dh * (h_prev - h_tilde)
-        da_h = dh * (1.0 - z) * act.grad(h_tilde)
-        dr = da_h * rec_h
-        dxw = np.empty_like(g)
-        dxw[:, :u] = dz * sig.grad(z)
-        dxw[:, u : 2 * u] = dr * sig.grad(r)
-        dxw[:, 2 * u :] = da_h
-        dzrec = dxw.copy()
-        dzrec[:, 2 * u :] *= r
-        dh_rec = dzrec @ self.params["recurrent_kernel"].T
+        dxw = np.empty_like(g) if out is None else out[0]
+        dz, dr, da_h = dxw[:, :u], dxw[:, u : 2 * u], dxw[:, 2 * u :]
+        np.subtract(h_prev, h_tilde, out=dz)
+        dz *= dh  # dz = dh ⊙ (h_{t-1} - h~_t)
+        np.subtract(1.0, z, out=da_h)
+        da_h *= dh
+        da_h *= act.grad(h_tilde)  # da_h = dh ⊙ (1 - z_t) ⊙ tanh'(h~_t)
+        np.multiply(da_h, rec_h, out=dr)  # dr = da_h ⊙ (h_{t-1}·W_h + b'_h)
+        dxw[:, : 2 * u] *= sig.grad(g[:, : 2 * u])  # dz ⊙ σ'(z), dr ⊙ σ'(r)
+        dzrec = np.empty_like(g)  # this step's own; the loop keeps only its h~ block
+        dzrec[:, : 2 * u] = dxw[:, : 2 * u]
+        np.multiply(da_h, r, out=dzrec[:, 2 * u :])
+        dh_rec = dzrec @ self.recurrent_kernel_t()
+        if out is not None:
+            np.copyto(out[1], dzrec[:, 2 * u :])
+            dzrec = out[1]
         return dxw, dzrec, dh_rec, (dh * z,)
 
     def weight_grads(self, x_flat, dxw_flat, hrec_flat, dzrec_flat):
+        u = self.units
         self.grads["kernel"] = x_flat.T @ dxw_flat
+        if dzrec_flat.shape[1] == u:  # only the h~ block: the rest is dxw's
+            hrec_t = hrec_flat.T
+            self.grads["recurrent_kernel"] = np.concatenate(
+                [hrec_t @ dxw_flat[:, : 2 * u], hrec_t @ dzrec_flat], axis=1
+            )
+            if self.use_bias:
+                db = dxw_flat.sum(axis=0)
+                db_rec = np.concatenate([db[: 2 * u], dzrec_flat.sum(axis=0)])
+                self.grads["bias"] = np.stack([db, db_rec])
+            return
         self.grads["recurrent_kernel"] = hrec_flat.T @ dzrec_flat
         if self.use_bias:
             self.grads["bias"] = np.stack([dxw_flat.sum(axis=0), dzrec_flat.sum(axis=0)])

@@ -31,6 +31,7 @@ from .base import Cell
 class LSTMCell(Cell):
     n_gates = 4
     state_names = ("h", "c")
+    same_input_and_recurrent_grads = True
 
     def __init__(
         self,
@@ -58,24 +59,51 @@ class LSTMCell(Cell):
             "act_c": np.empty((steps, batch, h), dtype),  # tanh(C_t)
         }
 
-    def forward_step(self, t, xw_t, states, h_rec, cache):
+    def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         h_prev, c_prev = states
         u = self.units
         z = cache["gates"][t]
         np.matmul(h_rec, self.params["recurrent_kernel"], out=z)
         z += xw_t
         sig, act = self.recurrent_activation, self.activation
-        z[:, : 2 * u] = sig(z[:, : 2 * u])  # i_t, f_t
-        z[:, 2 * u : 3 * u] = act(z[:, 2 * u : 3 * u])  # C~_t
-        z[:, 3 * u :] = sig(z[:, 3 * u :])  # o_t
+        affine = self._gate_tanh_form(z.dtype)
+        if affine is not None:  # all four gates in four passes: c·tanh(a·z) + b
+            a, c, b = affine
+            z *= a
+            np.tanh(z, out=z)
+            z *= c
+            z += b
+        else:
+            sig.inplace(z[:, : 2 * u])  # i_t, f_t
+            act.inplace(z[:, 2 * u : 3 * u])  # C~_t
+            sig.inplace(z[:, 3 * u :])  # o_t
         i, f, c_tilde, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-        c = f * c_prev + i * c_tilde
-        act_c = cache["act_c"][t]
-        act_c[...] = act(c)
-        h = o * act_c
+        h, c = (None, None) if out is None else out
+        c = np.multiply(f, c_prev, out=c)
+        c += i * c_tilde
+        act_c = act.into(c, cache["act_c"][t])  # tanh(C_t)
+        h = np.multiply(o, act_c, out=h)
         return h, c
 
-    def backward_step(self, t, dstates, states_prev, cache):
+    def _gate_tanh_form(self, dtype):
+        """Per-column (a, c, b) such that the gate activations of z = [i, f, C~, o] are
+        c·tanh(a·z) + b, when both activations have such a form (sigmoid and tanh,
+        the defaults); else None. Cached: it depends only on the cell and the dtype."""
+        cached = getattr(self, "_tanh_form_cache", None)
+        if cached is not None and cached[0] == (dtype, self.units):
+            return cached[1]
+        forms = [self.recurrent_activation.tanh_form] * 2 + [self.activation.tanh_form]
+        forms.append(self.recurrent_activation.tanh_form)
+        value = None
+        if all(f is not None for f in forms):
+            u = self.units
+            value = tuple(
+                np.concatenate([np.full(u, f[k], dtype) for f in forms]) for k in range(3)
+            )
+        self._tanh_form_cache = ((dtype, self.units), value)
+        return value
+
+    def backward_step(self, t, dstates, states_prev, cache, out=None):
         dh, dc_next = dstates
         _, c_prev = states_prev
         u = self.units
@@ -88,18 +116,22 @@ class LSTMCell(Cell):
         )
         sig, act = self.recurrent_activation, self.activation
 
-        do = dh * act_c
-        dc = dh * o * act.grad(act_c)
+        dc = act.grad(act_c)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
+        dc *= dh
+        dc *= o
         if dc_next is not None:
             dc += dc_next
-        dz = np.empty_like(gates)
-        dz[:, :u] = dc * c_tilde * sig.grad(i)  # di ⊙ σ'(i)
-        dz[:, u : 2 * u] = dc * c_prev * sig.grad(f)  # df ⊙ σ'(f)
-        dz[:, 2 * u : 3 * u] = dc * i * act.grad(c_tilde)  # dC~ ⊙ tanh'(C~)
-        dz[:, 3 * u :] = do * sig.grad(o)  # do ⊙ σ'(o)
-        dc_prev = dc * f
-        dh_rec = dz @ self.params["recurrent_kernel"].T
-        return dz, dz, dh_rec, (None, dc_prev)
+        dz = np.empty_like(gates) if out is None else out[0]
+        np.multiply(dc, c_tilde, out=dz[:, :u])  # di
+        np.multiply(dc, c_prev, out=dz[:, u : 2 * u])  # df
+        np.multiply(dc, i, out=dz[:, 2 * u : 3 * u])  # dC~
+        np.multiply(dh, act_c, out=dz[:, 3 * u :])  # do = dh ⊙ tanh(C_t)
+        dz[:, : 2 * u] *= sig.grad(gates[:, : 2 * u])  # di ⊙ σ'(i), df ⊙ σ'(f)
+        dz[:, 2 * u : 3 * u] *= act.grad(c_tilde)  # dC~ ⊙ tanh'(C~)
+        dz[:, 3 * u :] *= sig.grad(o)  # do ⊙ σ'(o)
+        dc *= f  # dC_t-1
+        dh_rec = dz @ self.recurrent_kernel_t()
+        return dz, dz, dh_rec, (None, dc)
 
     def get_config(self):
         config = super().get_config()

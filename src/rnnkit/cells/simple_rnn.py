@@ -20,18 +20,23 @@ from .base import Cell
 class SimpleRNNCell(Cell):
     n_gates = 1
     state_names = ("h",)
+    same_input_and_recurrent_grads = True
 
     def allocate(self, steps, batch, dtype):
         return {"h": np.empty((steps, batch, self.units), dtype)}
 
-    def forward_step(self, t, xw_t, states, h_rec, cache):
-        z = xw_t + h_rec @ self.params["recurrent_kernel"]
+    def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         s = cache["h"][t]
-        s[...] = self.activation(z)
-        return (s,)
+        np.matmul(h_rec, self.params["recurrent_kernel"], out=s)
+        s += xw_t  # z_t, then s_t = f(z_t) in place
+        return (self.activation.inplace(s),)
 
-    def backward_step(self, t, dstates, states_prev, cache):
+    def backward_step(self, t, dstates, states_prev, cache, out=None):
         (ds,) = dstates
-        dz = ds * self.activation.grad(cache["h"][t])
-        dh_rec = dz @ self.params["recurrent_kernel"].T
+        dz = self.activation.grad(cache["h"][t])
+        if out is None:
+            dz *= ds
+        else:
+            dz = np.multiply(dz, ds, out=out[0])
+        dh_rec = dz @ self.recurrent_kernel_t()
         return dz, dz, dh_rec, (None,)

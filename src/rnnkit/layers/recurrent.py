@@ -14,6 +14,9 @@ default), or zeros with ``zero_output_for_mask=True``.
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import numpy as np
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -30,6 +33,48 @@ _RNN_KWARGS = {
     "zero_output_for_mask",
     "unroll",
 }
+
+
+def _loop_blas_threads() -> int | None:
+    value = os.environ.get("RNNKIT_RNN_BLAS_THREADS", "1").strip().lower()
+    if value in ("", "0", "none", "off"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"Environment variable RNNKIT_RNN_BLAS_THREADS must be a positive integer or "
+            f"'none', got {value!r}."
+        ) from None
+
+
+_blas_controller = None
+
+
+def blas_threads_limit(n: int | None):
+    """A context that limits the BLAS thread pools to ``n`` threads (threadpoolctl),
+    or does nothing when ``n`` is None or threadpoolctl is not installed.
+
+    The thread policy of the recurrent layers (bench/NOTES.md has the measurements):
+    a time loop makes many small matrix products one after another, and on a machine
+    whose cores are busy, spinning BLAS threads made a training step 2x to 24x
+    slower than one thread did. So ``RNN.forward`` and ``RNN.backward`` run with
+    ``RNN.blas_threads`` threads, 1 by default; set it to None (or the environment
+    variable ``RNNKIT_RNN_BLAS_THREADS=none``) to leave the pools as they are.
+    """
+    global _blas_controller
+    if n is None:
+        return contextlib.nullcontext()
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController().select(user_api="blas")
+    if _blas_controller is False:
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=n)
 
 
 class RNN(Layer):
@@ -55,6 +100,8 @@ class RNN(Layer):
     """
 
     supports_masking = True
+    # BLAS threads inside forward/backward (see blas_threads_limit); None: untouched
+    blas_threads: int | None = _loop_blas_threads()
 
     def __init__(
         self,
@@ -86,6 +133,7 @@ class RNN(Layer):
         self.record_state_grads = False
         self.state_grad_norms: np.ndarray | None = None
         self._cache: dict | None = None
+        self._step_scratch = None  # ((batch, dtype), one step's cell buffers) for step()
 
     # ---- building ---------------------------------------------------------------
     @property
@@ -185,6 +233,11 @@ class RNN(Layer):
         return (self.rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):
+        with blas_threads_limit(self.blas_threads):
+            return self._forward(x, training, mask, initial_state)
+
+    def _forward(self, x, training, mask, initial_state):
+        self._cache = None  # free the last pass's buffers before allocating new ones
         batch, steps, _ = x.shape
         cell, dtype = self.cell, self.dtype
         x = x.astype(dtype, copy=False)
@@ -224,14 +277,17 @@ class RNN(Layer):
             if rec_mask is not None:
                 np.multiply(prev[0], rec_mask, out=h_rec_all[t])
                 h_rec = h_rec_all[t]
-            new = cell.forward_step(t, xw[t], prev, h_rec, cache)
             if mt is not None:
+                new = cell.forward_step(t, xw[t], prev, h_rec, cache)
                 keep = mt[t][:, None]
                 for buf, s_new, s_prev in zip(S, new, prev):
                     np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
             else:
-                for buf, s_new in zip(S, new):
-                    buf[t + 1] = s_new
+                out = [buf[t + 1] for buf in S]  # the cell writes the new states here
+                new = cell.forward_step(t, xw[t], prev, h_rec, cache, out=out)
+                for dst, s_new in zip(out, new):
+                    if s_new is not dst:  # a cell that did not use ``out``
+                        dst[...] = s_new
 
         self._cache = {
             "xt": xt,
@@ -257,6 +313,55 @@ class RNN(Layer):
             return [output] + [buf[steps].copy() for buf in S]
         return output
 
+    # ---- one step, for streaming inference ----------------------------------------
+    def step(self, x_t, states):
+        """Advance the layer by one time step: inference only, no gradients.
+
+        Runs the cell's ``forward_step`` once on ``x_t`` with the given states, without
+        building the buffers that backpropagation needs, for generation and streaming
+        (batch 1, a step at a time). Equal to :meth:`forward` on ``x_t[:, None, :]``
+        with ``initial_state=states`` (without dropout, masks or ``go_backwards``, which
+        concern whole sequences). ``stateful`` carried states are neither read nor
+        written: pass and keep the states yourself. ``backward`` cannot follow a step.
+
+        Args:
+            x_t: (batch, features) input of this step.
+            states: the previous states, a list ``[h]`` (SimpleRNN, GRU) or ``[h, c]``
+                (LSTM) of (batch, units) arrays; zeros to start a sequence.
+        Returns:
+            ``(output, new_states)``: the step's output (batch, units), which is the new
+            ``h``, and the list of new states. Both are new arrays; the inputs are not
+            modified.
+
+        Example:
+            >>> layer = LSTM(8)
+            >>> layer.ensure_built((None, 3))
+            >>> states = [np.zeros((1, 8), "float32")] * 2
+            >>> y, states = layer.step(np.ones((1, 3), "float32"), states)
+            >>> y.shape
+            (1, 8)
+        """
+        if not self.built:
+            raise RuntimeError(f"Layer {self.name!r}: build it before calling step().")
+        cell, dtype = self.cell, self.dtype
+        if len(states) != cell.state_size:
+            raise ValueError(
+                f"Layer {self.name!r} expects {cell.state_size} state array(s) "
+                f"{cell.state_names}, got {len(states)}."
+            )
+        x_t = np.asarray(x_t, dtype)
+        batch = x_t.shape[0]
+        scratch = self._step_scratch
+        if scratch is None or scratch[0] != (batch, dtype):
+            scratch = ((batch, dtype), cell.allocate(1, batch, dtype))
+            self._step_scratch = scratch
+        xw = cell.project_inputs(x_t)
+        states = [np.asarray(s, dtype) for s in states]
+        new = cell.forward_step(0, xw, states, states[0], scratch[1])
+        # a cell may return views of its scratch buffers, which the next step reuses
+        new = [s.copy() if s.base is not None else s for s in new]
+        return new[0], new
+
     # ---- backward: BPTT ---------------------------------------------------------
     def backward(self, dy):
         """Backpropagation through time over the steps of the last forward pass.
@@ -268,9 +373,13 @@ class RNN(Layer):
             dL/dx, shaped like the input. The gradients of the initial states are left
             in ``initial_state_grads``.
         """
-        c = self._cache
-        if c is None:
+        if self._cache is None:
             raise RuntimeError(f"Layer {self.name!r}: backward() called before forward().")
+        with blas_threads_limit(self.blas_threads):
+            return self._backward(dy)
+
+    def _backward(self, dy):
+        c = self._cache
         cell, S, mt = self.cell, c["S"], c["mask"]
         steps, batch, units = S[0].shape[0] - 1, c["batch"], self.units
         d_final = [None] * cell.state_size
@@ -291,13 +400,19 @@ class RNN(Layer):
 
         gh = cell.n_gates * units
         dxw_all = np.empty((steps, batch, gh), self.dtype)
-        dzrec_all = np.empty((steps, batch, gh), self.dtype)
+        # dL/d(recurrent pre-activation) is kept only where it differs from dxw: nowhere
+        # for SimpleRNN and LSTM (the same array), the candidate's block for GRU
+        cols = cell.recurrent_grad_columns()
+        shared = cols.stop <= cols.start
+        width = cols.stop - cols.start
+        dzrec_all = dxw_all if shared else np.empty((steps, batch, width), self.dtype)
         rec_mask = c["rec_mask"]
         norms = np.empty((steps, batch)) if self.record_state_grads else None
+        cell.begin_backward()
         for t in range(steps - 1, -1, -1):
             ds = list(d_next)
             if d_seq is not None:
-                ds[0] = ds[0] + d_seq[t]
+                ds[0] += d_seq[t]  # d_next[0] is always this loop's own array
             if norms is not None:
                 norms[t] = np.linalg.norm(ds[0], axis=-1)
             carried = None
@@ -306,13 +421,24 @@ class RNN(Layer):
                 carried = [np.where(keep, 0.0, d) for d in ds]
                 ds = [np.where(keep, d, 0.0) for d in ds]
             prev = tuple(buf[t] for buf in S)
-            dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"])
-            dxw_all[t] = dxw
-            dzrec_all[t] = dzrec
-            d_next = [np.zeros((batch, units), self.dtype) if d is None else d for d in direct]
-            d_next[0] = d_next[0] + (dh_rec if rec_mask is None else dh_rec * rec_mask)
+            out = (dxw_all[t], dzrec_all[t])
+            dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"], out=out)
+            if dxw is not out[0]:  # a cell that did not write into the buffers
+                out[0][...] = dxw
+            if not shared and dzrec is not out[1]:
+                out[1][...] = dzrec[:, cols]
+            if rec_mask is not None:
+                dh_rec = dh_rec * rec_mask
+            # direct state gradients and dh_rec are this step's own arrays: add in place
+            d_next = list(direct)
+            if d_next[0] is None:
+                d_next[0] = dh_rec
+            else:
+                d_next[0] += dh_rec
+            d_next = [np.zeros((batch, units), self.dtype) if d is None else d for d in d_next]
             if carried is not None:
                 d_next = [d + dc for d, dc in zip(d_next, carried)]
+        cell.end_backward()
         self.initial_state_grads = d_next
         if norms is not None:
             norms = norms[::-1] if self.go_backwards else norms
@@ -323,9 +449,10 @@ class RNN(Layer):
             c["xt"].reshape(n_flat, -1),
             dxw_all.reshape(n_flat, gh),
             c["h_rec"].reshape(n_flat, units),
-            dzrec_all.reshape(n_flat, gh),
+            dzrec_all.reshape(n_flat, dzrec_all.shape[-1]),
         )
-        dxt = dxw_all @ cell.params["kernel"].T  # all steps' dL/dx in one product
+        # all steps' dL/dx in one product (by a contiguous Uᵀ: faster in OpenBLAS)
+        dxt = dxw_all @ np.ascontiguousarray(cell.params["kernel"].T)
         if c["in_mask"] is not None:
             dxt *= c["in_mask"]
         if self.go_backwards:

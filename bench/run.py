@@ -1,0 +1,539 @@
+"""rnnkit against PyTorch, side by side in one process; rewrites BENCHMARKS.md.
+
+    PYTHONPATH=src python bench/run.py                 # all, 1 thread; rewrites BENCHMARKS.md
+    PYTHONPATH=src python bench/run.py --threads 1 2   # both thread counts
+    PYTHONPATH=src python bench/run.py --quick --no-write --shapes small --cells LSTM
+
+For each cell (SimpleRNN / LSTM / GRU) and shape (T time steps, B batch, I input, H
+hidden) it times, with both libraries running the same work on the same thread count:
+
+- train: one training step of a single recurrent layer returning the whole sequence:
+  forward, BPTT against a fixed dL/dy (dL/dx included, as for a layer inside a network),
+  and an Adam update;
+- infer: the forward pass over the whole sequence, no gradient bookkeeping;
+- stream: batch 1, one step at a time with the state carried (rnnkit ``RNN.step``,
+  PyTorch one module call on a (1, 1, I) input with the state passed in), per step.
+
+Repetitions are interleaved (rnnkit, torch, torch, rnnkit, ...) after a warm-up, and the
+table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster).
+Peak memory of a training step is measured for each library in its own process: the
+peak growth of the resident set over two steps after a warm-up step, from a state with
+the weights, gradients and optimizer slots but no activations kept (rnnkit's layers
+keep their last forward pass's buffers, which the probe drops first, as PyTorch frees
+its graph); glibc is told to return large blocks to the system at once, so that the
+resident set follows the allocations.
+
+The Reuters row trains one epoch of the default ``rnnkit reuters`` model (bidirectional
+GRU over an embedding, concat pooling, dropout, softmax; Adam with global clipping) in
+rnnkit, and of its PyTorch twin (bench/torch_twins.py) on the same batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+CELLS = ("SimpleRNN", "LSTM", "GRU")
+SHAPES = {  # name: (T, B, I, H)
+    "seeds": (49, 50, 1, 50),
+    "small": (50, 32, 64, 128),
+    "lm": (35, 20, 650, 650),
+    "large": (100, 64, 512, 512),
+    "long": (1000, 8, 64, 128),
+}
+# repetitions per shape (timed, after one warm-up); the big shapes take ~1 s a step
+REPS = {"seeds": 21, "small": 21, "lm": 9, "large": 5, "long": 7}
+STREAM_STEPS = 300
+
+
+# ---- the two sides of one benchmark ----------------------------------------------------
+def _keras_from_torch(kind: str, module, units: int) -> list[np.ndarray]:
+    """PyTorch's (weight_ih, weight_hh, bias_ih, bias_hh) in rnnkit's Keras layout."""
+    w_ih = module.weight_ih_l0.detach().numpy()
+    w_hh = module.weight_hh_l0.detach().numpy()
+    b_ih = module.bias_ih_l0.detach().numpy()
+    b_hh = module.bias_hh_l0.detach().numpy()
+    order = np.arange(w_ih.shape[0])
+    if kind == "GRU":  # PyTorch r, z, n; Keras z, r, h
+        u = units
+        order = np.concatenate([np.arange(u, 2 * u), np.arange(u), np.arange(2 * u, 3 * u)])
+    kernel, recurrent = w_ih[order].T.copy(), w_hh[order].T.copy()
+    if kind == "GRU":
+        bias = np.stack([b_ih[order], b_hh[order]])
+    else:
+        bias = b_ih + b_hh
+    return [kernel, recurrent, bias]
+
+
+def make_pair(kind: str, shape, seed: int = 0):
+    """Equal rnnkit and PyTorch layers (same weights) and the inputs of one benchmark."""
+    import torch
+
+    from rnnkit import layers, optimizers
+
+    steps, batch, n_in, units = shape
+    torch.manual_seed(seed)
+    tmod = {"SimpleRNN": torch.nn.RNN, "LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU}[kind](
+        n_in, units, batch_first=True
+    )
+    layer = getattr(layers, kind)(units, return_sequences=True)
+    layer.ensure_built((steps, n_in))
+    layer.set_weights(_keras_from_torch(kind, tmod, units))
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, steps, n_in)).astype(np.float32)
+    dy = rng.standard_normal((batch, steps, units)).astype(np.float32) / np.sqrt(batch * steps)
+    xt, dyt = torch.from_numpy(x.copy()).requires_grad_(True), torch.from_numpy(dy.copy())
+
+    # sanity: the two compute the same function
+    with torch.no_grad():
+        ref = tmod(xt)[0].numpy()
+    got = layer.forward(x, training=False)
+    err = float(np.max(np.abs(got - ref)))
+    if err > 1e-3:
+        raise AssertionError(f"{kind} {shape}: rnnkit and PyTorch outputs differ by {err}")
+
+    r_opt = optimizers.Adam(learning_rate=1e-4)
+    t_opt = torch.optim.Adam(tmod.parameters(), lr=1e-4)
+    names = list(layer.params)
+
+    def r_train():
+        layer.forward(x, training=True)
+        layer.backward(dy)
+        r_opt.apply([layer.params[k] for k in names], [layer.grads[k] for k in names])
+
+    def t_train():
+        t_opt.zero_grad(set_to_none=True)
+        xt.grad = None
+        out, _ = tmod(xt)
+        out.backward(dyt)
+        t_opt.step()
+
+    def r_infer():
+        layer.forward(x, training=False)
+
+    def t_infer():
+        with torch.no_grad():
+            tmod(xt)
+
+    x1 = rng.standard_normal((STREAM_STEPS, 1, n_in)).astype(np.float32)
+    x1t = torch.from_numpy(x1.copy()).unsqueeze(1)  # (steps, 1, 1, I)
+    n_states = 2 if kind == "LSTM" else 1
+
+    def r_stream():
+        states = [np.zeros((1, units), np.float32) for _ in range(n_states)]
+        step = layer.step
+        for t in range(STREAM_STEPS):
+            _, states = step(x1[t], states)
+
+    def t_stream():
+        h = torch.zeros(1, 1, units)
+        state = (h, torch.zeros(1, 1, units)) if kind == "LSTM" else h
+        with torch.no_grad():
+            for t in range(STREAM_STEPS):
+                _, state = tmod(x1t[t], state)
+
+    return {
+        "layer": layer,
+        "train": (r_train, t_train),
+        "infer": (r_infer, t_infer),
+        "stream": (r_stream, t_stream),
+    }
+
+
+# ---- timing ------------------------------------------------------------------------------
+def interleaved(fn_a, fn_b, reps: int) -> tuple[float, float]:
+    """Median seconds of fn_a and fn_b, one warm-up each, then alternating order."""
+    fn_a()
+    fn_b()
+    ta, tb = [], []
+    for i in range(reps):
+        pair = ((fn_a, ta), (fn_b, tb)) if i % 2 == 0 else ((fn_b, tb), (fn_a, ta))
+        for fn, out in pair:
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def set_threads(n: int):
+    """Both libraries on ``n`` threads. rnnkit's recurrent layers limit BLAS to their
+    own ``RNN.blas_threads`` (1 by default, the thread policy); for n > 1 that policy
+    is switched off so that both sides really run on n threads."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from rnnkit.layers.recurrent import RNN
+
+    torch.set_num_threads(n)
+    RNN.blas_threads = 1 if n == 1 else None
+    return threadpool_limits(n)
+
+
+def bench_cells(cells, shapes, threads: int, reps_scale: float, log) -> list[dict]:
+    rows = []
+    for shape_name in shapes:
+        shape = SHAPES[shape_name]
+        reps = max(1, round(REPS[shape_name] * reps_scale))
+        for kind in cells:
+            fns = make_pair(kind, shape)
+            row = {"threads": threads, "cell": kind, "shape": shape_name, "dims": shape}
+            for what in ("train", "infer", "stream"):
+                fr, ft = fns[what]
+                n = reps if what != "stream" else max(1, min(reps, 5))
+                tr, tt = interleaved(fr, ft, n)
+                if what == "stream":
+                    tr, tt = tr / STREAM_STEPS, tt / STREAM_STEPS
+                row[what] = {"rnnkit": tr, "torch": tt, "ratio": tt / tr}
+            rows.append(row)
+            log(format_row(row))
+    return rows
+
+
+# ---- Reuters, one epoch ----------------------------------------------------------------
+def reuters_setup(batches: int | None = None):
+    """Both models and the same shuffled batches of the default Reuters job."""
+    import torch
+    import torch_twins
+
+    from rnnkit.experiments import reuters
+
+    cfg = reuters.ReutersConfig().resolved()
+    data = reuters.load_split(cfg)
+    if getattr(cfg, "min_word_count", 0) > 0:  # as train_and_evaluate prepares the data
+        data = reuters.restrict_vocabulary(data, cfg.min_word_count)
+        cfg = dataclasses.replace(cfg, extra={**cfg.extra, "input_dim": data["input_dim"]})
+    if getattr(cfg, "recurrent_dropout", 0.0):
+        raise NotImplementedError("the PyTorch twin has no recurrent dropout")
+    x = reuters.encode(cfg, data["x_train"])
+    y = np.asarray(data["y_train"])
+    order = np.random.default_rng(cfg.seed).permutation(len(x))
+    split = int(len(x) * (1.0 - cfg.validation_split))
+    x, y = x[order[:split]], y[order[:split]]
+    longest = int((x != 0).sum(axis=1).max())
+    x = x[:, :longest]
+    n_classes = len(data["labels"])
+    if batches is not None:
+        x, y = x[: batches * cfg.batch_size], y[: batches * cfg.batch_size]
+
+    model = reuters.build_model(cfg, n_classes, x.shape[1])
+    twin = torch_twins.ReutersTwin(cfg, n_classes)
+    t_opt = torch.optim.Adam(twin.parameters(), lr=cfg.learning_rate)
+    xt, yt = torch.from_numpy(x.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
+    bs = cfg.batch_size
+
+    def r_epoch():
+        model.fit(x, y, epochs=1, batch_size=bs, shuffle=False, verbose=0)
+
+    def t_epoch():
+        twin.train()
+        for i in range(0, len(xt), bs):
+            xb, yb = torch_twins.trim(xt[i : i + bs]), yt[i : i + bs]
+            t_opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(twin(xb), yb)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(twin.parameters(), cfg.clipnorm)
+            t_opt.step()
+
+    info = {"samples": len(x), "batch": bs, "max_len": x.shape[1], "model": model}
+    return r_epoch, t_epoch, info
+
+
+def bench_reuters(threads: int, reps: int, log) -> dict:
+    r_epoch, t_epoch, info = reuters_setup()
+    info.pop("model")
+    tr, tt = interleaved(r_epoch, t_epoch, reps)
+    row = {
+        "threads": threads,
+        "cell": "BiGRU",
+        "shape": "reuters",
+        "info": info,
+        "train": {"rnnkit": tr, "torch": tt, "ratio": tt / tr},
+    }
+    log(format_row(row))
+    return row
+
+
+# ---- memory, one library per process ---------------------------------------------------
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def _drop_caches(layers) -> None:
+    """Forget the activations rnnkit layers keep from their last forward pass (PyTorch
+    frees its graph after backward), so that both start from the same state."""
+    for layer in layers:
+        if hasattr(layer, "_cache"):
+            layer._cache = None
+        _drop_caches(
+            [getattr(layer, n) for n in ("forward_layer", "backward_layer") if hasattr(layer, n)]
+        )
+
+
+def memory_probe(lib: str, kind: str, shape_name: str, threads: int) -> float:
+    """Peak resident-set growth (MiB) over two training steps after a warm-up step:
+    the memory a step needs beyond the weights, their gradients and the optimizer's
+    slots (which the warm-up step created in both libraries)."""
+    set_threads(threads)
+    if shape_name == "reuters":
+        r_epoch, t_epoch, info = reuters_setup(batches=2)
+        fn, layers = (r_epoch if lib == "rnnkit" else t_epoch), info["model"].layers
+    else:
+        pair = make_pair(kind, SHAPES[shape_name])
+        fn, layers = pair["train"][0 if lib == "rnnkit" else 1], [pair["layer"]]
+    import gc
+
+    fn()
+    _drop_caches(layers)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to now
+        f.write("5")
+    before = _rss_kib("VmRSS")
+    fn()
+    fn()
+    return (_rss_kib("VmHWM") - before) / 1024
+
+
+def bench_memory(rows, threads: int, log) -> None:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
+    for row in rows:
+        row["peak_mib"] = {}
+        for lib in ("rnnkit", "torch"):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--memory-probe",
+                    lib,
+                    row["cell"],
+                    row["shape"],
+                    str(threads),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            row["peak_mib"][lib] = float(out.stdout.strip().splitlines()[-1])
+        log(
+            f"  memory {row['cell']:>9} {row['shape']:>7}: rnnkit {row['peak_mib']['rnnkit']:.1f}"
+            f" MiB, torch {row['peak_mib']['torch']:.1f} MiB"
+        )
+
+
+# ---- report ------------------------------------------------------------------------------
+def _ms(s):
+    return f"{s * 1e3:.2f}" if s < 10 else f"{s * 1e3:.0f}"
+
+
+def format_row(row) -> str:
+    parts = [f"[{row['threads']}t] {row['cell']:>9} {row['shape']:>7}"]
+    for what in ("train", "infer"):
+        if what in row:
+            r = row[what]
+            parts.append(f"{what} {_ms(r['rnnkit'])}/{_ms(r['torch'])} ms x{r['ratio']:.2f}")
+    if "stream" in row:
+        r = row["stream"]
+        parts.append(f"stream {r['rnnkit'] * 1e6:.1f}/{r['torch'] * 1e6:.1f} us x{r['ratio']:.2f}")
+    return "  ".join(parts)
+
+
+def machine_info() -> dict:
+    import torch
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = [
+        f"{i['internal_api']} {i.get('version') or ''} ({i['user_api']}, "
+        f"{i.get('architecture') or i.get('threading_layer') or ''}, default "
+        f"{i['num_threads']} threads)".replace("  ", " ")
+        for i in threadpool_info()
+    ]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "blas": blas,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_parallel": torch.__config__.parallel_info().splitlines()[0:3],
+        "load_before": os.getloadavg(),
+    }
+
+
+def geomean(xs):
+    xs = [x for x in xs if x > 0]
+    return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
+
+
+def write_markdown(path: Path, rows, info, command: str) -> None:
+    lines = [
+        "# Benchmarks: rnnkit vs PyTorch (CPU)",
+        "",
+        "Written by `bench/run.py` (see its docstring for what each column measures); do not "
+        "edit by hand. Ratio = PyTorch time / rnnkit time: above 1, rnnkit is faster. Times "
+        "are medians of interleaved repetitions after a warm-up, in one process, both "
+        "libraries limited to the same number of threads (`torch.set_num_threads` and "
+        "threadpoolctl's `threadpool_limits` for NumPy's BLAS). Peak memory: the peak growth "
+        "of the resident set during a training step beyond weights, gradients and "
+        "optimizer slots, each library in its own process. Streaming: per step, batch 1.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {info['cpu']}, {info['cores']} logical cores",
+        *[f"- BLAS / threading (threadpoolctl): {b}" for b in info["blas"]],
+        f"- Python {info['python']}, NumPy {info['numpy']}, PyTorch {info['torch']}",
+        f"- Load average (1, 5, 15 min) before the run: "
+        f"{', '.join(f'{v:.2f}' for v in info['load_before'])}; after: "
+        f"{', '.join(f'{v:.2f}' for v in info['load_after'])}",
+        f"- Started {info['started']}, took {info['seconds']:.0f} s",
+        "",
+    ]
+    if max(info["load_before"][0], info["load_after"][0]) > 1.2:
+        lines += [
+            "**The machine was shared with other jobs during this run (load average above "
+            "1.2 on 2 cores): the absolute times are inflated and noisy; the ratios, taken "
+            "with repetitions interleaved, are the more trustworthy figures.**",
+            "",
+        ]
+    for threads in sorted({r["threads"] for r in rows}):
+        sel = [r for r in rows if r["threads"] == threads]
+        lines += [
+            f"## {threads} thread{'s' if threads > 1 else ''}",
+            "",
+            "| cell | shape (T, B, I, H) | train step rnnkit ms | torch ms | ratio "
+            "| inference rnnkit ms | torch ms | ratio | stream step rnnkit µs | torch µs "
+            "| ratio | train peak MiB rnnkit | torch |",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for r in sel:
+            dims = r.get("dims")
+            label = (
+                f"{r['shape']} {tuple(dims)}"
+                if dims
+                else (
+                    f"reuters: 1 epoch, {r['info']['samples']} stories, batch "
+                    f"{r['info']['batch']}, ≤{r['info']['max_len']} steps"
+                )
+            )
+            cells = [r["cell"], label]
+            for what in ("train", "infer"):
+                if what in r:
+                    v = r[what]
+                    cells += [_ms(v["rnnkit"]), _ms(v["torch"]), f"**{v['ratio']:.2f}**"]
+                else:
+                    cells += ["", "", ""]
+            if "stream" in r:
+                v = r["stream"]
+                cells += [
+                    f"{v['rnnkit'] * 1e6:.1f}",
+                    f"{v['torch'] * 1e6:.1f}",
+                    f"**{v['ratio']:.2f}**",
+                ]
+            else:
+                cells += ["", "", ""]
+            pk = r.get("peak_mib")
+            cells += [f"{pk['rnnkit']:.1f}", f"{pk['torch']:.1f}"] if pk else ["", ""]
+            lines.append("| " + " | ".join(cells) + " |")
+        tr = [r["train"]["ratio"] for r in sel]
+        st = [r["stream"]["ratio"] for r in sel if "stream" in r]
+        lines += [
+            "",
+            f"Training step: geometric mean of the ratios {geomean(tr):.2f}, lowest "
+            f"{min(tr):.2f} (target: every row >= 1.0, geometric mean >= 1.5).",
+        ]
+        if st:
+            lines.append(f"Streaming step: ratios {min(st):.2f} to {max(st):.2f} (target: >= 5).")
+        mem = [r for r in sel if "peak_mib" in r]
+        if mem:
+            worse = [
+                f"{r['cell']} {r['shape']}"
+                for r in mem
+                if r["peak_mib"]["rnnkit"] > r["peak_mib"]["torch"]
+            ]
+            lines.append(
+                "Training-step peak memory above PyTorch's on: "
+                + (", ".join(worse) if worse else "no row")
+                + "."
+            )
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, nargs="+", default=[1])
+    p.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
+    p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    p.add_argument("--quick", action="store_true", help="few repetitions: a smoke test")
+    p.add_argument("--no-reuters", action="store_true")
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--reuters-reps", type=int, default=3)
+    p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    p.add_argument(
+        "--memory-probe",
+        nargs=4,
+        metavar=("LIB", "CELL", "SHAPE", "THREADS"),
+        help=argparse.SUPPRESS,
+    )
+    a = p.parse_args(argv)
+    os.environ.setdefault("RNNKIT_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    if a.memory_probe:
+        lib, kind, shape, threads = a.memory_probe
+        print(memory_probe(lib, kind, shape, int(threads)))
+        return
+
+    info = machine_info()
+    info["started"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    t0 = time.perf_counter()
+    rows = []
+    for n in a.threads:
+        with set_threads(n):
+            sel = bench_cells(a.cells, a.shapes, n, 0.2 if a.quick else 1.0, print)
+            if not a.no_reuters:
+                sel.append(bench_reuters(n, 1 if a.quick else a.reuters_reps, print))
+        if not a.no_memory:
+            bench_memory(sel, n, print)
+        rows += sel
+    info["load_after"] = os.getloadavg()
+    info["seconds"] = time.perf_counter() - t0
+    command = "PYTHONPATH=src python bench/run.py " + " ".join(
+        x for x in (argv if argv is not None else sys.argv[1:])
+    )
+    if not a.no_write:
+        write_markdown(Path(a.out), rows, info, command.strip())
+        Path(a.json).write_text(json.dumps({"info": info, "rows": rows}, indent=1))
+        print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
