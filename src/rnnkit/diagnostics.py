@@ -49,6 +49,7 @@ import numpy as np
 from .callbacks import Callback
 from .cells import GRUCell, LSTMCell, SimpleRNNCell
 from .layers.recurrent import RNN
+from .utils.linalg import spectral_radius
 
 SATURATION_LOW = 0.05
 SATURATION_HIGH = 0.95
@@ -105,21 +106,6 @@ def gate_names(layer: RNN) -> tuple[str, ...]:
 
 
 # ---- spectral radius ------------------------------------------------------------
-def spectral_radius(matrix) -> float:
-    """max |eigenvalue| of a square matrix.
-
-    Raises:
-        ValueError: for a matrix that is not square.
-    """
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(
-            f"Received an invalid value for argument matrix, expected a square 2-D array, "
-            f"got shape {m.shape}."
-        )
-    return float(np.max(np.abs(np.linalg.eigvals(m))))
-
-
 def spectral_radii(layer: RNN) -> dict[str, float]:
     """The spectral radius of each (H, H) block of the recurrent kernel W.
 

@@ -45,13 +45,19 @@ class Optimizer:
         if learning_rate is not None and lr is not None:
             raise ValueError("Pass learning_rate or its alias lr, not both.")
         lr_value = learning_rate if learning_rate is not None else lr
-        self.learning_rate = _positive_float(
+        self.learning_rate = validation.positive_float(
             self.default_lr if lr_value is None else lr_value, "learning_rate"
         )
-        self.clipnorm = None if clipnorm is None else _positive_float(clipnorm, "clipnorm")
-        self.clipvalue = None if clipvalue is None else _positive_float(clipvalue, "clipvalue")
+        self.clipnorm = (
+            None if clipnorm is None else validation.positive_float(clipnorm, "clipnorm")
+        )
+        self.clipvalue = (
+            None if clipvalue is None else validation.positive_float(clipvalue, "clipvalue")
+        )
         self.global_clipnorm = (
-            None if global_clipnorm is None else _positive_float(global_clipnorm, "global_clipnorm")
+            None
+            if global_clipnorm is None
+            else validation.positive_float(global_clipnorm, "global_clipnorm")
         )
         self.iterations = 0
         self.slots: dict[str, list[np.ndarray]] = {}
@@ -62,7 +68,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self.learning_rate = _positive_float(value, "learning_rate")
+        self.learning_rate = validation.positive_float(value, "learning_rate")
 
     def clip(self, grads: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
         """Apply the clipping options; returns the clipped gradients and the global
@@ -141,22 +147,6 @@ def global_norm(grads) -> float:
             chunk = flat[start : start + _NORM_CHUNK]
             total += float(np.sum(np.square(chunk, dtype=np.float64)))
     return float(math.sqrt(total))
-
-
-def _positive_float(value, argument) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"Received an invalid value for argument {argument}, expected a positive number, "
-            f"got {value!r}."
-        ) from None
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(
-            f"Received an invalid value for argument {argument}, expected a positive number, "
-            f"got {value!r}."
-        )
-    return v
 
 
 class SGD(Optimizer):

@@ -30,63 +30,11 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..backend import make_rng
 from ..utils import validation
-
-
-def _positive_float(value, argument: str, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
-        ) from None
-    ok = (v >= 0 if allow_zero else v > 0) and math.isfinite(v)
-    if not ok:
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(
-            f"Received an invalid value for argument {argument}, expected a {kind} number, "
-            f"got {value!r}."
-        )
-    return v
-
-
-def _in_unit_interval(value, argument: str) -> float:
-    v = _positive_float(value, argument)
-    if v > 1:
-        raise ValueError(
-            f"Received an invalid value for argument {argument}, expected a number in "
-            f"(0, 1], got {value!r}."
-        )
-    return v
-
-
-def _spectral_radius(w: np.ndarray) -> float:
-    """max |eigenvalue| of ``w``: ARPACK on the sparse matrix when scipy is installed
-    (fast for large sparse reservoirs), else a dense eigendecomposition."""
-    try:
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigs
-    except ImportError:
-        return float(np.max(np.abs(np.linalg.eigvals(w))))
-    if w.shape[0] < 10:
-        return float(np.max(np.abs(np.linalg.eigvals(w))))
-    try:
-        values = eigs(
-            csr_matrix(w),
-            k=1,
-            which="LM",
-            return_eigenvectors=False,
-            v0=np.ones(w.shape[0]),
-            maxiter=w.shape[0] * 20,
-        )
-    except (ArpackError, ArpackNoConvergence):
-        return float(np.max(np.abs(np.linalg.eigvals(w))))
-    return float(np.abs(values[0]))
+from ..utils.linalg import spectral_radius
 
 
 def _recurrent_product(w: np.ndarray):
@@ -167,13 +115,15 @@ class EchoStateNetwork:
         seed=None,
     ):
         self.units = validation.positive_int(units, "units")
-        self.spectral_radius = _positive_float(spectral_radius, "spectral_radius")
-        self.leak_rate = _in_unit_interval(leak_rate, "leak_rate")
-        self.input_scaling = _positive_float(input_scaling, "input_scaling", allow_zero=True)
-        self.bias_scaling = _positive_float(bias_scaling, "bias_scaling", allow_zero=True)
-        self.connectivity = _in_unit_interval(connectivity, "connectivity")
-        self.input_connectivity = _in_unit_interval(input_connectivity, "input_connectivity")
-        self.ridge = _positive_float(ridge, "ridge", allow_zero=True)
+        self.spectral_radius = validation.positive_float(spectral_radius, "spectral_radius")
+        self.leak_rate = validation.unit_interval(leak_rate, "leak_rate")
+        self.input_scaling = validation.positive_float(
+            input_scaling, "input_scaling", allow_zero=True
+        )
+        self.bias_scaling = validation.positive_float(bias_scaling, "bias_scaling", allow_zero=True)
+        self.connectivity = validation.unit_interval(connectivity, "connectivity")
+        self.input_connectivity = validation.unit_interval(input_connectivity, "input_connectivity")
+        self.ridge = validation.positive_float(ridge, "ridge", allow_zero=True)
         if isinstance(washout, bool) or not isinstance(washout, (int, np.integer)) or washout < 0:
             raise ValueError(
                 f"Received an invalid value for argument washout, expected a non-negative "
@@ -203,7 +153,7 @@ class EchoStateNetwork:
         input_dim = validation.positive_int(input_dim, "input_dim")
         rng, n = self.rng, self.units
         w = rng.standard_normal((n, n)) * (rng.random((n, n)) < self.connectivity)
-        radius = _spectral_radius(w) if n else 0.0
+        radius = spectral_radius(w) if n else 0.0
         if radius == 0.0:
             raise ValueError(
                 f"Received an invalid value for argument connectivity: the random recurrent "

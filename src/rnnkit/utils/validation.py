@@ -7,6 +7,8 @@ not inside the hot loops.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -83,6 +85,38 @@ def positive_int(value, argument: str) -> int:
             f"integer, got {value!r}."
         )
     return int(value)
+
+
+def positive_float(value, argument: str, allow_zero: bool = False) -> float:
+    """``value`` as a finite float > 0 (or >= 0 with ``allow_zero``).
+
+    Raises:
+        TypeError: not a number. ValueError: out of range or not finite.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
+        ) from None
+    if not ((v >= 0 if allow_zero else v > 0) and math.isfinite(v)):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a {kind} number, "
+            f"got {value!r}."
+        )
+    return v
+
+
+def unit_interval(value, argument: str) -> float:
+    """``value`` as a float in (0, 1]."""
+    v = positive_float(value, argument)
+    if v > 1:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a number in (0, 1], "
+            f"got {value!r}."
+        )
+    return v
 
 
 def fraction(value, argument: str, *, low_inclusive=True, high_inclusive=False) -> float:
