@@ -182,3 +182,28 @@ def test_bigram_baseline_perplexity():
     assert 4.5 < bigram_perplexity(noise, rng.integers(1, 6, 2000), vocab=6) < 5.5
     unseen = bigram_perplexity(cycle, np.array([5, 5, 5, 1]), vocab=6)
     assert np.isfinite(unseen)  # unseen histories and words still get mass
+
+
+def test_weight_tying_gradients_and_round_trip(tmp_path):
+    from rnnkit.layers import TiedDense
+    from rnnkit.models import load_model
+    from rnnkit.utils.gradient_check import check_model
+
+    rnnkit.set_random_seed(0)
+    emb = Embedding(7, 4, dtype="float64")
+    model = Sequential([emb, LSTM(4, return_sequences=True, dtype="float64"),
+                        TiedDense(emb, dtype="float64")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.build((None,))
+    x = np.array([[1, 2, 3, 4], [5, 6, 1, 0]])
+    y = np.array([[2, 3, 4, 5], [6, 1, 0, 2]])
+    errors = check_model(model, x, y, eps=1e-5)  # small inputs: a larger step beats round-off
+    assert max(errors.values()) < 1e-6, errors
+    assert [n for n, _ in model.weights()][-1].endswith("/bias")  # E is stored once
+    path = tmp_path / "tied.rnnkit"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.layers[-1].embedding is loaded.layers[0]
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="embedding size"):
+        Sequential([emb, LSTM(3, return_sequences=True), TiedDense(emb)]).build((None,))

@@ -127,3 +127,12 @@ def test_bad_corpora_exit_2(tmp_path):
         result = run_cli("lm", "train", "--corpus", str(path), *SMALL)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tied_weights_option(corpus, tmp_path):
+    out = tmp_path / "tied"
+    assert main(["lm", "train", "--corpus", str(corpus), "--epochs", "1", "--out", str(out),
+                 "--tie-weights", *SMALL]) == 0
+    result = run_cli("lm", "generate", str(out), "--prompt", "All:", "--length", "5")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "config.json").read_text())["tie_weights"] is True

@@ -32,6 +32,11 @@ def register(sub, positive_int, fraction) -> None:
     t.add_argument("--num-words", type=positive_int, default=10000, help="word-level vocabulary")
     t.add_argument("--val-fraction", type=fraction, default=0.1)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--tie-weights",
+        action="store_true",
+        help="share the embedding matrix with the output layer",
+    )
     t.add_argument("--out", default=None, help="run folder (default runs/lm-<level>-<time>)")
     t.add_argument(
         "--resume",
@@ -80,6 +85,7 @@ def _train(args: argparse.Namespace) -> int:
             schedule=args.schedule,
             val_fraction=args.val_fraction,
             seed=args.seed,
+            tie_weights=args.tie_weights,
         )
         out = args.out
     results = lm.train(cfg, out_dir=out, verbose=0 if args.quiet else 1, resume=bool(args.resume))

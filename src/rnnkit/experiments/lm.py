@@ -30,7 +30,7 @@ from ..callbacks import (
     cosine_decay,
 )
 from ..generation import beam_search, generate
-from ..layers import GRU, LSTM, Dense, Dropout, Embedding
+from ..layers import GRU, LSTM, Dense, Dropout, Embedding, TiedDense
 from ..models import Sequential, load_model
 from ..preprocessing.sequence import stream_windows
 from ..preprocessing.text import Tokenizer, tokenizer_from_json
@@ -56,6 +56,7 @@ class LMConfig:
     schedule: str = "none"  # "none", "cosine" or "plateau"
     val_fraction: float = 0.1
     seed: int = 0
+    tie_weights: bool = False  # output layer shares the embedding matrix
 
     def check(self) -> LMConfig:
         if self.level not in ("char", "word"):
@@ -157,7 +158,12 @@ def build_model(cfg: LMConfig, vocab: int, batch_size: int | None = None) -> Seq
         layers.append(cell(cfg.units, return_sequences=True, stateful=True))
         if cfg.dropout:
             layers.append(Dropout(cfg.dropout))
-    layers.append(Dense(vocab, activation="softmax"))
+    if cfg.tie_weights:  # project to the embedding size if needed, then share E
+        if cfg.units != cfg.embed_dim:
+            layers.append(Dense(cfg.embed_dim))
+        layers.append(TiedDense(layers[0], activation="softmax"))
+    else:
+        layers.append(Dense(vocab, activation="softmax"))
     model = Sequential(layers)
     model.build((None,))
     opt = optimizers.Adam(learning_rate=cfg.learning_rate, global_clipnorm=cfg.clipnorm)

@@ -2,7 +2,16 @@
 
 from .attention import BahdanauAttention, DotAttention
 from .base import Layer
-from .core import Activation, Dense, Dropout, Flatten, Masking, RepeatVector, SpatialDropout1D
+from .core import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Masking,
+    RepeatVector,
+    SpatialDropout1D,
+    TiedDense,
+)
 from .embedding import Embedding
 from .merge import Add, Concatenate
 from .pooling import GlobalAveragePooling1D, GlobalMaxAveragePooling1D, GlobalMaxPooling1D
@@ -32,6 +41,7 @@ _CLASSES = {
         DotAttention,
         Add,
         Concatenate,
+        TiedDense,
     )
 }
 
@@ -80,6 +90,7 @@ __all__ = [
     "RepeatVector",
     "SimpleRNN",
     "SpatialDropout1D",
+    "TiedDense",
     "TimeDistributed",
     "deserialize",
     "serialize",

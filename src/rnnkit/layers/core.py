@@ -103,6 +103,79 @@ class Dense(Layer):
         return config
 
 
+class TiedDense(Layer):
+    """An output layer whose kernel is an Embedding's matrix, transposed: weight tying
+    (Press & Wolf 2017; Inan et al. 2017). y = activation(x·Eᵀ + b) for x of the
+    embedding's size. Only the bias is this layer's own; the gradient of Eᵀ goes back
+    into the embedding's gradient, so the shared matrix learns from both ends.
+
+    Args:
+        embedding: the Embedding layer to share (it must come earlier in the model and
+            run backward after this layer, as in any Sequential language model).
+        activation: default ``"softmax"``.
+        use_bias: default True.
+    """
+
+    supports_masking = True
+
+    def __init__(self, embedding, activation="softmax", use_bias: bool = True, **kwargs):
+        from .embedding import Embedding
+
+        if not isinstance(embedding, Embedding):
+            raise ValueError(
+                f"Received an invalid value for argument embedding, expected an Embedding "
+                f"layer, got {embedding!r}."
+            )
+        super().__init__(**kwargs)
+        self.embedding = embedding
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.embedding.output_dim:
+            raise ValueError(
+                f"Layer {self.name!r} ties to {self.embedding.name!r}: its input needs "
+                f"{self.embedding.output_dim} features (the embedding size), got "
+                f"{input_shape[-1]}."
+            )
+        if self.use_bias:
+            self.params = {"bias": np.zeros(self.embedding.input_dim, self.dtype)}
+            self.grads = {"bias": np.zeros_like(self.params["bias"])}
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.embedding.input_dim,)
+
+    def forward(self, x, training=False, mask=None):
+        self._x = x
+        z = x @ self.embedding.params["embeddings"].T
+        if self.use_bias:
+            z += self.params["bias"]
+        self.logits = z
+        self._y = self.activation(z)
+        return self._y
+
+    def backward(self, dy):
+        return self.backward_logits(self.activation.vjp(dy, self._y))
+
+    def backward_logits(self, dz):
+        x2 = self._x.reshape(-1, self._x.shape[-1])
+        dz2 = dz.reshape(-1, dz.shape[-1])
+        shared = dz2.T @ x2  # dL/dE from this end, shape of E
+        emb = self.embedding
+        emb.tied_grad = shared if emb.tied_grad is None else emb.tied_grad + shared
+        if self.use_bias:
+            self.grads["bias"] = dz2.sum(axis=0)
+        return dz @ emb.params["embeddings"]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            embedding=self.embedding.name, activation=self.activation.name, use_bias=self.use_bias
+        )
+        return config
+
+
 class Activation(Layer):
     """Applies an activation function by name (``"softmax"``, ``"tanh"``, …)."""
 

@@ -39,6 +39,7 @@ class Embedding(Layer):
             embeddings_initializer, "embeddings_initializer"
         )
         self.mask_zero = bool(mask_zero)
+        self.tied_grad: np.ndarray | None = None  # gradient handed over by a TiedDense
         self.input_length = input_length
 
     @property
@@ -94,6 +95,9 @@ class Embedding(Layer):
     def backward(self, dy):
         grad = np.zeros_like(self.params["embeddings"])
         np.add.at(grad, self._ids.ravel(), dy.reshape(-1, self.output_dim))
+        if self.tied_grad is not None:  # the share of a TiedDense output layer
+            grad += self.tied_grad
+            self.tied_grad = None
         self.grads["embeddings"] = grad
         return None  # integer input: no gradient
 

@@ -681,7 +681,7 @@ class Sequential:
             ValueError: a layer that needs the whole sequence (Bidirectional, pooling,
                 Flatten, RepeatVector), or states of the wrong structure.
         """
-        from ..layers import Activation, Dense, Dropout, TimeDistributed
+        from ..layers import Activation, Dense, Dropout, TiedDense, TimeDistributed
 
         if not self.built:
             raise ValueError(f"Model {self.name!r} is not built yet.")
@@ -704,7 +704,7 @@ class Sequential:
                 x, s = layer.step(x, states[k])
                 new_states.append(s)
                 k += 1
-            elif isinstance(layer, (Dense, Activation)):
+            elif isinstance(layer, (Dense, Activation, TiedDense)):
                 x = layer.forward(x)
             elif isinstance(layer, TimeDistributed):
                 x = layer.layer.forward(x)
@@ -770,6 +770,16 @@ class Sequential:
 
         model = cls(name=config.get("name"))
         for spec in config["layers"]:
+            if spec.get("class_name") == "TiedDense":  # link to the shared embedding
+                spec = {**spec, "config": dict(spec["config"])}
+                name = spec["config"].pop("embedding")
+                target = next((l for l in model.layers if l.name == name), None)
+                if target is None:
+                    raise ValueError(f"TiedDense ties to {name!r}, which is not in the model.")
+                from ..layers import TiedDense
+
+                model.add(TiedDense(target, **spec["config"]))
+                continue
             model.add(deserialize(spec))
         if config.get("input_shape") is not None and not model.built:
             model.build(tuple(config["input_shape"]))
