@@ -9,7 +9,6 @@ a failure. The parser and argument tests run everywhere.
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -26,14 +25,6 @@ KERAS_FIRST_TRAIN_50_03 = [
 # The start of Keras's default x_train[0], as printed in many tutorials.
 KERAS_DEFAULT_FIRST_TRAIN_HEAD = [1, 27595, 28842, 8, 43, 10, 447, 5, 25, 207, 270, 5]
 BIG = 10**6  # a num_words that keeps every word
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to use the network")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
 @pytest.fixture(scope="module")

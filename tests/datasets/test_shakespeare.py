@@ -23,14 +23,6 @@ SIZE = 1_115_394
 SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to use the network")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
 @pytest.fixture(scope="module")
 def corpus_file() -> Path:
     """The real input.txt from RNNKIT_DATA_DIR, or skip (fail if data is required)."""

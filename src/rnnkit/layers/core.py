@@ -70,7 +70,7 @@ class Dense(Layer):
 
     def forward(self, x, training=False, mask=None):
         self._x = x
-        z = x @ self.params["kernel"]
+        z = x @ self.kernel
         if self.use_bias:
             z += self.params["bias"]
         self.logits = z
@@ -83,13 +83,20 @@ class Dense(Layer):
     def backward_logits(self, dz):
         """Backward from dL/d(pre-activation), skipping the activation (the fused
         softmax / sigmoid cross-entropy path)."""
-        x = self._x
-        x2 = x.reshape(-1, x.shape[-1])
-        dz2 = dz.reshape(-1, self.units)
-        self.grads["kernel"] = x2.T @ dz2
+        x2 = self._x.reshape(-1, self._x.shape[-1])
+        dz2 = dz.reshape(-1, dz.shape[-1])
+        self.accumulate_kernel_grad(x2.T @ dz2)
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.params["kernel"].T
+        return dz @ self.kernel.T
+
+    @property
+    def kernel(self) -> np.ndarray:
+        """The (inputs, units) weight matrix used by forward and backward."""
+        return self.params["kernel"]
+
+    def accumulate_kernel_grad(self, grad: np.ndarray) -> None:
+        self.grads["kernel"] = grad
 
     def get_config(self):
         config = super().get_config()
@@ -103,7 +110,7 @@ class Dense(Layer):
         return config
 
 
-class TiedDense(Layer):
+class TiedDense(Dense):
     """An output layer whose kernel is an Embedding's matrix, transposed: weight tying
     (Press & Wolf 2017; Inan et al. 2017). y = activation(x·Eᵀ + b) for x of the
     embedding's size. Only the bias is this layer's own; the gradient of Eᵀ goes back
@@ -116,8 +123,6 @@ class TiedDense(Layer):
         use_bias: default True.
     """
 
-    supports_masking = True
-
     def __init__(self, embedding, activation="softmax", use_bias: bool = True, **kwargs):
         from .embedding import Embedding
 
@@ -126,10 +131,8 @@ class TiedDense(Layer):
                 f"Received an invalid value for argument embedding, expected an Embedding "
                 f"layer, got {embedding!r}."
             )
-        super().__init__(**kwargs)
+        super().__init__(embedding.input_dim, activation=activation, use_bias=use_bias, **kwargs)
         self.embedding = embedding
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
 
     def build(self, input_shape):
         if input_shape[-1] != self.embedding.output_dim:
@@ -138,38 +141,22 @@ class TiedDense(Layer):
                 f"{self.embedding.output_dim} features (the embedding size), got "
                 f"{input_shape[-1]}."
             )
+        self.params = {}
         if self.use_bias:
-            self.params = {"bias": np.zeros(self.embedding.input_dim, self.dtype)}
-            self.grads = {"bias": np.zeros_like(self.params["bias"])}
-        super().build(input_shape)
+            self.params["bias"] = self.bias_initializer((self.units,), self.dtype, self.rng)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        Layer.build(self, input_shape)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.embedding.input_dim,)
+    @property
+    def kernel(self) -> np.ndarray:
+        return self.embedding.params["embeddings"].T
 
-    def forward(self, x, training=False, mask=None):
-        self._x = x
-        z = x @ self.embedding.params["embeddings"].T
-        if self.use_bias:
-            z += self.params["bias"]
-        self.logits = z
-        self._y = self.activation(z)
-        return self._y
-
-    def backward(self, dy):
-        return self.backward_logits(self.activation.vjp(dy, self._y))
-
-    def backward_logits(self, dz):
-        x2 = self._x.reshape(-1, self._x.shape[-1])
-        dz2 = dz.reshape(-1, dz.shape[-1])
-        shared = dz2.T @ x2  # dL/dE from this end, shape of E
-        emb = self.embedding
-        emb.tied_grad = shared if emb.tied_grad is None else emb.tied_grad + shared
-        if self.use_bias:
-            self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ emb.params["embeddings"]
+    def accumulate_kernel_grad(self, grad: np.ndarray) -> None:
+        emb = self.embedding  # handed to the embedding, which adds it in its backward
+        emb.tied_grad = grad.T if emb.tied_grad is None else emb.tied_grad + grad.T
 
     def get_config(self):
-        config = super().get_config()
+        config = Layer.get_config(self)
         config.update(
             embedding=self.embedding.name, activation=self.activation.name, use_bias=self.use_bias
         )
