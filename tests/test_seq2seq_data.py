@@ -50,3 +50,12 @@ def test_char_table_round_trip_and_errors():
     lenient = CharTable("0123456789", unknown="?")
     assert lenient.decode(lenient.encode(["1x"], 3)[0]) == "1?"
     assert np.all(table.encode([""], 3) == 0)
+
+
+def test_char_table_round_trip_keeps_every_id():
+    table = CharTable("abc12", unknown="?")  # "?" is appended after the sorted characters
+    again = CharTable.from_list(table.to_list(), unknown="?")
+    assert again.chars == table.chars
+    np.testing.assert_array_equal(again.encode(["a?1x"], 4), table.encode(["a?1x"], 4))
+    with pytest.raises(ValueError, match="saved character table"):
+        CharTable.from_list(["a", "b"])

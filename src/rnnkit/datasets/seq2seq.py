@@ -30,6 +30,20 @@ class CharTable:
             self.chars.append(unknown)
         self.index = {c: i for i, c in enumerate(self.chars)}
 
+    def to_list(self) -> list[str]:
+        """Every character in id order (for saving; see :meth:`from_list`)."""
+        return list(self.chars)
+
+    @classmethod
+    def from_list(cls, chars: list[str], unknown: str | None = None) -> CharTable:
+        """The table saved by :meth:`to_list`, with exactly the same ids."""
+        if list(chars[:3]) != [PAD, START, END] or len(set(chars)) != len(chars):
+            raise ValueError("Not a saved character table (marks missing or duplicates).")
+        table = cls.__new__(cls)
+        table.chars, table.unknown = list(chars), unknown
+        table.index = {c: i for i, c in enumerate(table.chars)}
+        return table
+
     def __len__(self) -> int:
         return len(self.chars)
 

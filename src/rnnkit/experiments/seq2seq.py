@@ -350,9 +350,9 @@ def train(
     runs.write_json(
         run_dir / "vocab.json",
         {
-            "src": None if d["src"] is None else d["src"].chars[3:],
+            "src": None if d["src"] is None else d["src"].to_list(),
             "src_unknown": None if d["src"] is None else d["src"].unknown,
-            "tgt": d["tgt"].chars[3:],
+            "tgt": d["tgt"].to_list(),
             "src_len": d["src_len"],
             "tgt_len": d["tgt_len"],
         },
@@ -375,7 +375,7 @@ def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
     cfg = Seq2SeqConfig(**runs.read_json(run_dir / "config.json"))
     vocab = runs.read_json(run_dir / "vocab.json")
     model = load_model(run_dir / "model.rnnkit")
-    tgt = data.CharTable(vocab["tgt"])
+    tgt = data.CharTable.from_list(vocab["tgt"])
     d = {"tgt": tgt, "tgt_len": vocab["tgt_len"]}
     if cfg.task == "digits":
         images, labels = _digits()
@@ -388,7 +388,7 @@ def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
         return decode(model, cfg.task, d, images[index : index + 1], beam)[0]
     if not text:
         raise ValueError("The input is empty.")
-    src = data.CharTable(vocab["src"], unknown=vocab["src_unknown"])
+    src = data.CharTable.from_list(vocab["src"], unknown=vocab["src_unknown"])
     source = text[::-1] if cfg.task == "addition" else text
     if cfg.task == "tagging":
         length = max(len(text), 1)
