@@ -150,3 +150,51 @@ def test_graph_errors_are_named():
         two.predict(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="initial_state"):
         Dense(2)(a, initial_state=[b])
+
+
+def two_headed():
+    """One encoder, two outputs: a tag per step and a scalar for the whole sequence."""
+    rnnkit.set_random_seed(3)
+    tokens = Input((None,), name="tokens")
+    seq = LSTM(4, return_sequences=True, **F64)(Embedding(9, 3, mask_zero=True, **F64)(tokens))
+    tags = TimeDistributed(Dense(3, activation="softmax", **F64), name="tags")(seq)
+    total = Dense(1, **F64)(LSTM(3, **F64)(seq))
+    model = Model(tokens, [tags, total])
+    model.compile(
+        rnnkit.optimizers.Adam(0.02),
+        ["sparse_categorical_crossentropy", "mse"],
+        metrics=["accuracy"],
+        loss_weights=[1.0, 0.5],
+    )
+    return model
+
+
+X2 = np.array([[3, 1, 4, 1], [5, 2, 6, 0]])
+Y2 = [np.array([[0, 1, 2, 1], [2, 1, 0, 0]]), np.array([[0.5], [-1.0]])]
+
+
+def test_several_outputs_gradients():
+    assert_small(check_model(two_headed(), X2, Y2, eps=1e-5))
+
+
+def test_several_outputs_train_report_and_round_trip(tmp_path):
+    model = two_headed()
+    x = np.tile(X2, (20, 1))
+    y = [np.tile(Y2[0], (20, 1)), np.tile(Y2[1], (20, 1))]
+    history = model.fit(x, y, epochs=30, batch_size=8, verbose=0)
+    assert "tags_accuracy" in history.history
+    assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
+    path = tmp_path / "two.rnnkit"
+    model.save(path)
+    loaded = load_model(path)
+    assert [l.name for l in loaded.output_losses] == [
+        "sparse_categorical_crossentropy",
+        "mean_squared_error",
+    ]
+    assert loaded.loss_weights == [1.0, 0.5]
+    for a, b in zip(loaded.predict(x), model.predict(x)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="2 outputs; got 1 target"):
+        model.fit(x, y[0], verbose=0)
+    with pytest.raises(ValueError, match=r"y\[0\] must be class ids"):
+        model.fit(x, [y[0] + 5, y[1]], verbose=0)

@@ -22,7 +22,8 @@ import itertools
 
 import numpy as np
 
-from .. import backend
+from .. import backend, losses
+from .. import metrics as metrics_mod
 from ..layers import Embedding, Layer, deserialize, serialize
 from ..layers.recurrent import RNN
 from ..utils import validation
@@ -41,6 +42,11 @@ class SymbolicTensor:
 
     def __repr__(self) -> str:
         return f"<SymbolicTensor shape={(None,) + self.shape} name={self.name!r}>"
+
+
+def _pick(fn, k):
+    """A metric on output ``k`` of a several-output model."""
+    return lambda y, p, m: fn(y[k], p[k], None if m is None else m[k])
 
 
 def Input(shape, name: str | None = None, dtype=None) -> SymbolicTensor:  # noqa: N802 (Keras)
@@ -114,7 +120,8 @@ class Model(Sequential):
         outputs: a symbolic tensor or a list of them.
         name: the model's name.
 
-    Training (``fit``) needs one output; a model with several outputs predicts a list.
+    A model with several outputs trains on a list of targets with a loss per output
+    (see :meth:`compile`) and predicts a list.
     """
 
     def __init__(self, inputs, outputs, name: str | None = None):
@@ -214,13 +221,86 @@ class Model(Sequential):
             out.append(arr)
         return out if self._multi_in else out[0]
 
-    def _check_y(self, y, n):
-        if self._multi_out:
-            raise NotImplementedError(
-                "Training a model with several outputs is not supported yet; build a model "
-                "with one output for training."
+    # ---- several outputs: a loss per output, weighted and summed --------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None) -> None:
+        """As :meth:`Sequential.compile`; with several outputs ``loss`` may be one loss
+        for all or a list (one per output), ``loss_weights`` a list of factors for the
+        weighted sum, and each metric is reported per output (``<output>_<metric>``)."""
+        n = len(self.outputs)
+        specs = list(loss) if isinstance(loss, (list, tuple)) else [loss] * n
+        if len(specs) != n:
+            raise ValueError(f"Model {self.name!r} has {n} outputs; got {len(specs)} losses.")
+        super().compile(optimizer, specs[0], metrics)
+        self.output_losses = [losses.get(spec) for spec in specs]
+        weights = [1.0] * n if loss_weights is None else [float(w) for w in loss_weights]
+        if len(weights) != n:
+            raise ValueError(
+                f"Model {self.name!r} has {n} outputs; got {len(weights)} loss_weights."
             )
-        return super()._check_y(y, n)
+        self.loss_weights = weights
+        if self._multi_out:
+            per_output = []
+            for k, tensor in enumerate(self.outputs):
+                label = tensor.node.layer.name
+                for m in metrics or []:
+                    name, fn = metrics_mod.get(m, self.output_losses[k].name)
+                    per_output.append((f"{label}_{name}", _pick(fn, k)))
+            self.metric_fns = per_output
+
+    def _check_y(self, y, n):
+        if not self._multi_out:
+            return super()._check_y(y, n)
+        ys = list(y) if isinstance(y, (list, tuple)) else [y]
+        if len(ys) != len(self.outputs):
+            raise ValueError(
+                f"Model {self.name!r} has {len(self.outputs)} outputs; got {len(ys)} target "
+                f"array(s)."
+            )
+        out = []
+        for k, (tensor, arr) in enumerate(zip(self.outputs, ys)):
+            arr = validation.as_array(arr, f"y[{k}]")
+            if len(arr) != n:
+                raise ValueError(
+                    f"x and y[{k}] must have the same number of samples; got {n} and {len(arr)}."
+                )
+            if self.output_losses[k].name == "sparse_categorical_crossentropy":
+                classes = tensor.shape[-1]
+                if arr.min() < 0 or arr.max() >= classes:
+                    raise ValueError(
+                        f"Labels y[{k}] must be class ids in [0, {classes}); got min "
+                        f"{arr.min()}, max {arr.max()}."
+                    )
+            out.append(arr)
+        return out
+
+    def _fused_flags(self) -> list[bool]:
+        flags = []
+        for tensor, loss in zip(self.outputs, self.output_losses):
+            layer = tensor.node.layer
+            act = getattr(layer, "activation", None)
+            flags.append(
+                not loss.from_logits
+                and loss.fusable_activation is not None
+                and getattr(act, "name", None) == loss.fusable_activation
+                and hasattr(layer, "backward_logits")
+                and sum(tensor in node.inputs for node in self.nodes) == 0
+            )
+        return flags
+
+    def compute_loss(self, x, y, sample_weight=None, training=True):
+        if not self._multi_out:
+            return super().compute_loss(x, y, sample_weight, training)
+        outs, masks = self.forward(x, training=training)
+        flags = self._fused_flags()
+        total, grads = 0.0, []
+        for tensor, out, mask, target, loss, weight, fused in zip(
+            self.outputs, outs, masks, y, self.output_losses, self.loss_weights, flags
+        ):
+            pred = tensor.node.layer.logits if fused else out
+            value, grad = loss.value_and_grad(target, pred, sample_weight, mask, logits=fused)
+            total += weight * value
+            grads.append(grad * weight)
+        return total, outs, masks, grads, flags
 
     def _trim_padding(self, x, y=None):
         return x, y
@@ -275,6 +355,8 @@ class Model(Sequential):
 
         for t, g in zip(self.outputs, dy if self._multi_out else [dy]):
             add(t, g)
+        flags = from_logits if isinstance(from_logits, list) else [from_logits] * len(self.outputs)
+        fused_nodes = [t.node for t, f in zip(self.outputs, flags) if f]
         accum: dict[int, list] = {}
         for node in reversed(self.nodes):
             layer = node.layer
@@ -289,7 +371,7 @@ class Model(Sequential):
                 d = list(douts)
                 if d[0] is None:
                     d[0] = np.zeros_like(values[id(node.outputs[0])])
-            fused = from_logits and node is self.outputs[0].node
+            fused = node in fused_nodes
             dx = layer.backward_logits(d) if fused else layer.backward(d)
             if id(layer) in self._shared:
                 acc = accum.setdefault(id(layer), [np.zeros_like(g) for g in layer.gradients()])

@@ -70,6 +70,9 @@ def save_model(
             "optimizer": optimizers.serialize(model.optimizer),
             "metrics": [m for m in getattr(model, "_metric_specs", []) if isinstance(m, str)],
         }
+        if hasattr(model, "output_losses"):  # functional: one loss per output, weights
+            config["compile"]["losses"] = [losses.serialize(l) for l in model.output_losses]
+            config["compile"]["loss_weights"] = list(model.loss_weights)
         if include_optimizer and model.optimizer.slots:
             state = model.optimizer.state()
             config["optimizer_state"] = sorted(state)
@@ -173,10 +176,16 @@ def load_model(filepath, compile: bool = True):
         raise ValueError(f"{path!r}: {exc}") from None
     comp = config.get("compile")
     if compile and comp:
+        kwargs = {}
+        loss = losses.deserialize(comp["loss"])
+        if comp.get("losses"):
+            loss = [losses.deserialize(spec) for spec in comp["losses"]]
+            kwargs["loss_weights"] = comp.get("loss_weights")
         model.compile(
             optimizer=optimizers.deserialize(comp["optimizer"]),
-            loss=losses.deserialize(comp["loss"]),
+            loss=loss,
             metrics=comp.get("metrics") or None,
+            **kwargs,
         )
         keys = config.get("optimizer_state")
         if keys:

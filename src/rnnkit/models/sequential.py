@@ -389,10 +389,10 @@ class Sequential:
                     f"validation_split={validation_split} leaves no training or no validation "
                     f"samples out of {n}."
                 )
-            validation_data = (_take(x, slice(split, None)), y[split:]) + (
+            validation_data = (_take(x, slice(split, None)), _take(y, slice(split, None))) + (
                 () if sample_weight is None else (sample_weight[split:],)
             )
-            x, y = _take(x, slice(None, split)), y[:split]
+            x, y = _take(x, slice(None, split)), _take(y, slice(None, split))
             sample_weight = None if sample_weight is None else sample_weight[:split]
             n = split
         if validation_data is not None:
@@ -498,7 +498,7 @@ class Sequential:
             with bar:
                 for b in range(first, len(batches)):
                     idx = np.sort(batches[b]) if shuffle else batches[b]
-                    yb = y[idx]
+                    yb = _take(y, idx)
                     swb = None if sample_weight is None else sample_weight[idx]
                     xb, yb = self._trim_padding(_take(x, idx), yb)
                     loss, y_pred, mask, gnorm = self._train_step(xb, yb, swb)
@@ -625,8 +625,9 @@ class Sequential:
             sl = slice(start, start + batch_size)
             sw = None if sample_weight is None else np.asarray(sample_weight)[sl]
             xb, _ = self._trim_padding(_take(x, sl))
-            loss, y_pred, mask, _, _ = self.compute_loss(xb, y[sl], sw, training=False)
-            totals.add(loss, len(y[sl]), y[sl], y_pred, mask)
+            yb = _take(y, sl)
+            loss, y_pred, mask, _, _ = self.compute_loss(xb, yb, sw, training=False)
+            totals.add(loss, _n(yb), yb, y_pred, mask)
         return totals.logs()
 
     def evaluate(self, x, y, batch_size=None, verbose=0, sample_weight=None, return_dict=False):
