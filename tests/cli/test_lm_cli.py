@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from rnnkit.cli.main import main
+from tests.cli import run_cli
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 60
 SMALL = ["--units", "16", "--embed-dim", "8", "--window", "20", "--batch-size", "4", "-q"]
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "rnnkit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +121,23 @@ def test_bad_corpora_exit_2(tmp_path):
 
 def test_tied_weights_option(corpus, tmp_path):
     out = tmp_path / "tied"
-    assert main(["lm", "train", "--corpus", str(corpus), "--epochs", "1", "--out", str(out),
-                 "--tie-weights", *SMALL]) == 0
+    assert (
+        main(
+            [
+                "lm",
+                "train",
+                "--corpus",
+                str(corpus),
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+                "--tie-weights",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     result = run_cli("lm", "generate", str(out), "--prompt", "All:", "--length", "5")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "config.json").read_text())["tie_weights"] is True

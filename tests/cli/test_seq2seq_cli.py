@@ -4,22 +4,12 @@ input is refused cleanly."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from rnnkit.cli.main import main
-
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "rnnkit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.cli import run_cli
 
 
 def train(task, out, *extra):
