@@ -58,6 +58,9 @@ def test_dates_run_writes_heatmap_and_beam(dates_run, tmp_path):
     greedy = run_cli("seq2seq", "run", str(dates_run), "3 mar 1987", "--heatmap", str(png))
     assert greedy.returncode == 0, greedy.stderr
     assert png.stat().st_size > 0
+    default = run_cli("seq2seq", "run", str(dates_run), "3 mar 1987")
+    assert default.returncode == 0 and (dates_run / "attention.png").stat().st_size > 0
+    assert "attention heat map" in default.stderr
     beam = run_cli("seq2seq", "run", str(dates_run), "3 mar 1987", "--beam", "3")
     assert beam.returncode == 0 and len(beam.stdout.strip()) <= 11  # 10 characters + end
 

@@ -41,7 +41,12 @@ def register(sub, positive_int) -> None:
     r.add_argument("run_folder")
     r.add_argument("text", help='the source, e.g. "Tuesday, March 3, 1987" (digits: an index)')
     r.add_argument("--beam", type=positive_int, default=0, help="beam width (0: greedy)")
-    r.add_argument("--heatmap", default=None, help="PNG path for the attention weights")
+    r.add_argument(
+        "--heatmap",
+        default=None,
+        help="PNG path for the attention weights (attention models; default "
+        "RUN_FOLDER/attention.png)",
+    )
     r.set_defaults(func=_run)
 
 
@@ -85,7 +90,13 @@ def _report(task, results) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
     from ..experiments import seq2seq
 
-    print(seq2seq.run_on_text(args.run_folder, args.text, beam=args.beam, heatmap=args.heatmap))
+    heatmap = args.heatmap or os.path.join(args.run_folder, "attention.png")
+    print(seq2seq.run_on_text(args.run_folder, args.text, beam=args.beam, heatmap=heatmap))
+    if os.path.exists(heatmap) and seq2seq.has_attention(args.run_folder):
+        print(f"attention heat map: {heatmap}", file=sys.stderr)
     return 0

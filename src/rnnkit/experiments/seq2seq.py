@@ -367,6 +367,11 @@ def train(
     return results
 
 
+def has_attention(run_dir) -> bool:
+    """Whether a run folder's model has attention (the dates task)."""
+    return runs.read_json(Path(run_dir) / "config.json").get("task") == "dates"
+
+
 def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
     """Apply a trained run to one input (a source string; for ``digits``, an index into
     scikit-learn's digits images). Writes the attention heat map for attention models
