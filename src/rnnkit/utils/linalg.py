@@ -28,16 +28,19 @@ def spectral_radius(matrix) -> float:
         except ImportError:
             pass
         else:
+            # k=1 can settle on a wrong eigenvalue when several crowd at the edge of the
+            # spectrum (seen: 0.4 % off for a 1000-unit reservoir); four are reliable
             try:
                 values = eigs(
                     csr_matrix(m),
-                    k=1,
+                    k=4,
                     which="LM",
                     return_eigenvectors=False,
                     v0=np.ones(m.shape[0]),
                     maxiter=m.shape[0] * 20,
+                    tol=1e-10,
                 )
-                return float(np.abs(values[0]))
+                return float(np.max(np.abs(values)))
             except (ArpackError, ArpackNoConvergence):
                 pass
     return float(np.max(np.abs(np.linalg.eigvals(m)))) if m.size else 0.0
