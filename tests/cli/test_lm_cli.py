@@ -20,27 +20,15 @@ def corpus(tmp_path_factory):
     return path
 
 
+def train(corpus, out, *extra):
+    """rnnkit lm train on the small corpus with the small model; must succeed."""
+    assert main(["lm", "train", "--corpus", str(corpus), "--out", str(out), *extra, *SMALL]) == 0
+
+
 @pytest.fixture(scope="module")
 def run(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("lm")
-    assert (
-        main(
-            [
-                "lm",
-                "train",
-                "--corpus",
-                str(corpus),
-                "--epochs",
-                "4",
-                "--out",
-                str(out),
-                "--lr",
-                "0.02",
-                *SMALL,
-            ]
-        )
-        == 0
-    )
+    train(corpus, out, "--epochs", "4", "--lr", "0.02")
     return out
 
 
@@ -77,10 +65,7 @@ def test_unknown_characters_are_dropped_with_notice(run):
 
 def test_resume_continues_the_run(corpus, tmp_path):
     out = tmp_path / "r"
-    assert (
-        main(["lm", "train", "--corpus", str(corpus), "--epochs", "2", "--out", str(out), *SMALL])
-        == 0
-    )
+    train(corpus, out, "--epochs", "2")
     config = json.loads((out / "config.json").read_text())
     config["epochs"] = 3
     (out / "config.json").write_text(json.dumps(config))
@@ -121,23 +106,7 @@ def test_bad_corpora_exit_2(tmp_path):
 
 def test_tied_weights_option(corpus, tmp_path):
     out = tmp_path / "tied"
-    assert (
-        main(
-            [
-                "lm",
-                "train",
-                "--corpus",
-                str(corpus),
-                "--epochs",
-                "1",
-                "--out",
-                str(out),
-                "--tie-weights",
-                *SMALL,
-            ]
-        )
-        == 0
-    )
+    train(corpus, out, "--epochs", "1", "--tie-weights")
     result = run_cli("lm", "generate", str(out), "--prompt", "All:", "--length", "5")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "config.json").read_text())["tie_weights"] is True
