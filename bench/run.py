@@ -281,8 +281,8 @@ def _drop_caches(layers) -> None:
     """Forget the activations rnnkit layers keep from their last forward pass (PyTorch
     frees its graph after backward), so that both start from the same state."""
     for layer in layers:
-        if hasattr(layer, "_cache"):
-            layer._cache = None
+        if hasattr(layer, "release_buffers"):
+            layer.release_buffers()
         _drop_caches(
             [getattr(layer, n) for n in ("forward_layer", "backward_layer") if hasattr(layer, n)]
         )

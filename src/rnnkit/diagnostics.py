@@ -257,7 +257,7 @@ def _probe_copy(layer: RNN, dtype) -> RNN:
     probe.dropout = probe.recurrent_dropout = 0.0
     probe.record_state_grads = True
     probe.state_grad_norms = None
-    probe._cache = None
+    probe.release_buffers()  # its own buffers, not the layer's
     return probe
 
 

@@ -85,12 +85,20 @@ class Cell:
         return len(self.state_names)
 
     # ---- what the time loop calls ----------------------------------------------
-    def project_inputs(self, x: np.ndarray) -> np.ndarray:
-        """x·U + b for all steps at once: (T, B, I) -> (T, B, G·H)."""
-        xw = x @ self.params["kernel"]
+    def project_inputs(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """x·U + b for all steps at once: (..., I) -> (..., G·H), as one matrix
+        product over all leading axes; written into ``out`` when given (a C-contiguous
+        array of the result's shape)."""
+        kernel = self.params["kernel"]
+        lead = x.shape[:-1]
+        flat = x.reshape(-1, x.shape[-1])
+        if out is None:
+            xw = flat @ kernel
+        else:
+            xw = np.matmul(flat, kernel, out=out.reshape(flat.shape[0], kernel.shape[1]))
         if self.use_bias:
             xw += self.input_bias()
-        return xw
+        return xw.reshape(lead + (kernel.shape[1],))
 
     def input_bias(self) -> np.ndarray:
         return self.params["bias"]

@@ -35,6 +35,44 @@ _RNN_KWARGS = {
 }
 
 
+class Workspace:
+    """The big per-pass buffers of one recurrent layer, kept from one pass to the next.
+
+    A training step writes and reads some hundred megabytes of per-step buffers
+    (states, gate activations, the input projection and its gradient). Fresh arrays
+    of that size come from the kernel as untouched pages, and the first write to each
+    page faults: measured on a (T, B, H) = (100, 64, 512) LSTM, that alone cost a
+    third of the forward pass (bench/NOTES.md). So a layer keeps its buffers and
+    reuses them while the batch size and dtype stay the same; a longer sequence grows
+    them, a shorter one uses their first steps (bucketed batches do not reallocate).
+
+    The buffers are valid from one forward pass until the next one of the same
+    layer; arrays handed to the caller (outputs, states) are never workspace views.
+    ``RNN.release_buffers()`` frees them.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+        self._cell: tuple | None = None  # (key, steps capacity, the cell's buffers)
+
+    def get(self, name: str, steps: int, tail: tuple, dtype) -> np.ndarray:
+        """A (steps, *tail) array of ``dtype``: contents undefined."""
+        arr = self._arrays.get(name)
+        if arr is None or arr.shape[0] < steps or arr.shape[1:] != tail or arr.dtype != dtype:
+            self._arrays.pop(name, None)  # free before allocating the larger one
+            arr = self._arrays[name] = np.empty((steps,) + tuple(tail), dtype)
+        return arr[:steps]
+
+    def cell_buffers(self, cell, steps: int, batch: int, dtype) -> dict[str, np.ndarray]:
+        """The cell's ``allocate(steps, batch, dtype)``, reused while it fits."""
+        key = (id(cell), cell.units, batch, np.dtype(dtype))
+        held = self._cell
+        if held is None or held[0] != key or held[1] < steps:
+            self._cell = None
+            held = self._cell = (key, steps, cell.allocate(steps, batch, dtype))
+        return {k: v[:steps] for k, v in held[2].items()}
+
+
 def _loop_blas_threads() -> int | None:
     value = os.environ.get("RNNKIT_RNN_BLAS_THREADS", "1").strip().lower()
     if value in ("", "0", "none", "off"):
@@ -133,6 +171,7 @@ class RNN(Layer):
         self.record_state_grads = False
         self.state_grad_norms: np.ndarray | None = None
         self._cache: dict | None = None
+        self._workspace = Workspace()
         self._step_scratch = None  # ((batch, dtype), one step's cell buffers) for step()
 
     # ---- building ---------------------------------------------------------------
@@ -236,8 +275,17 @@ class RNN(Layer):
         with blas_threads_limit(self.blas_threads):
             return self._forward(x, training, mask, initial_state)
 
+    def release_buffers(self) -> None:
+        """Free the buffers kept for backward and reused by the next pass (about
+        (3 + 2·G)·T·B·H floats for a sequence of T steps); the next forward pass
+        allocates them again."""
+        self._cache = None
+        self._workspace = Workspace()
+        self._step_scratch = None
+
     def _forward(self, x, training, mask, initial_state):
-        self._cache = None  # free the last pass's buffers before allocating new ones
+        self._cache = None
+        ws = self._workspace
         batch, steps, _ = x.shape
         cell, dtype = self.cell, self.dtype
         x = x.astype(dtype, copy=False)
@@ -262,14 +310,18 @@ class RNN(Layer):
         )
         xt = np.ascontiguousarray(xt if in_mask is None else xt * in_mask)
 
-        xw = cell.project_inputs(xt)  # all steps' x·U + b in one product
+        gh = cell.n_gates * self.units
+        # all steps' x·U + b in one product
+        xw = cell.project_inputs(xt, out=ws.get("xw", steps, (batch, gh), dtype))
         states0 = self._initial_states(batch, initial_state)
         # S[k][t] is state k before step t; S[k][T] the final state
-        S = [np.empty((steps + 1, batch, self.units), dtype) for _ in states0]
+        S = [ws.get(f"S{k}", steps + 1, (batch, self.units), dtype) for k in range(len(states0))]
         for buf, s0 in zip(S, states0):
             buf[0] = s0
-        h_rec_all = S[0][:-1] if rec_mask is None else np.empty((steps, batch, self.units), dtype)
-        cache = cell.allocate(steps, batch, dtype)
+        h_rec_all = (
+            S[0][:-1] if rec_mask is None else ws.get("h_rec", steps, (batch, self.units), dtype)
+        )
+        cache = ws.cell_buffers(cell, steps, batch, dtype)
 
         for t in range(steps):
             prev = tuple(buf[t] for buf in S)
@@ -306,7 +358,9 @@ class RNN(Layer):
             seq = S[0][1:]
             if self.zero_output_for_mask and mt is not None:
                 seq = seq * mt[:, :, None]
-            output = np.ascontiguousarray(seq.transpose(1, 0, 2))
+            # always a copy: with T = 1 or B = 1 the transposed view counts as contiguous,
+            # and a view would alias the workspace that the next pass overwrites
+            output = seq.transpose(1, 0, 2).copy(order="C")
         else:
             output = S[0][steps].copy()
         if self.return_state:
@@ -399,13 +453,14 @@ class RNN(Layer):
             d_next[0] = d_next[0] + dy
 
         gh = cell.n_gates * units
-        dxw_all = np.empty((steps, batch, gh), self.dtype)
+        ws = self._workspace
+        dxw_all = ws.get("dxw", steps, (batch, gh), self.dtype)
         # dL/d(recurrent pre-activation) is kept only where it differs from dxw: nowhere
         # for SimpleRNN and LSTM (the same array), the candidate's block for GRU
         cols = cell.recurrent_grad_columns()
         shared = cols.stop <= cols.start
         width = cols.stop - cols.start
-        dzrec_all = dxw_all if shared else np.empty((steps, batch, width), self.dtype)
+        dzrec_all = dxw_all if shared else ws.get("dzrec", steps, (batch, width), self.dtype)
         rec_mask = c["rec_mask"]
         norms = np.empty((steps, batch)) if self.record_state_grads else None
         cell.begin_backward()

@@ -335,7 +335,7 @@ class Model(Sequential):
                 self._snapshots[id(node)] = {
                     k: copy.deepcopy(v)
                     for k, v in vars(layer).items()
-                    if k.startswith("_") and k not in ("_step_scratch",)
+                    if k.startswith("_") and k not in ("_step_scratch", "_workspace")
                 }
         self._values = values
         ys = [values[id(t)] for t in self.outputs]

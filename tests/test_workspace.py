@@ -1,0 +1,75 @@
+"""Recurrent layers reuse their per-pass buffers (rnnkit.layers.recurrent.Workspace):
+nothing handed to the caller may alias them, and a pass must give the same numbers
+whatever the buffers held before (longer, shorter or differently batched passes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit.layers import GRU, LSTM, SimpleRNN
+
+KINDS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+
+
+def make(kind, **kwargs):
+    layer = KINDS[kind](4, dtype="float64", **kwargs)
+    layer.ensure_built((None, 3))
+    rng = np.random.default_rng(0)
+    layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    return layer
+
+
+def fresh_pass(kind, x, dy, **kwargs):
+    """Forward and backward on a new layer with the same weights: the reference."""
+    layer = make(kind, **kwargs)
+    y = layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    return y, dx, {k: v.copy() for k, v in layer.grads.items()}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("shape", [(1, 6), (3, 1), (1, 1), (2, 5)])
+def test_outputs_do_not_alias_the_buffers(kind, shape):
+    """With B = 1 or T = 1 a transposed view of the state buffer looks contiguous;
+    the output must still be a copy that the next pass leaves alone."""
+    batch, steps = shape
+    layer = make(kind, return_sequences=True, return_state=True)
+    rng = np.random.default_rng(1)
+    first = layer.forward(rng.normal(size=(batch, steps, 3)))
+    kept = [a.copy() for a in first]
+    layer.forward(rng.normal(size=(batch, steps, 3)) * 3.0)
+    for got, want in zip(first, kept):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_reused_buffers_give_the_same_gradients(kind):
+    rng = np.random.default_rng(2)
+    layer = make(kind, return_sequences=True)
+    # passes of other lengths and batch sizes first: the buffers grow, shrink, move
+    for batch, steps in [(3, 9), (3, 2), (5, 4), (3, 9)]:
+        layer.forward(rng.normal(size=(batch, steps, 3)) * 2.0, training=True)
+        layer.backward(rng.normal(size=(batch, steps, 4)))
+    x, dy = rng.normal(size=(3, 6, 3)), rng.normal(size=(3, 6, 4))
+    y = layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    y0, dx0, grads0 = fresh_pass(kind, x, dy, return_sequences=True)
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(dx, dx0)
+    for name, g in grads0.items():
+        np.testing.assert_array_equal(layer.grads[name], g)
+
+
+def test_shorter_pass_reuses_and_release_frees():
+    layer = make("LSTM", return_sequences=True)
+    rng = np.random.default_rng(3)
+    layer.forward(rng.normal(size=(2, 8, 3)), training=True)
+    gates = layer._cache["cache"]["gates"]
+    layer.forward(rng.normal(size=(2, 5, 3)), training=True)
+    again = layer._cache["cache"]["gates"]
+    assert again.shape[0] == 5 and np.shares_memory(gates, again)
+    layer.release_buffers()
+    assert layer._cache is None
+    layer.forward(rng.normal(size=(2, 5, 3)), training=True)
+    assert not np.shares_memory(gates, layer._cache["cache"]["gates"])
