@@ -42,6 +42,9 @@ def run_rnnkit(a) -> dict:
     RNN.blas_threads = a.threads  # the same thread count as torch, inside the loop too
     cfg = lm.LMConfig(
         corpus=a.corpus,
+        layers=1,
+        schedule="none",
+        init=a.init,
         units=a.hidden,
         embed_dim=64,
         dropout=0.2,
@@ -131,6 +134,12 @@ def main() -> None:
     p.add_argument("--target", type=float, default=1.50)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument(
+        "--init",
+        choices=["torch", "keras"],
+        default="torch",
+        help="rnnkit's initialisation: PyTorch's (the reference's, default) or Keras's",
+    )
     p.add_argument("--out", default=str(ROOT / "bench" / "LM_SPEED.md"))
     a = p.parse_args()
     load_before = os.getloadavg()
@@ -144,10 +153,12 @@ def main() -> None:
         "# Time to validation loss, tiny Shakespeare: rnnkit vs PyTorch",
         "",
         f"Command: `PYTHONPATH=src python bench/lm_speed.py --corpus {a.corpus} --minutes "
-        f"{a.minutes:g} --target {a.target} --threads {a.threads} --eval-every {a.eval_every}`",
+        f"{a.minutes:g} --target {a.target} --threads {a.threads} --eval-every {a.eval_every} "
+        f"--init {a.init}`",
         "",
         f"1-layer LSTM {a.hidden}, embedding 64, batch 64, windows 100, Adam 2e-3, clipnorm 5, "
-        f"dropout 0.2; validation every {a.eval_every} steps; {a.threads} threads each; run one "
+        f"dropout 0.2; rnnkit initialised as {a.init} does; validation every {a.eval_every} "
+        f"steps; {a.threads} threads each; run one "
         f"after the other; load average before: {load_before[0]:.2f}.",
         "",
         f"| library | reached {a.target} at | best validation loss in {a.minutes:g} min | "

@@ -9,8 +9,10 @@ import pytest
 
 import rnnkit
 from rnnkit.callbacks import (
+    LambdaCallback,
     LearningRateScheduler,
     ReduceLROnPlateau,
+    TimeBudget,
     cosine_decay,
     step_decay,
 )
@@ -73,3 +75,31 @@ def test_early_stopping_stops_with_or_without_restoring(restore):
             break
     assert model.stop_training and stop.stopped_epoch == 3  # two epochs after the best
     assert stop.best == 0.9 and stop.best_epoch == 1
+
+
+def test_time_budget_stops_before_an_epoch_that_would_overrun(monkeypatch):
+    """A fake clock: every epoch takes 10 s; a 35 s budget allows 3 epochs (after the
+    third, 30 s + the longest 10 s > 35 s), a resumed one counts the time already spent."""
+    import rnnkit.callbacks as cb
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(cb.time, "perf_counter", lambda: clock["now"])
+    tick = LambdaCallback(on_epoch_end=lambda epoch, logs: clock.update(now=clock["now"] + 10))
+    model, x, y = model_and_data()
+    budget = TimeBudget(35)
+    # the tick runs first, so the budget sees each epoch's 10 s
+    hist = model.fit(x, y, epochs=10, verbose=0, callbacks=[tick, budget])
+    assert len(hist.history["loss"]) == 3
+    assert budget.stopped_epoch == 2 and budget.elapsed == pytest.approx(30)
+
+    again = TimeBudget(35)
+    again.set_state(*budget.get_state())
+    model2, _, _ = model_and_data()
+    hist2 = model2.fit(x, y, epochs=10, verbose=0, callbacks=[tick, again])
+    assert len(hist2.history["loss"]) == 1  # 30 s spent before: one more epoch at most
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "60", True, None])
+def test_time_budget_rejects_bad_seconds(bad):
+    with pytest.raises(ValueError, match="seconds"):
+        TimeBudget(bad)

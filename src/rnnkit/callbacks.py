@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import time
 
 import numpy as np
 
@@ -395,6 +396,52 @@ class ResetStates(Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.every and (batch + 1) % self.every == 0:
             self.model.reset_states()
+
+
+class TimeBudget(Callback):
+    """Stops training before an epoch that would not end within ``seconds`` of training
+    time, estimating an epoch's time by the longest so far (validation included). A
+    resumed run counts the time spent before the interruption (the state travels with
+    the checkpoints). Unlike a plain time-out it never stops mid-epoch, so a learning-rate
+    schedule and the per-epoch checkpoints stay whole; set the number of epochs a little
+    above what the budget allows, and it stops at the last one that fits.
+
+    Args:
+        seconds: the budget, a positive number.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ValueError(
+                f"Received an invalid value for argument seconds, expected a positive number, "
+                f"got {seconds!r}."
+            )
+        self.seconds = float(seconds)
+        self.elapsed = 0.0
+        self.longest = 0.0
+        self.stopped_epoch: int | None = None
+        self._start: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._start is None:
+            return
+        took = time.perf_counter() - self._start
+        self._start = None
+        self.elapsed += took
+        self.longest = max(self.longest, took)
+        if self.elapsed + self.longest > self.seconds:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def get_state(self):
+        return {"elapsed": self.elapsed, "longest": self.longest}, {}
+
+    def set_state(self, values, arrays):
+        self.elapsed, self.longest = float(values["elapsed"]), float(values["longest"])
 
 
 class LambdaCallback(Callback):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from rnnkit.cli.main import main
@@ -110,3 +111,31 @@ def test_tied_weights_option(corpus, tmp_path):
     result = run_cli("lm", "generate", str(out), "--prompt", "All:", "--length", "5")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "config.json").read_text())["tie_weights"] is True
+
+
+def test_torch_init_threads_and_time_budget_options(corpus, tmp_path):
+    out = tmp_path / "t"
+    train(
+        corpus, out, "--epochs", "3", "--init", "torch", "--threads", "1", "--time-budget", "1e-6"
+    )
+    config = json.loads((out / "config.json").read_text())
+    assert config["init"] == "torch" and config["threads"] == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 1  # a budget of a microsecond: one epoch, then stop
+
+
+def test_torch_init_draws_as_pytorch():
+    from rnnkit.experiments import lm
+
+    cfg = lm.LMConfig(corpus="-", layers=1, units=400, embed_dim=64, init="torch")
+    model = lm.build_model(cfg, vocab=300)
+    emb, rnn, dense = model.layers[0], model.layers[1], model.layers[-1]
+    assert abs(float(emb.params["embeddings"].std()) - 1.0) < 0.02  # N(0, 1)
+    k = 1 / 400**0.5
+    for w in (*rnn.get_weights(), dense.params["kernel"]):
+        assert np.abs(w).max() <= k and np.abs(w).max() > 0.95 * k  # U(-k, k)
+    keras = lm.build_model(lm.LMConfig(corpus="-", layers=1, units=400), vocab=300)
+    bias = keras.layers[1].get_weights()[2]
+    assert (bias[400:800] == 1).all()  # Keras: forget-gate bias 1
+    assert np.abs(rnn.get_weights()[2][400:800]).max() <= k  # PyTorch: none
+    assert np.abs(keras.layers[0].params["embeddings"]).max() <= 0.05

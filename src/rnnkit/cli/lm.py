@@ -16,26 +16,56 @@ def register(sub, positive_int, fraction) -> None:
         description="Stateful truncated BPTT over a text corpus; writes a run "
         "folder with the best model, tokenizer, metrics and curves.",
     )
-    t.add_argument("--corpus", required=True, help="a UTF-8 text file")
-    t.add_argument("--level", choices=["char", "word"], default="char")
-    t.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    t.add_argument("--layers", type=positive_int, default=1)
-    t.add_argument("--units", type=positive_int, default=512)
-    t.add_argument("--embed-dim", type=positive_int, default=64)
-    t.add_argument("--dropout", type=float, default=0.0)
-    t.add_argument("--window", type=positive_int, default=100, help="BPTT window (steps)")
-    t.add_argument("--batch-size", type=positive_int, default=64, help="parallel streams")
-    t.add_argument("--epochs", type=positive_int, default=10)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--clipnorm", type=float, default=5.0, help="global gradient-norm cap")
-    t.add_argument("--schedule", choices=["none", "cosine", "plateau"], default="none")
-    t.add_argument("--num-words", type=positive_int, default=10000, help="word-level vocabulary")
-    t.add_argument("--val-fraction", type=fraction, default=0.1)
-    t.add_argument("--seed", type=int, default=0)
+    from ..experiments.lm import LMConfig  # the defaults live in one place
+
+    d = LMConfig()
+    t.add_argument("--corpus", required=True, help="a UTF-8 text file, or reuters-modapte")
+    t.add_argument("--level", choices=["char", "word"], default=d.level)
+    t.add_argument("--cell", choices=["lstm", "gru"], default=d.cell)
+    t.add_argument("--layers", type=positive_int, default=d.layers)
+    t.add_argument("--units", type=positive_int, default=d.units)
+    t.add_argument("--embed-dim", type=positive_int, default=d.embed_dim)
+    t.add_argument("--dropout", type=float, default=d.dropout, help="after each recurrent layer")
+    t.add_argument("--window", type=positive_int, default=d.window, help="BPTT window (steps)")
+    t.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="parallel streams")
+    t.add_argument("--epochs", type=positive_int, default=d.epochs)
+    t.add_argument("--lr", type=float, default=d.learning_rate)
+    t.add_argument("--clipnorm", type=float, default=d.clipnorm, help="global gradient-norm cap")
+    t.add_argument(
+        "--schedule",
+        choices=["none", "cosine", "plateau"],
+        default=d.schedule,
+        help="learning rate per epoch (cosine: from --lr to 0 over --epochs)",
+    )
+    t.add_argument(
+        "--num-words", type=positive_int, default=d.num_words, help="word-level vocabulary"
+    )
+    t.add_argument("--val-fraction", type=fraction, default=d.val_fraction)
+    t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument(
         "--tie-weights",
         action="store_true",
         help="share the embedding matrix with the output layer",
+    )
+    t.add_argument(
+        "--init",
+        choices=["keras", "torch"],
+        default=d.init,
+        help="initialise as Keras (rnnkit's default) or as PyTorch does",
+    )
+    t.add_argument(
+        "--time-budget",
+        type=float,
+        default=d.time_budget_minutes,
+        metavar="MINUTES",
+        help="stop before an epoch that would end after this many minutes of training",
+    )
+    t.add_argument(
+        "--threads",
+        type=positive_int,
+        default=d.threads,
+        help="BLAS threads inside the recurrent loops (default 1: safe on a busy machine; "
+        "use the number of cores on an idle one)",
     )
     t.add_argument("--out", default=None, help="run folder (default runs/lm-<level>-<time>)")
     t.add_argument(
@@ -86,6 +116,9 @@ def _train(args: argparse.Namespace) -> int:
             val_fraction=args.val_fraction,
             seed=args.seed,
             tie_weights=args.tie_weights,
+            init=args.init,
+            time_budget_minutes=args.time_budget,
+            threads=args.threads,
         )
         out = args.out
     results = lm.train(cfg, out_dir=out, verbose=0 if args.quiet else 1, resume=bool(args.resume))
