@@ -427,3 +427,21 @@ def test_recorded_state_gradient_norms_come_from_bptt():
             expected = expected[::-1]  # step k of the reversed reading is input step T-1-k
         assert layer.state_grad_norms.shape == (1, T)
         np.testing.assert_allclose(layer.state_grad_norms[0], expected, rtol=1e-12)
+
+
+def test_sparse_crossentropy_from_logits_matches_log_softmax_and_is_stable():
+    """The one-exponential fused path equals -log_softmax at the label, with gradient
+    softmax - onehot, for ordinary and for huge logits (no overflow, no NaN)."""
+    from rnnkit.activations import log_softmax, softmax
+
+    loss = losses.get("sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    for scale in (1.0, 1e4):
+        z = rng.normal(size=(3, 4, 7)) * scale
+        labels = rng.integers(0, 7, size=(3, 4))
+        values, grad = loss.entries_and_grad(labels, z, from_logits=True)
+        want = -np.take_along_axis(log_softmax(z), labels[..., None], axis=-1)[..., 0]
+        np.testing.assert_allclose(values, want, rtol=1e-12, atol=1e-9)
+        onehot = np.eye(7)[labels]
+        np.testing.assert_allclose(grad, softmax(z) - onehot, atol=1e-12)
+        assert np.isfinite(values).all() and np.isfinite(grad).all()

@@ -45,9 +45,14 @@ class Loss:
         denom = values.size if mask is None else max(float(np.sum(mask)), 1.0)
         total = float(np.sum(values * weights)) / denom
         scale = (weights / denom).astype(grad.dtype)
-        return total, grad * scale.reshape(scale.shape + (1,) * (grad.ndim - scale.ndim))
+        if np.may_share_memory(grad, y_pred) or not grad.flags.writeable:
+            grad = np.array(grad)  # a subclass's view: scale a copy, never the input
+        grad *= scale.reshape(scale.shape + (1,) * (grad.ndim - scale.ndim))
+        return total, grad
 
     def entries_and_grad(self, y_true, y_pred, from_logits):
+        """Per-entry losses (y_pred's shape without its last axis) and the gradient of
+        each entry w.r.t. y_pred (or the logits), as a new array."""
         raise NotImplementedError
 
     def get_config(self):
@@ -93,12 +98,24 @@ class SparseCategoricalCrossentropy(Loss):
         labels = np.asarray(y_true).astype(np.int64)
         if labels.ndim == y_pred.ndim:  # (batch, 1) or (batch, time, 1) labels
             labels = labels[..., 0]
+        if from_logits:
+            # one exponential pass: e = exp(z - max), -log p_label = log Σe - (z_label - max),
+            # and the gradient softmax - onehot made in place from e
+            grad = np.subtract(y_pred, np.max(y_pred, axis=-1, keepdims=True))
+            picked = np.take_along_axis(grad, labels[..., None], axis=-1)[..., 0]
+            np.exp(grad, out=grad)
+            total = np.sum(grad, axis=-1, keepdims=True)
+            values = np.log(total[..., 0]) - picked
+            grad /= total
+            np.put_along_axis(
+                grad,
+                labels[..., None],
+                np.take_along_axis(grad, labels[..., None], axis=-1) - 1.0,
+                axis=-1,
+            )
+            return values, grad
         onehot = np.zeros_like(y_pred)
         np.put_along_axis(onehot, labels[..., None], 1.0, axis=-1)
-        if from_logits:
-            logp = log_softmax(y_pred)
-            values = -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-            return values, softmax(y_pred) - onehot
         p = np.clip(y_pred, _EPS, 1 - _EPS)
         picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
         inside = (y_pred > _EPS) & (y_pred < 1 - _EPS)

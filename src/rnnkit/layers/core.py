@@ -70,7 +70,9 @@ class Dense(Layer):
 
     def forward(self, x, training=False, mask=None):
         self._x = x
-        z = x @ self.kernel
+        kernel = self.kernel
+        # one matrix product over all leading axes (a 3-D x @ W loops over the batch)
+        z = (x.reshape(-1, x.shape[-1]) @ kernel).reshape(x.shape[:-1] + (kernel.shape[1],))
         if self.use_bias:
             z += self.params["bias"]
         self.logits = z
@@ -88,7 +90,7 @@ class Dense(Layer):
         self.accumulate_kernel_grad(x2.T @ dz2)
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.kernel.T
+        return (dz2 @ self.kernel.T).reshape(dz.shape[:-1] + (self.kernel.shape[0],))
 
     @property
     def kernel(self) -> np.ndarray:
