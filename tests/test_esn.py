@@ -140,13 +140,15 @@ def test_nrmse_is_rmse_over_the_range():
         nrmse([1.0, 1.0], [1.0, 2.0])
 
 
-def test_sparse_spectral_radius_is_exact():
-    """The sparse (ARPACK) path agrees with a dense eigendecomposition; with k=1 this
-    matrix came out 0.4 % off."""
+@pytest.mark.parametrize("seed", [0, 114])
+def test_sparse_spectral_radius_is_exact(seed):
+    """The sparse (ARPACK) path agrees with a dense eigendecomposition. With ARPACK's
+    default 20 Krylov vectors these reservoirs came out 0.4 % (seed 0, k=1) and 1.2 %
+    (seed 114, k=4) off: the eigenvalues crowd at the edge of the spectrum."""
     pytest.importorskip("scipy")
     from rnnkit.utils.linalg import spectral_radius
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     w = rng.standard_normal((1000, 1000)) * (rng.random((1000, 1000)) < 0.1)
     exact = float(np.max(np.abs(np.linalg.eigvals(w))))
-    assert spectral_radius(w) == pytest.approx(exact, rel=1e-9)
+    assert spectral_radius(w) == pytest.approx(exact, rel=1e-6)
