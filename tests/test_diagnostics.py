@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -226,6 +227,9 @@ def test_callback_records_every_epoch_without_changing_training(tmp_path):
     assert set(last["gate_saturation"]) == {"z", "r", "h"}
     assert data["records"][1]["logs"]["loss"] > 0
     assert data["probe"] == {"samples": 4, "steps": 8}
+    if importlib.util.find_spec("matplotlib"):  # the history figure beside the JSON
+        png = (tmp_path / "gradient_diagnostics.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
     with pytest.raises(ValueError, match="argument every"):
         D.GradientDiagnostics(None, None, tmp_path, every=0)
 

@@ -488,6 +488,10 @@ class GradientDiagnostics(Callback):
     the gate saturation. The probe runs without dropout and draws no random numbers,
     so training with the callback gives the same weights as without it.
 
+    With matplotlib installed it also redraws ``run_dir/<filename stem>.png``
+    (:func:`plot_gradient_history`): how |dL/dh_t| over the steps, the fitted decay
+    factor, the spectral radius and the gate saturation change from epoch to epoch.
+
     Args:
         x, y: the probe batch (kept small: it runs forward and backward once, and H
             copies of one sequence for the Jacobian).
@@ -548,6 +552,7 @@ class GradientDiagnostics(Callback):
                 "records": self.records,
             },
         )
+        plot_gradient_history(self.records, self.path.with_suffix(".png"))
 
     def on_train_begin(self, logs=None):
         self.records = []
@@ -748,8 +753,58 @@ def plot_decay(report: dict, path, title: str = "") -> str | None:
     return written
 
 
+def plot_gradient_history(records: list[dict], path) -> str | None:
+    """How gradient flow changed during training, from :class:`GradientDiagnostics`'s
+    records: per recurrent layer, the batch mean of |dL/dh_t| against the step (log
+    scale, one curve per recorded epoch, darker = later), and beside it per epoch the
+    fitted per-step factor of that curve, the spectral radius of each recurrent kernel
+    block and the mean saturated fraction of each gate. Returns the path written, or
+    None without matplotlib or records."""
+    from .plotting import _pyplot, _save
+
+    plt = _pyplot()
+    if plt is None or not records:
+        return None
+    names = list(records[0]["layers"])
+    fig, axes = plt.subplots(len(names), 2, figsize=(11, 3.6 * len(names)), squeeze=False)
+    epochs = [r["epoch"] for r in records]
+    cmap = plt.get_cmap("viridis_r")  # early epochs light, late ones dark
+    for row, name in zip(axes, names):
+        curve_ax, trend_ax = row
+        for k, record in enumerate(records):
+            norms = np.asarray(record["layers"][name]["state_grad_norm"], dtype=float)
+            shade = cmap(k / max(1, len(records) - 1))
+            shown = np.where(norms > 0, norms, np.nan)
+            curve_ax.semilogy(np.arange(1, len(norms) + 1), shown, color=shade, linewidth=1)
+        curve_ax.set_xlabel("step t")
+        curve_ax.set_ylabel("|dL/dh_t| (batch mean, log)")
+        curve_ax.set_title(f"{name}: epochs {epochs[0]} (light) to {epochs[-1]} (dark)")
+        curve_ax.grid(True, which="major", alpha=0.3)
+        entries = [r["layers"][name] for r in records]
+        factors = [
+            np.nan if e["state_grad_decay"] is None else e["state_grad_decay"]["factor"]
+            for e in entries
+        ]
+        trend_ax.plot(epochs, factors, "o-", label="|dL/dh_t| factor per step")
+        for block in entries[0]["spectral_radius"]:
+            radii = [e["spectral_radius"][block] for e in entries]
+            trend_ax.plot(epochs, radii, "s--", label=f"spectral radius {block}")
+        for gate in entries[0]["gate_saturation"] or {}:
+            sat = [e["gate_saturation"][gate] for e in entries]
+            trend_ax.plot(epochs, sat, "^:", label=f"saturated {gate}")
+        trend_ax.set_xlabel("epoch")
+        trend_ax.set_title(f"{name}: per epoch")
+        trend_ax.grid(True, alpha=0.3)
+        trend_ax.legend(fontsize=7)
+    fig.tight_layout()
+    written = _save(fig, path)
+    plt.close(fig)
+    return written
+
+
 __all__ = [
     "DecayFit",
+    "plot_gradient_history",
     "decay_report",
     "fresh_probe_model",
     "plot_decay",
