@@ -55,6 +55,24 @@ class Activation:
         """``forward`` applied to ``z`` in place; returns ``z``."""
         return self.into(z, z)
 
+    def grad_into(self, y, out):
+        """``grad(y)`` written into ``out`` (which may not be ``y``); returns ``out``.
+        For the tanh-form activations (tanh, sigmoid) without a temporary array:
+        with t = (y - b)/c, dy/dz = a·c·(1 - t²)."""
+        form = self.tanh_form
+        if form is None:
+            np.copyto(out, self.grad(y))
+            return out
+        a, c, b = form
+        if b:
+            np.subtract(y, b, out=out)
+        else:
+            np.copyto(out, y)
+        out *= out
+        np.subtract(c * c, out, out=out)  # c² - (y - b)² = c²(1 - t²)
+        out *= a / c
+        return out
+
     def vjp(self, dy, y):
         """dL/dz from dL/dy for this activation, given its output y."""
         return dy * self.grad(y)

@@ -129,6 +129,19 @@ class Cell:
         in place."""
         raise NotImplementedError
 
+    def scratch(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        """A buffer for one step's temporaries, kept and reused from step to step (a
+        fresh array of a (64, 512) batch costs more in first-touch page faults than
+        the arithmetic done in it). Contents undefined; never hand one out as a
+        result that outlives the step that wrote it, except as documented by the
+        caller (the time loop copies what leaves BPTT)."""
+        bufs = self.__dict__.setdefault("_scratch_bufs", {})
+        key = (name, np.dtype(dtype))
+        buf = bufs.get(key)
+        if buf is None or buf.shape != shape:
+            buf = bufs[key] = np.empty(shape, dtype)
+        return buf
+
     def recurrent_grad_columns(self) -> slice:
         """The columns of the (B, G·H) gradients where dz_rec_t differs from dxw_t.
         The time loop keeps only those columns of dz_rec for the weight gradients (none

@@ -52,7 +52,8 @@ class GRUCell(Cell):
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         (h_prev,) = states
         u = self.units
-        rec = h_rec @ self.params["recurrent_kernel"]
+        w = self.params["recurrent_kernel"]
+        rec = np.matmul(h_rec, w, out=self.scratch("rec", (h_rec.shape[0], w.shape[1]), w.dtype))
         if self.use_bias:
             rec += self.params["bias"][1]
         g = cache["gates"][t]
@@ -82,23 +83,33 @@ class GRUCell(Cell):
         z, r, h_tilde = g[:, :u], g[:, u : 2 * u], g[:, 2 * u :]
         sig, act = self.recurrent_activation, self.activation
 
+        # with ``out`` (the time loop), temporaries live in reused buffers (Cell.scratch);
+        # dh_{t-1} and the direct gradient alternate between two, this step reading the other
+        reuse = out is not None
+        dtype, shape = g.dtype, h_tilde.shape
+
+        def buf(name, shp):
+            return self.scratch(name, shp, dtype) if reuse else np.empty(shp, dtype)
+
         dxw = np.empty_like(g) if out is None else out[0]
         dz, dr, da_h = dxw[:, :u], dxw[:, u : 2 * u], dxw[:, 2 * u :]
         np.subtract(h_prev, h_tilde, out=dz)
         dz *= dh  # dz = dh ⊙ (h_{t-1} - h~_t)
         np.subtract(1.0, z, out=da_h)
         da_h *= dh
-        da_h *= act.grad(h_tilde)  # da_h = dh ⊙ (1 - z_t) ⊙ tanh'(h~_t)
+        da_h *= act.grad_into(h_tilde, buf("dact", shape))  # ⊙ tanh'(h~_t): da_h
         np.multiply(da_h, rec_h, out=dr)  # dr = da_h ⊙ (h_{t-1}·W_h + b'_h)
-        dxw[:, : 2 * u] *= sig.grad(g[:, : 2 * u])  # dz ⊙ σ'(z), dr ⊙ σ'(r)
-        dzrec = np.empty_like(g)  # this step's own; the loop keeps only its h~ block
+        gates_zr = g[:, : 2 * u]
+        dxw[:, : 2 * u] *= sig.grad_into(gates_zr, buf("dsig", gates_zr.shape))  # ⊙ σ'
+        dzrec = buf("dzrec", g.shape)  # this step's own; the loop keeps only its h~ block
         dzrec[:, : 2 * u] = dxw[:, : 2 * u]
         np.multiply(da_h, r, out=dzrec[:, 2 * u :])
-        dh_rec = dzrec @ self.recurrent_kernel_t()
+        dh_rec = np.matmul(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
+        direct = np.multiply(dh, z, out=buf(f"direct{t % 2}", shape))
         if out is not None:
             np.copyto(out[1], dzrec[:, 2 * u :])
             dzrec = out[1]
-        return dxw, dzrec, dh_rec, (dh * z,)
+        return dxw, dzrec, dh_rec, (direct,)
 
     def weight_grads(self, x_flat, dxw_flat, hrec_flat, dzrec_flat):
         u = self.units

@@ -80,7 +80,7 @@ class LSTMCell(Cell):
         i, f, c_tilde, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
         h, c = (None, None) if out is None else out
         c = np.multiply(f, c_prev, out=c)
-        c += i * c_tilde
+        c += np.multiply(i, c_tilde, out=self.scratch("i*c~", i.shape, i.dtype))
         act_c = act.into(c, cache["act_c"][t])  # tanh(C_t)
         h = np.multiply(o, act_c, out=h)
         return h, c
@@ -115,6 +115,8 @@ class LSTMCell(Cell):
             gates[:, 3 * u :],
         )
         sig, act = self.recurrent_activation, self.activation
+        if sig.name == "sigmoid" and act.name == "tanh" and out is not None:
+            return self._backward_step_default(t, dh, dc_next, c_prev, gates, act_c, out[0])
 
         dc = act.grad(act_c)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
         dc *= dh
@@ -131,6 +133,44 @@ class LSTMCell(Cell):
         dz[:, 3 * u :] *= sig.grad(o)  # do ⊙ σ'(o)
         dc *= f  # dC_t-1
         dh_rec = dz @ self.recurrent_kernel_t()
+        return dz, dz, dh_rec, (None, dc)
+
+    def _backward_step_default(self, t, dh, dc_next, c_prev, gates, act_c, dz):
+        """backward_step for σ gates and tanh (the defaults), the same lines with the
+        derivatives written from the outputs (σ' = y(1 - y), tanh' = 1 - y²) into one
+        reused (B, 4H) buffer and one multiplication of dz; dC and dh_{t-1} go into
+        reused buffers that alternate between steps (this step reads the other)."""
+        u = self.units
+        shape, dtype = act_c.shape, act_c.dtype
+        i, f, c_tilde, o = (
+            gates[:, :u],
+            gates[:, u : 2 * u],
+            gates[:, 2 * u : 3 * u],
+            gates[:, 3 * u :],
+        )
+        deriv = self.scratch("deriv", gates.shape, dtype)
+        np.subtract(1.0, gates, out=deriv)
+        deriv *= gates  # σ'(i), σ'(f), σ'(o) (and C~'s block, overwritten next)
+        d_cand = deriv[:, 2 * u : 3 * u]
+        np.multiply(c_tilde, c_tilde, out=d_cand)
+        np.subtract(1.0, d_cand, out=d_cand)  # tanh'(C~)
+
+        dc = self.scratch(f"dc{t % 2}", shape, dtype)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
+        np.multiply(act_c, act_c, out=dc)
+        np.subtract(1.0, dc, out=dc)
+        dc *= dh
+        dc *= o
+        if dc_next is not None:
+            dc += dc_next
+        np.multiply(dc, c_tilde, out=dz[:, :u])  # di
+        np.multiply(dc, c_prev, out=dz[:, u : 2 * u])  # df
+        np.multiply(dc, i, out=dz[:, 2 * u : 3 * u])  # dC~
+        np.multiply(dh, act_c, out=dz[:, 3 * u :])  # do = dh ⊙ tanh(C_t)
+        dz *= deriv  # dz = [di ⊙ σ'(i), df ⊙ σ'(f), dC~ ⊙ tanh'(C~), do ⊙ σ'(o)]
+        dc *= f  # dC_t-1
+        dh_rec = np.matmul(
+            dz, self.recurrent_kernel_t(), out=self.scratch(f"dh{t % 2}", shape, dtype)
+        )
         return dz, dz, dh_rec, (None, dc)
 
     def get_config(self):

@@ -33,10 +33,14 @@ class SimpleRNNCell(Cell):
 
     def backward_step(self, t, dstates, states_prev, cache, out=None):
         (ds,) = dstates
-        dz = self.activation.grad(cache["h"][t])
+        h = cache["h"][t]
         if out is None:
+            dz = self.activation.grad(h)
             dz *= ds
-        else:
-            dz = np.multiply(dz, ds, out=out[0])
-        dh_rec = dz @ self.recurrent_kernel_t()
+            return dz, dz, dz @ self.recurrent_kernel_t(), (None,)
+        dz = self.activation.grad_into(h, out[0])
+        dz *= ds
+        # dh_{t-1} in one of two reused buffers (Cell.scratch), alternating between steps
+        dh = self.scratch(f"dh{t % 2}", ds.shape, dz.dtype)
+        dh_rec = np.matmul(dz, self.recurrent_kernel_t(), out=dh)
         return dz, dz, dh_rec, (None,)

@@ -494,7 +494,8 @@ class RNN(Layer):
             if carried is not None:
                 d_next = [d + dc for d, dc in zip(d_next, carried)]
         cell.end_backward()
-        self.initial_state_grads = d_next
+        # copies: a cell may keep these in buffers it reuses (Cell.scratch)
+        self.initial_state_grads = [np.array(d) for d in d_next]
         if norms is not None:
             norms = norms[::-1] if self.go_backwards else norms
             self.state_grad_norms = np.ascontiguousarray(norms.T)
