@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         ["accuracy", "macro_f1", "micro_f1"]
     val_keys = ["val_" + k for k in test_keys] + ["val_loss"]
     shown = (val_keys if args.hide_test else test_keys + val_keys)
-    time_keys = ["wall_seconds", "train_seconds", "epochs_run", "best_epoch"]
+    time_keys = ["wall_seconds", "train_seconds", "vector_seconds", "epochs_run", "best_epoch"]
     if args.main_job:
         time_keys += ["baseline_seconds"]
         shown = shown + (["baseline_accuracy"] if not args.hide_test else [])

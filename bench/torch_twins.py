@@ -4,7 +4,8 @@
 build_model with the default ReutersConfig):
 
     rnnkit                                      PyTorch twin
-    Embedding(vocab, 128, mask_zero=True)       nn.Embedding(vocab, 128, padding_idx=0)
+    Embedding(vocab, E, mask_zero=True)         nn.Embedding(vocab, E, padding_idx=0)
+      (frozen when the config freezes it)       (requires_grad=False likewise)
     SpatialDropout1D(p)                         nn.Dropout1d(p) over (batch, features, time)
     Bidirectional(GRU(128, return_sequences))   nn.GRU(bidirectional=True) on a packed
                                                 sequence (padded steps skipped, as the mask
@@ -36,6 +37,12 @@ class ReutersTwin(torch.nn.Module):
         cell = torch.nn.GRU if cfg.model.endswith("gru") else torch.nn.LSTM
         vocabulary = int(cfg.extra.get("input_dim", cfg.num_words))
         self.embedding = torch.nn.Embedding(vocabulary, cfg.embed_dim, padding_idx=0)
+        # the default job keeps pretrained word vectors fixed: so does the twin (the
+        # vectors' values do not change the timing, so both start from random ones)
+        frozen = bool(getattr(cfg, "freeze_embeddings", False)) and (
+            getattr(cfg, "pretrained_embeddings", "none") != "none"
+        )
+        self.embedding.weight.requires_grad_(not frozen)
         self.spatial_dropout = torch.nn.Dropout1d(cfg.spatial_dropout)
         self.rnn = cell(
             cfg.embed_dim, cfg.units, batch_first=True, bidirectional=cfg.model.startswith("bi")

@@ -82,6 +82,24 @@ def _add_reuters(sub) -> None:
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the notes' SimpleRNN baseline")
     p.add_argument(
+        "--pretrained-embeddings",
+        choices=("none", "ppmi"),
+        default=None,
+        help="start the embedding from word vectors learnt without labels (ppmi: PPMI + SVD "
+        "over the training and the unlabelled stories) or at random (none); default: the "
+        "setting's (ppmi for seeds and full, none for modapte)",
+    )
+    p.add_argument(
+        "--freeze-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep pretrained vectors fixed during training (default: the setting's, "
+        "frozen for seeds and full)",
+    )
+    p.add_argument(
+        "--embed-dim", type=_positive_int, default=None, help="embedding (and vector) size"
+    )
+    p.add_argument(
         "--linear-baseline",
         action="store_true",
         help="also score a TF-IDF + linear SVM (needs scikit-learn)",
@@ -118,6 +136,9 @@ def _cmd_reuters(args) -> int:
         "seed": args.seed,
         "seed_rnn_epochs": args.seed_rnn_epochs,
         "model": args.model,
+        "pretrained_embeddings": args.pretrained_embeddings,
+        "freeze_embeddings": args.freeze_embeddings,
+        "embed_dim": args.embed_dim,
     }
     defaults = job.ReutersConfig()
     cfg = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
@@ -127,6 +148,9 @@ def _cmd_reuters(args) -> int:
 
         saved = read_json(f"{args.resume}/config.json")
         known = {f.name for f in dataclasses.fields(job.ReutersConfig)}
+        # run folders from before pretrained vectors existed: resume them as they began
+        saved.setdefault("pretrained_embeddings", "none")
+        saved.setdefault("freeze_embeddings", False)
         cfg = job.ReutersConfig(**{k: v for k, v in saved.items() if k in known})
         out = args.resume
     start = time.perf_counter()

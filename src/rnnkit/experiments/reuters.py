@@ -12,13 +12,16 @@ mean), and train with dropout and early stopping on a validation split carved fr
 the training set; the test set is touched once, at the end. Their tuned defaults
 (words seen once in training mapped to OOV, dropout 0.4 on embedding channels and 0.5
 before the output, Adam 0.003, and per setting the batch size, epochs, patience,
-token cap and length bucketing in ``PRESETS``) and the measurements behind them are
-in bench/REUTERS_NOTES.md.
+token cap and length bucketing in ``PRESETS``; in ``seeds`` and ``full`` also a frozen
+256-wide embedding started from PPMI + SVD word vectors learnt without labels, see
+:func:`pretrained_vectors`) and the measurements behind them are in
+bench/REUTERS_NOTES.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,7 @@ import numpy as np
 
 from .. import backend, metrics, optimizers, plotting, runs
 from ..callbacks import Callback, EarlyStopping
-from ..datasets import reuters
+from ..datasets import _files, reuters
 from ..layers import (
     GRU,
     LSTM,
@@ -43,6 +46,7 @@ from ..layers import (
 from ..models import Sequential, load_model
 from ..preprocessing.sequence import pad_sequences
 from ..preprocessing.text import Tokenizer
+from ..preprocessing.word_vectors import ppmi_svd_vectors
 
 SETTINGS = {
     "seeds": {"num_words": 30000, "maxlen": 50, "test_split": 0.3},
@@ -54,9 +58,15 @@ SETTINGS = {
 #: The short ``seeds`` stories train best in small batches; the long stories of ``full``
 #: and ``modapte`` are read in larger length-bucketed batches, cut at 200 tokens; ModApte's
 #: 90 sigmoid outputs learn more slowly (val_loss still falling at epoch 13 of 15), hence
-#: its longer epoch cap (early stopping still decides).
+#: its longer epoch cap (early stopping still decides). In ``seeds`` and ``full`` the
+#: embedding starts from 256-wide PPMI + SVD vectors learnt without labels and stays
+#: frozen (validated in ``seeds`` over 10 seeds, in ``full`` on one); ``modapte`` keeps a
+#: random 128-wide start (not measured with vectors).
 PRESETS = {
     "seeds": {
+        "embed_dim": 256,
+        "pretrained_embeddings": "ppmi",
+        "freeze_embeddings": True,
         "max_tokens": 300,
         "batch_size": 16,
         "epochs": 30,
@@ -64,6 +74,9 @@ PRESETS = {
         "bucket_by_length": False,
     },
     "full": {
+        "embed_dim": 256,
+        "pretrained_embeddings": "ppmi",
+        "freeze_embeddings": True,
         "max_tokens": 200,
         "batch_size": 64,
         "epochs": 15,
@@ -71,6 +84,9 @@ PRESETS = {
         "bucket_by_length": True,
     },
     "modapte": {
+        "embed_dim": 128,
+        "pretrained_embeddings": "none",
+        "freeze_embeddings": False,
         "max_tokens": 200,
         "batch_size": 64,
         "epochs": 30,
@@ -80,6 +96,7 @@ PRESETS = {
 }
 SEED_MODELS = ("seed-rnn", "seed-stacked")
 MODELS = SEED_MODELS + ("lstm", "gru", "bilstm", "bigru")
+PRETRAINED = ("none", "ppmi")
 
 
 @dataclass
@@ -93,7 +110,7 @@ class ReutersConfig:
     test_split: float | None = None  # None: the setting's
     # None below: the setting's tuned value (PRESETS)
     max_tokens: int | None = None  # recurrent models read at most this many tokens per story
-    embed_dim: int = 128
+    embed_dim: int | None = None
     units: int = 128
     spatial_dropout: float = 0.4  # whole embedding channels dropped per story
     recurrent_dropout: float = 0.0
@@ -110,6 +127,14 @@ class ReutersConfig:
     min_word_count: int = 2  # words seen fewer times in training become OOV; 0: off
     bucket_by_length: bool | None = None  # batches of stories of similar length (speed)
     threshold: float | None = None  # multi-label decision threshold; None: chosen on validation
+    # "ppmi": the embedding starts from PPMI + SVD word vectors (size embed_dim) learnt
+    # without labels from the training stories and the collection's unlabelled stories;
+    # "none": a random start
+    pretrained_embeddings: str | None = None
+    freeze_embeddings: bool | None = None  # with pretrained vectors: keep them fixed
+    # with pretrained vectors: min_word_count counts the unlabelled stories' words too,
+    # so words rare in training but common in unlabelled text keep their own vector
+    vocab_from_unlabelled: bool = False
     seed: int = 0
     seed_rnn_epochs: int = 20  # the seeds' SimpleRNN baseline shown beside the result
     extra: dict = field(default_factory=dict)
@@ -124,6 +149,11 @@ class ReutersConfig:
             raise ValueError(
                 f"Received an invalid value for argument model, expected one of {MODELS}, got "
                 f"{self.model!r}."
+            )
+        if self.pretrained_embeddings not in PRETRAINED + (None,):
+            raise ValueError(
+                f"Received an invalid value for argument pretrained_embeddings, expected one "
+                f"of {PRETRAINED}, got {self.pretrained_embeddings!r}."
             )
         defaults = SETTINGS[self.setting]
         out = dataclasses.replace(self)
@@ -155,6 +185,7 @@ def load_split(cfg: ReutersConfig, path=None) -> dict:
             return y
 
         return {
+            "source": path,
             "x_train": tok.texts_to_sequences(data.train_texts),
             "y_train": multi_hot(data.train_labels),
             "x_test": tok.texts_to_sequences(data.test_texts),
@@ -173,6 +204,7 @@ def load_split(cfg: ReutersConfig, path=None) -> dict:
     word_index = reuters.get_word_index(path)
     vocab = {w: r + 3 for w, r in word_index.items() if r + 3 < cfg.num_words}
     return {
+        "source": path,
         "x_train": list(x_train),
         "y_train": np.asarray(y_train),
         "x_test": list(x_test),
@@ -201,6 +233,101 @@ def encode(cfg: ReutersConfig, sequences, seq_len: int | None = None) -> np.ndar
     return pad_sequences(sequences, maxlen=length, padding="post", truncating="post")
 
 
+# ---- word vectors learnt without labels -----------------------------------------------
+def _raw_unlabelled_bodies(files: dict[str, bytes]) -> list[str]:
+    """Raw bodies (no entity decoding, as the Keras-style data) of the stories whose
+    TOPICS list is empty, minus every one whose words begin like the words of some
+    labelled wire's body (first ``_SAME_START`` tokens, or all when shorter): a labelled
+    story without a body takes the next story's body in the Keras build, and the
+    collection holds duplicates and re-sent versions of stories, which may be test
+    stories."""
+    labelled = set()
+    bodies = []
+    for name in sorted(files):
+        text = files[name].decode("latin-1")
+        labelled.update(
+            tuple(reuters.tokenize(body)[:_SAME_START]) for _, body in reuters._keras_wires(text)
+        )
+        for block in text.split("<REUTERS")[1:]:
+            block = block.split("</REUTERS>")[0]
+            i = block.find("<TOPICS>")
+            if i >= 0:
+                j = block.find("</", i)
+                if block[i + len("<TOPICS>") : j].replace("<D>", "").strip():
+                    continue  # a labelled story
+            i = block.find("<BODY>")
+            if i < 0:
+                continue
+            i += len("<BODY>")
+            j = block.find("</", i)
+            bodies.append(block[i : j if j >= 0 else len(block)])
+    return [b for b in bodies if tuple(reuters.tokenize(b)[:_SAME_START]) not in labelled]
+
+
+#: Unlabelled stories that start with the same this many words as a labelled story are
+#: treated as copies of it and left out.
+_SAME_START = 20
+
+
+@functools.lru_cache(maxsize=4)
+def _unlabelled_cached(key: tuple, setting: str) -> tuple[str, ...]:
+    files = _files.read_reuters(str(key[0]))
+    if setting != "modapte":
+        return tuple(_raw_unlabelled_bodies(files))
+    # ModApte's own text form (title + body, entities decoded); stories of the
+    # LEWISSPLIT test half are left out even when they have no topics
+    stories = [story for name in sorted(files) for story in reuters.parse_sgml(files[name])]
+
+    def start(text: str) -> tuple[str, ...]:
+        return tuple(reuters.tokenize(text)[:_SAME_START])
+
+    labelled = {start(reuters._story_text(s)) for s in stories if s.topics}
+    return tuple(
+        text
+        for s in stories
+        if not s.topics and s.lewissplit != "TEST"
+        for text in [reuters._story_text(s)]
+        if text and start(text) not in labelled
+    )
+
+
+def unlabelled_texts(setting: str, path=None) -> list[str]:
+    """The Reuters-21578 stories that have no topics (never in any test split), as text
+    in the form the setting's vocabulary reads, for learning word vectors without labels.
+
+    ``seeds`` / ``full``: raw bodies, as the Keras-style data; ``modapte``: title and
+    body, entities decoded, and no story of LEWISSPLIT="TEST". Any story whose first 20
+    words are those of a labelled story (a copy or re-sent version) is left out."""
+    source = _files.find_reuters(path)
+    return list(_unlabelled_cached(_files.source_key(source), setting))
+
+
+def pretrained_vectors(cfg: ReutersConfig, data: dict) -> np.ndarray:
+    """PPMI + SVD vectors (``cfg.embed_dim`` wide) for the model's vocabulary, learnt
+    from the training stories' text (validation part included: no labels are read) and
+    the unlabelled stories; never from a test story. ``data`` is as the model sees it
+    (after :func:`restrict_vocabulary`, when used)."""
+    extra = encode_texts(data["vocab"], unlabelled_texts(cfg.setting, data.get("source")))
+    n_words = int(data.get("input_dim", cfg.num_words))
+    return ppmi_svd_vectors(
+        list(data["x_train"]) + extra,
+        n_words=n_words,
+        dim=cfg.embed_dim,
+        window=int(cfg.extra.get("ppmi_window", 5)),
+        ignore_ids=(0,),
+        seed=0,
+    )
+
+
+def _set_embeddings(model, vectors: np.ndarray, scale: float) -> None:
+    """Copy the rows of ``vectors`` that are not zero into the model's Embedding
+    (``scale`` times them); the other rows keep their random start."""
+    layer = next(layer for layer in model.layers if isinstance(layer, Embedding))
+    weights = layer.params["embeddings"]
+    found = np.linalg.norm(vectors, axis=1) > 0
+    weights[found] = (scale * vectors[found]).astype(weights.dtype)
+
+
 # ---- models -------------------------------------------------------------------------
 def build_model(cfg: ReutersConfig, n_classes: int, seq_len: int, multilabel: bool = False):
     """The model named by ``cfg.model``, compiled."""
@@ -226,7 +353,13 @@ def build_model(cfg: ReutersConfig, n_classes: int, seq_len: int, multilabel: bo
     input_dim = int(cfg.extra.get("input_dim", cfg.num_words))
     model = Sequential(
         [
-            Embedding(input_dim, cfg.embed_dim, mask_zero=True, input_shape=(None,)),
+            Embedding(
+                input_dim,
+                cfg.embed_dim,
+                mask_zero=True,
+                input_shape=(None,),
+                trainable=not (cfg.freeze_embeddings and cfg.pretrained_embeddings != "none"),
+            ),
             SpatialDropout1D(cfg.spatial_dropout),
             Bidirectional(rnn) if cfg.model.startswith("bi") else rnn,
             GlobalMaxAveragePooling1D(),
@@ -263,12 +396,13 @@ def score(probs, y_true, n_classes, multilabel, threshold: float = 0.5) -> dict:
 
 
 # ---- one run ------------------------------------------------------------------------
-def restrict_vocabulary(data: dict, min_count: int) -> dict:
+def restrict_vocabulary(data: dict, min_count: int, extra_sequences=None) -> dict:
     """``data`` with the word ids renumbered densely over the words seen at least
     ``min_count`` times in the training stories; rarer words (and words never seen in
     training) become the OOV id 2 (Keras-style ids) or are dropped (tokenizer ids, which
     have no OOV id). A modelling choice that leaves the data setting as it is: the
-    embedding then only holds words it can learn. Returns a new dict whose
+    embedding then only holds words it can learn. ``extra_sequences`` (unlabelled text
+    in the same ids; Keras-style ids only) add to the counts. Returns a new dict whose
     ``"input_dim"`` is the embedding size needed and whose ``"vocab"`` encodes new text
     the same way."""
     tokenizer = data["vocab"]["kind"] == "tokenizer"
@@ -278,6 +412,14 @@ def restrict_vocabulary(data: dict, min_count: int) -> dict:
     counts = np.bincount(
         np.concatenate([np.asarray(s, np.int64) for s in x_train]), minlength=top + 1
     )
+    if extra_sequences:
+        if tokenizer:
+            raise ValueError(
+                "Received an invalid value for argument extra_sequences: the tokenizer's ids "
+                "are ranks over the training text only; give None."
+            )
+        more = np.concatenate([np.asarray(s, np.int64) for s in extra_sequences])
+        counts = counts + np.bincount(more[more <= top], minlength=top + 1)
     keep = counts >= max(min_count, 1)
     if tokenizer:
         # ids are ranks by training count, so the kept words are a prefix
@@ -367,13 +509,27 @@ def train_and_evaluate(
         raise ValueError("The seed models are single-label; use setting 'seeds' or 'full'.")
     n_classes = data["y_train"].shape[1] if multilabel else len(data["labels"])
     seed_model = cfg.model in SEED_MODELS
+    if cfg.vocab_from_unlabelled and (cfg.pretrained_embeddings == "none" or multilabel):
+        raise ValueError(
+            "Received an invalid value for argument vocab_from_unlabelled: it needs "
+            "pretrained_embeddings and a single-label setting ('seeds' or 'full')."
+        )
     if not seed_model and cfg.min_word_count > 0:
-        data = restrict_vocabulary(data, cfg.min_word_count)
+        extra = None
+        if cfg.vocab_from_unlabelled:
+            extra = encode_texts(data["vocab"], unlabelled_texts(cfg.setting, data.get("source")))
+        data = restrict_vocabulary(data, cfg.min_word_count, extra)
         cfg = dataclasses.replace(cfg, extra={**cfg.extra, "input_dim": data["input_dim"]})
     x_train = encode(cfg, data["x_train"])
     seq_len = x_train.shape[1]
     x_test = encode(cfg, data["x_test"], seq_len if seed_model else None)
     model = build_model(cfg, n_classes, seq_len, multilabel)
+    vector_seconds = 0.0
+    if not seed_model and cfg.pretrained_embeddings == "ppmi":
+        t0 = time.perf_counter()
+        vectors = pretrained_vectors(cfg, data)
+        _set_embeddings(model, vectors, float(cfg.extra.get("embedding_scale", 1.0)))
+        vector_seconds = time.perf_counter() - t0
     y_train = _targets(cfg, data["y_train"], n_classes, multilabel)
     start = time.perf_counter()
     val_figures = {}
@@ -439,6 +595,8 @@ def train_and_evaluate(
     if multilabel:
         figures["threshold"] = 0.5 if threshold is None else threshold
     figures["train_seconds"] = train_seconds
+    if vector_seconds:
+        figures["vector_seconds"] = vector_seconds
     figures["epochs_run"] = len(history.history["loss"])
     figures.update(val_figures)
     return {
