@@ -36,6 +36,11 @@ class Cell:
     # array (SimpleRNN, LSTM): the time loop then keeps one buffer for both
     same_input_and_recurrent_grads = False
     _rec_kernel_t: np.ndarray | None = None  # Wᵀ, cached by begin_backward()
+    # True when the cell keeps step t's gate values in the input projection's buffer:
+    # on entry to forward_step, cache["gates"][t] IS xw_t (x_t·U + b), which the step
+    # overwrites with the gates (dead once used); the caller puts that buffer in the
+    # cache, and allocate() leaves "gates" out. Saves one (T, B, G·H) buffer (LSTM).
+    gates_in_projection = False
 
     def __init__(
         self,

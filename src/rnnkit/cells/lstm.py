@@ -32,6 +32,7 @@ class LSTMCell(Cell):
     n_gates = 4
     state_names = ("h", "c")
     same_input_and_recurrent_grads = True
+    gates_in_projection = True
 
     def __init__(
         self,
@@ -54,17 +55,17 @@ class LSTMCell(Cell):
 
     def allocate(self, steps, batch, dtype):
         h = self.units
-        return {
-            "gates": np.empty((steps, batch, 4 * h), dtype),  # i, f, C~, o after σ / tanh
-            "act_c": np.empty((steps, batch, h), dtype),  # tanh(C_t)
-        }
+        # "gates" (i, f, C~, o after σ / tanh) is the caller's input-projection buffer
+        return {"act_c": np.empty((steps, batch, h), dtype)}  # tanh(C_t)
 
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         h_prev, c_prev = states
         u = self.units
-        z = cache["gates"][t]
-        np.matmul(h_rec, self.params["recurrent_kernel"], out=z)
-        z += xw_t
+        z = cache["gates"][t]  # the buffer of xw_t itself (gates_in_projection)
+        rec = np.matmul(
+            h_rec, self.params["recurrent_kernel"], out=self.scratch("h·W", z.shape, z.dtype)
+        )
+        np.add(xw_t, rec, out=z)  # z = x_t·U + h_{t-1}·W + b, over x_t·U + b
         sig, act = self.recurrent_activation, self.activation
         affine = self._gate_tanh_form(z.dtype)
         if affine is not None:  # all four gates in four passes: c·tanh(a·z) + b

@@ -322,6 +322,8 @@ class RNN(Layer):
             S[0][:-1] if rec_mask is None else ws.get("h_rec", steps, (batch, self.units), dtype)
         )
         cache = ws.cell_buffers(cell, steps, batch, dtype)
+        if cell.gates_in_projection:
+            cache["gates"] = xw  # the cell overwrites x·U + b with its gates, step by step
 
         for t in range(steps):
             prev = tuple(buf[t] for buf in S)
@@ -410,6 +412,8 @@ class RNN(Layer):
             scratch = ((batch, dtype), cell.allocate(1, batch, dtype))
             self._step_scratch = scratch
         xw = cell.project_inputs(x_t)
+        if cell.gates_in_projection:
+            scratch[1]["gates"] = xw[None]
         states = [np.asarray(s, dtype) for s in states]
         new = cell.forward_step(0, xw, states, states[0], scratch[1])
         # a cell may return views of its scratch buffers, which the next step reuses
