@@ -35,3 +35,18 @@ def require_data(relative: str) -> Path:
 def _seed():
     rnnkit.set_random_seed(1234)
     yield
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def accelerator(request):
+    """Runs a test once with the reference NumPy cells and once with the fused numba
+    kernels (rnnkit.cells.fused); the numba run is skipped when numba is missing."""
+    from rnnkit import backend
+    from rnnkit.cells import fused
+
+    if request.param == "numba" and fused.kernels() is None:
+        pytest.skip("numba is not installed (pip install rnnkit[fast])")
+    previous = backend._accelerator
+    backend.set_accelerator(request.param)
+    yield request.param
+    backend._accelerator = previous

@@ -27,6 +27,9 @@ from rnnkit.layers import (
 from rnnkit.models import Sequential
 from rnnkit.utils.gradient_check import check_layer, check_loss, check_model
 
+# every test here runs with the NumPy cells and with the fused numba kernels
+pytestmark = pytest.mark.usefixtures("accelerator")
+
 TOL = 1e-6
 B, T, I, H = 2, 4, 3, 3
 

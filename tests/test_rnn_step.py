@@ -7,6 +7,9 @@ import pytest
 
 from rnnkit.layers import GRU, LSTM, SimpleRNN
 
+# every test here runs with the NumPy cells and with the fused numba kernels
+pytestmark = pytest.mark.usefixtures("accelerator")
+
 KINDS = {"SimpleRNN": (SimpleRNN, 1), "LSTM": (LSTM, 2), "GRU": (GRU, 1)}
 
 

@@ -29,6 +29,9 @@ F = torch.nn.functional
 from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN  # noqa: E402
 from rnnkit.models import Sequential  # noqa: E402
 
+# every test here runs with the NumPy cells and with the fused numba kernels
+pytestmark = pytest.mark.usefixtures("accelerator")
+
 KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
 B, T, I, H = 3, 6, 4, 5
 TOL = 1e-9

@@ -9,6 +9,9 @@ import pytest
 
 from rnnkit.layers import GRU, LSTM, SimpleRNN
 
+# every test here runs with the NumPy cells and with the fused numba kernels
+pytestmark = pytest.mark.usefixtures("accelerator")
+
 KINDS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
 
 

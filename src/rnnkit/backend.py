@@ -8,6 +8,7 @@ one place.
 from __future__ import annotations
 
 import itertools
+import os
 from collections import defaultdict
 
 import numpy as np
@@ -108,3 +109,62 @@ def unique_name(prefix: str) -> str:
     """Keras-style layer names: ``lstm``, ``lstm_1``, ``lstm_2`` …"""
     n = next(_name_counters[prefix])
     return prefix if n == 0 else f"{prefix}_{n}"
+
+
+# ---- optional accelerator ---------------------------------------------------------
+_ACCELERATORS = ("auto", "numba", "numpy")
+# the environment variable gives the starting value; set_accelerator() changes it
+_accelerator = os.environ.get("RNNKIT_ACCELERATOR", "auto")
+
+
+def _check_accelerator(name, source: str) -> str:
+    value = str(name).strip().lower() if isinstance(name, str) else name
+    if value not in _ACCELERATORS:
+        raise ValueError(
+            f"Received an invalid value for {source}, expected one of {_ACCELERATORS}, "
+            f"got {name!r}."
+        )
+    return value
+
+
+def set_accelerator(name: str) -> None:
+    """Choose how the recurrent cells do a step's element-wise work.
+
+    ``"numpy"``: the reference NumPy code of each cell. ``"numba"``: fused compiled
+    kernels (``rnnkit.cells.fused``; needs ``pip install rnnkit[fast]``), used for
+    cells with their default activations in float32 and float64. ``"auto"``: numba
+    when it is installed. The starting value is the environment variable
+    ``RNNKIT_ACCELERATOR``, else ``"auto"``. Matrix products are NumPy's either way.
+
+    Raises:
+        ValueError: for another name.
+        ImportError: for ``"numba"`` when numba is not installed.
+    """
+    value = _check_accelerator(name, "argument name")
+    if value == "numba":
+        from .cells import fused
+
+        if fused.kernels() is None:
+            raise ImportError(
+                "set_accelerator('numba') needs numba, which is not installed; install "
+                "it with `pip install rnnkit[fast]` or use 'numpy'."
+            )
+    global _accelerator
+    _accelerator = value
+
+
+def accelerator() -> str:
+    """The accelerator in effect: ``"numba"`` or ``"numpy"`` (see
+    :func:`set_accelerator`)."""
+    requested = _check_accelerator(_accelerator, "environment variable RNNKIT_ACCELERATOR")
+    if requested == "numpy":
+        return "numpy"
+    from .cells import fused
+
+    available = fused.kernels() is not None
+    if requested == "numba" and not available:
+        raise ImportError(
+            "RNNKIT_ACCELERATOR=numba needs numba, which is not installed; install it "
+            "with `pip install rnnkit[fast]` or set RNNKIT_ACCELERATOR=numpy."
+        )
+    return "numba" if available else "numpy"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
+from . import fused
 from .base import Cell
 
 
@@ -54,6 +55,13 @@ class GRUCell(Cell):
         u = self.units
         w = self.params["recurrent_kernel"]
         rec = np.matmul(h_rec, w, out=self.scratch("rec", (h_rec.shape[0], w.shape[1]), w.dtype))
+        kernels = self._fused(w.dtype)
+        if kernels is not None:  # the lines below as one compiled loop (cells.fused)
+            h = np.empty_like(h_prev) if out is None else out[0]
+            kernels.gru_forward(
+                xw_t, rec, self._rec_bias(), h_prev, cache["gates"][t], cache["rec_h"][t], h
+            )
+            return (h,)
         if self.use_bias:
             rec += self.params["bias"][1]
         g = cache["gates"][t]
@@ -71,6 +79,21 @@ class GRUCell(Cell):
         h *= z
         h += h_tilde
         return (h,)
+
+    def _fused(self, dtype):
+        """The fused kernels for this step, or None: only for the default activations."""
+        if self.recurrent_activation.name != "sigmoid" or self.activation.name != "tanh":
+            return None
+        return fused.for_dtype(dtype)
+
+    def _rec_bias(self):
+        """b' (3H,), zeros without a bias (for the fused kernel)."""
+        if self.use_bias:
+            return self.params["bias"][1]
+        w = self.params["recurrent_kernel"]
+        zeros = self.scratch("no_bias", (w.shape[1],), w.dtype)
+        zeros.fill(0.0)
+        return zeros
 
     def recurrent_grad_columns(self):
         return slice(2 * self.units, 3 * self.units)  # dz_rec = dxw but for the h~ block
@@ -92,6 +115,16 @@ class GRUCell(Cell):
             return self.scratch(name, shp, dtype) if reuse else np.empty(shp, dtype)
 
         dxw = np.empty_like(g) if out is None else out[0]
+        kernels = self._fused(dtype)
+        if kernels is not None:  # the lines below as one compiled loop (cells.fused)
+            dzrec = buf("dzrec", g.shape)
+            direct = buf(f"direct{t % 2}", shape)
+            kernels.gru_backward(dh, h_prev, g, rec_h, dxw, dzrec, direct)
+            dh_rec = np.matmul(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
+            if out is not None:
+                np.copyto(out[1], dzrec[:, 2 * u :])
+                dzrec = out[1]
+            return dxw, dzrec, dh_rec, (direct,)
         dz, dr, da_h = dxw[:, :u], dxw[:, u : 2 * u], dxw[:, 2 * u :]
         np.subtract(h_prev, h_tilde, out=dz)
         dz *= dh  # dz = dh ⊙ (h_{t-1} - h~_t)

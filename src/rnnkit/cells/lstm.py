@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
+from . import fused
 from .base import Cell
 
 
@@ -65,6 +66,11 @@ class LSTMCell(Cell):
         rec = np.matmul(
             h_rec, self.params["recurrent_kernel"], out=self.scratch("h·W", z.shape, z.dtype)
         )
+        kernels = self._fused(z.dtype)
+        if kernels is not None:  # the lines below as one compiled loop (cells.fused)
+            h, c = (np.empty_like(c_prev), np.empty_like(c_prev)) if out is None else out
+            kernels.lstm_forward(z, rec, c_prev, c, cache["act_c"][t], h)
+            return h, c
         np.add(xw_t, rec, out=z)  # z = x_t·U + h_{t-1}·W + b, over x_t·U + b
         sig, act = self.recurrent_activation, self.activation
         affine = self._gate_tanh_form(z.dtype)
@@ -86,6 +92,12 @@ class LSTMCell(Cell):
         h = np.multiply(o, act_c, out=h)
         return h, c
 
+    def _fused(self, dtype):
+        """The fused kernels for this step, or None: only for the default activations."""
+        if self.recurrent_activation.name != "sigmoid" or self.activation.name != "tanh":
+            return None
+        return fused.for_dtype(dtype)
+
     def _gate_tanh_form(self, dtype):
         """Per-column (a, c, b) such that the gate activations of z = [i, f, C~, o] are
         c·tanh(a·z) + b, when both activations have such a form (sigmoid and tanh,
@@ -106,19 +118,19 @@ class LSTMCell(Cell):
 
     def backward_step(self, t, dstates, states_prev, cache, out=None):
         dh, dc_next = dstates
-        _, c_prev = states_prev
-        u = self.units
+        c_prev = states_prev[1]
         gates, act_c = cache["gates"][t], cache["act_c"][t]
+        sig, act = self.recurrent_activation, self.activation
+        if out is not None and sig.name == "sigmoid" and act.name == "tanh":
+            return self._backward_step_default(t, dh, dc_next, c_prev, gates, act_c, out[0])
+
+        u = self.units
         i, f, c_tilde, o = (
             gates[:, :u],
             gates[:, u : 2 * u],
             gates[:, 2 * u : 3 * u],
             gates[:, 3 * u :],
         )
-        sig, act = self.recurrent_activation, self.activation
-        if sig.name == "sigmoid" and act.name == "tanh" and out is not None:
-            return self._backward_step_default(t, dh, dc_next, c_prev, gates, act_c, out[0])
-
         dc = act.grad(act_c)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
         dc *= dh
         dc *= o
@@ -140,24 +152,41 @@ class LSTMCell(Cell):
         """backward_step for σ gates and tanh (the defaults), the same lines with the
         derivatives written from the outputs (σ' = y(1 - y), tanh' = 1 - y²) into one
         reused (B, 4H) buffer and one multiplication of dz; dC and dh_{t-1} go into
-        reused buffers that alternate between steps (this step reads the other)."""
-        u = self.units
+        reused buffers that alternate between steps (this step reads the other). With
+        the numba accelerator, the element-wise lines are one compiled loop."""
         shape, dtype = act_c.shape, act_c.dtype
+        dc = self.scratch(f"dc{t % 2}", shape, dtype)  # dL/dC_{t-1} on return
+        kernels = self._fused(dtype)
+        if kernels is not None:  # the lines below as one compiled loop (cells.fused)
+            if dc_next is None:
+                dc_next = self.scratch("zeros", shape, dtype)
+                dc_next.fill(0.0)
+            kernels.lstm_backward(dh, dc_next, c_prev, gates, act_c, dz, dc)
+        else:
+            self._backward_numpy(dh, dc_next, c_prev, gates, act_c, dz, dc)
+        dh_rec = np.matmul(
+            dz, self.recurrent_kernel_t(), out=self.scratch(f"dh{t % 2}", shape, dtype)
+        )
+        return dz, dz, dh_rec, (None, dc)
+
+    def _backward_numpy(self, dh, dc_next, c_prev, gates, act_c, dz, dc):
+        """The reference element-wise lines of the default backward step: fills dz and
+        dc (dL/dC_{t-1})."""
+        u = self.units
         i, f, c_tilde, o = (
             gates[:, :u],
             gates[:, u : 2 * u],
             gates[:, 2 * u : 3 * u],
             gates[:, 3 * u :],
         )
-        deriv = self.scratch("deriv", gates.shape, dtype)
+        deriv = self.scratch("deriv", gates.shape, gates.dtype)
         np.subtract(1.0, gates, out=deriv)
         deriv *= gates  # σ'(i), σ'(f), σ'(o) (and C~'s block, overwritten next)
         d_cand = deriv[:, 2 * u : 3 * u]
         np.multiply(c_tilde, c_tilde, out=d_cand)
         np.subtract(1.0, d_cand, out=d_cand)  # tanh'(C~)
 
-        dc = self.scratch(f"dc{t % 2}", shape, dtype)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
-        np.multiply(act_c, act_c, out=dc)
+        np.multiply(act_c, act_c, out=dc)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
         np.subtract(1.0, dc, out=dc)
         dc *= dh
         dc *= o
@@ -169,10 +198,6 @@ class LSTMCell(Cell):
         np.multiply(dh, act_c, out=dz[:, 3 * u :])  # do = dh ⊙ tanh(C_t)
         dz *= deriv  # dz = [di ⊙ σ'(i), df ⊙ σ'(f), dC~ ⊙ tanh'(C~), do ⊙ σ'(o)]
         dc *= f  # dC_t-1
-        dh_rec = np.matmul(
-            dz, self.recurrent_kernel_t(), out=self.scratch(f"dh{t % 2}", shape, dtype)
-        )
-        return dz, dz, dh_rec, (None, dc)
 
     def get_config(self):
         config = super().get_config()

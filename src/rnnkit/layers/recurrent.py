@@ -450,9 +450,10 @@ class RNN(Layer):
         ]
         d_seq = None
         if self.return_sequences:
-            d_seq = np.asarray(dy, self.dtype).transpose(1, 0, 2)
+            # time-major and contiguous: each step adds one contiguous (B, H) slice
+            d_seq = np.ascontiguousarray(np.asarray(dy, self.dtype).transpose(1, 0, 2))
             if self.zero_output_for_mask and mt is not None:
-                d_seq = d_seq * mt[:, :, None]
+                d_seq *= mt[:, :, None]
         else:
             d_next[0] = d_next[0] + dy
 
@@ -468,8 +469,11 @@ class RNN(Layer):
         rec_mask = c["rec_mask"]
         norms = np.empty((steps, batch)) if self.record_state_grads else None
         cell.begin_backward()
+        state_views = [list(buf) for buf in S]  # per-step views, made once
+        dxw_views = list(dxw_all)
+        dzrec_views = dxw_views if shared else list(dzrec_all)
         for t in range(steps - 1, -1, -1):
-            ds = list(d_next)
+            ds = d_next
             if d_seq is not None:
                 ds[0] += d_seq[t]  # d_next[0] is always this loop's own array
             if norms is not None:
@@ -479,8 +483,8 @@ class RNN(Layer):
                 keep = mt[t][:, None]
                 carried = [np.where(keep, 0.0, d) for d in ds]
                 ds = [np.where(keep, d, 0.0) for d in ds]
-            prev = tuple(buf[t] for buf in S)
-            out = (dxw_all[t], dzrec_all[t])
+            prev = [v[t] for v in state_views]
+            out = (dxw_views[t], dzrec_views[t])
             dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"], out=out)
             if dxw is not out[0]:  # a cell that did not write into the buffers
                 out[0][...] = dxw
@@ -494,7 +498,8 @@ class RNN(Layer):
                 d_next[0] = dh_rec
             else:
                 d_next[0] += dh_rec
-            d_next = [np.zeros((batch, units), self.dtype) if d is None else d for d in d_next]
+            if any(d is None for d in d_next):
+                d_next = [np.zeros((batch, units), self.dtype) if d is None else d for d in d_next]
             if carried is not None:
                 d_next = [d + dc for d, dc in zip(d_next, carried)]
         cell.end_backward()

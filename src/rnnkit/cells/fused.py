@@ -1,0 +1,91 @@
+"""Optional accelerator: a cell step's element-wise work as one compiled loop.
+
+The NumPy code in each cell is the reference: it reads like the equations and every
+gradient test checks it. This module states the same step equations once more as
+numba kernels, so that a step's element-wise work is one pass over its arrays
+instead of some fifteen NumPy calls, each a separate pass with its own Python
+overhead (bench/NOTES.md measures the difference). The matrix products stay in
+NumPy/BLAS, and the time loop stays in ``rnnkit.layers.recurrent``.
+
+It is used when numba is installed (``pip install rnnkit[fast]``) and
+``rnnkit.backend.accelerator()`` is ``"numba"`` (the default ``"auto"`` picks it
+when numba imports), for cells with their default activations (σ gates, tanh) in
+float32 or float64. The test suite runs every gradient check and PyTorch
+cross-check of the LSTM through both paths.
+
+float64 kernels call the exact ``math.tanh``. float32 kernels use a rational
+approximation of tanh that the compiler can vectorise (without Intel's SVML,
+numba's ``math.tanh`` is a scalar libm call, 50x slower than NumPy's SIMD tanh):
+
+    tanh(x) ≈ x·p(x²) / q(x²),  x clamped to [-7.9, 7.9],
+
+with p of degree 6 and q of degree 3 in x², fitted here by Lawson-weighted linear
+least squares for relative error over [0, 7.9] (``tests/test_fused.py`` holds the
+error: at most 6 float32 ulps or 3.3e-7 absolute over [-12, 12], against NumPy's
+1.4 ulps; σ(x) = ½ + ½·tanh(x/2) inherits an absolute error below 2e-7).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+
+_TANH_CLAMP = 7.9
+# coefficients of p (x^0 .. x^12 in powers of x²) and q (x^0 .. x^6)
+_TANH_P = (
+    9.99999998e-01,
+    1.31281403e-01,
+    3.15365730e-03,
+    1.16896175e-05,
+    -2.25258316e-08,
+    6.48297817e-11,
+    -1.19247755e-13,
+)
+_TANH_Q = (1.0, 4.64614721e-01, 2.46919252e-02, 2.61934528e-04)
+
+
+def tanh_f32_reference(x: np.ndarray) -> np.ndarray:
+    """The float32 kernels' tanh, in NumPy (for tests and documentation)."""
+    x = np.clip(np.asarray(x, np.float32), -np.float32(_TANH_CLAMP), np.float32(_TANH_CLAMP))
+    s = x * x
+    num = np.full_like(s, np.float32(_TANH_P[-1]))
+    for c in _TANH_P[-2::-1]:
+        num = num * s + np.float32(c)
+    den = np.full_like(s, np.float32(_TANH_Q[-1]))
+    for c in _TANH_Q[-2::-1]:
+        den = den * s + np.float32(c)
+    return x * num / den
+
+
+_kernels = None  # the compiled kernels' module, or False when numba is missing
+
+
+def kernels():
+    """The kernels' module (compiled on first use of each kernel); None when numba is
+    not installed."""
+    global _kernels
+    if _kernels is None:
+        try:
+            from . import _fused_numba
+        except ImportError:
+            _kernels = False
+        else:
+            _kernels = _fused_numba
+    return _kernels or None
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_resolved: dict = {}
+
+
+def for_dtype(dtype):
+    """The kernels to use for arrays of ``dtype`` under the current accelerator
+    setting (``rnnkit.backend.set_accelerator`` / ``RNNKIT_ACCELERATOR``), or None for
+    the NumPy path. Cheap enough to call every step."""
+    key = (backend._accelerator, dtype)
+    found = _resolved.get(key)
+    if found is None:
+        use = backend.accelerator() == "numba" and np.dtype(dtype) in _FUSED_DTYPES
+        found = _resolved[key] = (kernels() if use else None,)
+    return found[0]
