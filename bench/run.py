@@ -383,7 +383,19 @@ def machine_info() -> dict:
         "torch": torch.__version__,
         "torch_parallel": torch.__config__.parallel_info().splitlines()[0:3],
         "load_before": os.getloadavg(),
+        "accelerator": _accelerator_info(),
     }
+
+
+def _accelerator_info() -> str:
+    from rnnkit import backend
+
+    name = backend.accelerator()
+    if name == "numba":
+        import numba
+
+        return f"numba {numba.__version__} (rnnkit.cells.fused: LSTM and GRU element-wise work)"
+    return "numpy (the reference cells)"
 
 
 def geomean(xs):
@@ -410,6 +422,7 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         f"- CPU: {info['cpu']}, {info['cores']} logical cores",
         *[f"- BLAS / threading (threadpoolctl): {b}" for b in info["blas"]],
         f"- Python {info['python']}, NumPy {info['numpy']}, PyTorch {info['torch']}",
+        f"- rnnkit accelerator: {info.get('accelerator', 'numpy')} (`--accelerator` chooses)",
         f"- Load average (1, 5, 15 min) before the run: "
         f"{', '.join(f'{v:.2f}' for v in info['load_before'])}; after: "
         f"{', '.join(f'{v:.2f}' for v in info['load_after'])}",
@@ -500,6 +513,11 @@ def main(argv=None) -> None:
     p.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     p.add_argument(
+        "--accelerator",
+        choices=["auto", "numba", "numpy"],
+        help="rnnkit's accelerator (RNNKIT_ACCELERATOR; default auto: numba when installed)",
+    )
+    p.add_argument(
         "--memory-probe",
         nargs=4,
         metavar=("LIB", "CELL", "SHAPE", "THREADS"),
@@ -507,6 +525,11 @@ def main(argv=None) -> None:
     )
     a = p.parse_args(argv)
     os.environ.setdefault("RNNKIT_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    if a.accelerator:  # for this process and the memory probes it starts
+        os.environ["RNNKIT_ACCELERATOR"] = a.accelerator
+        from rnnkit import backend
+
+        backend.set_accelerator(a.accelerator)
     if a.memory_probe:
         lib, kind, shape, threads = a.memory_probe
         print(memory_probe(lib, kind, shape, int(threads)))

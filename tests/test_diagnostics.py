@@ -186,6 +186,11 @@ def test_gate_saturation_counts_saturated_units():
     never_run.ensure_built((5, 3))
     with pytest.raises(ValueError, match="no forward pass"):
         D.gate_saturation(never_run)
+    # BPTT writes its gradients over the gates: reading them afterwards is refused
+    layer.forward(np.ones((2, 6, 3)), training=True)
+    layer.backward(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="overwritten by backward"):
+        D.gate_saturation(layer)
 
 
 def test_fit_decay_recovers_a_geometric_factor_and_skips_zeros():

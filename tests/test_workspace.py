@@ -76,3 +76,31 @@ def test_shorter_pass_reuses_and_release_frees():
     assert layer._cache is None
     layer.forward(rng.normal(size=(2, 5, 3)), training=True)
     assert not np.shares_memory(gates, layer._cache["cache"]["gates"])
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_bptt_writes_its_gradients_into_the_projection_buffer(kind):
+    """Memory: dL/d(x·U + b) goes where x·U + b was (LSTM and GRU keep their gates
+    there, SimpleRNN caches h_t in the state buffer): no separate (T, B, G·H) buffer,
+    and no stale gates left to read after backward."""
+    layer = make(kind, return_sequences=True)
+    rng = np.random.default_rng(4)
+    layer.forward(rng.normal(size=(2, 5, 3)), training=True)
+    cache = layer._cache
+    if kind == "SimpleRNN":
+        assert np.shares_memory(cache["cache"]["h"], cache["S"][0])
+    else:
+        assert np.shares_memory(cache["cache"]["gates"], cache["xw"])
+    layer.backward(rng.normal(size=(2, 5, 4)))
+    assert "dxw" not in layer._workspace._arrays
+    assert "gates" not in layer._cache["cache"]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_second_backward_of_one_forward_is_refused(kind):
+    layer = make(kind, return_sequences=True)
+    rng = np.random.default_rng(5)
+    layer.forward(rng.normal(size=(2, 5, 3)), training=True)
+    layer.backward(rng.normal(size=(2, 5, 4)))
+    with pytest.raises(RuntimeError, match="backward\\(\\) already ran .* run forward\\(\\) again"):
+        layer.backward(rng.normal(size=(2, 5, 4)))

@@ -165,7 +165,13 @@ def gate_saturation(
         acts = cache["S"][0][1:]  # the states, (T, B, H)
         kinds = (cell.activation.name,)
     else:
-        acts = cache["cache"]["gates"]  # (T, B, G·H)
+        acts = cache["cache"].get("gates")  # (T, B, G·H)
+        if acts is None:
+            raise ValueError(
+                f"Layer {layer.name!r}: the gates of its last forward pass were overwritten "
+                f"by backward() (BPTT reuses their buffer); read gate_saturation between "
+                f"forward and backward, or run the layer forward again."
+            )
         sig, act = cell.recurrent_activation.name, cell.activation.name
         kinds = (sig, sig, act, sig) if isinstance(cell, LSTMCell) else (sig, sig, act)
     keep = cache["mask"]  # (T, B) or None
@@ -211,6 +217,12 @@ def state_gradient_norms(model, x, y, sample_weight=None) -> tuple[float, dict[s
     Raises:
         ValueError: an uncompiled model, one without recurrent layers, or bad data.
     """
+    return _state_gradient_norms(model, x, y, sample_weight)
+
+
+def _state_gradient_norms(model, x, y, sample_weight=None, between=None):
+    """:func:`state_gradient_norms`; ``between(layers)``, when given, runs after the
+    forward pass and before BPTT (which overwrites the layers' gate buffers)."""
     layers = recurrent_layers(model)
     if not layers:
         raise ValueError(
@@ -228,6 +240,8 @@ def state_gradient_norms(model, x, y, sample_weight=None) -> tuple[float, dict[s
         for layer in layers:
             layer.record_state_grads = True
         loss, _, _, grad, fused = model.compute_loss(x, y, sample_weight, training=False)
+        if between is not None:
+            between(layers)
         model.backward(grad, from_logits=fused)
         norms = {layer.name: np.array(layer.state_grad_norms) for layer in layers}
     finally:
@@ -441,7 +455,12 @@ def probe(model, x, y, sample_weight=None, jacobian_sample: int | None = 0) -> d
     Raises:
         ValueError: as :func:`state_gradient_norms`, or a jacobian_sample out of range.
     """
-    loss, norms = state_gradient_norms(model, x, y, sample_weight)
+    saturation = {}
+
+    def read_saturation(layers):  # the forward pass just run, before BPTT
+        saturation.update({layer.name: gate_saturation(layer) for layer in layers})
+
+    loss, norms = _state_gradient_norms(model, x, y, sample_weight, between=read_saturation)
     layers = recurrent_layers(model)
     x = model._check_x(x)
     if jacobian_sample is not None and not 0 <= int(jacobian_sample) < len(x):
@@ -456,7 +475,7 @@ def probe(model, x, y, sample_weight=None, jacobian_sample: int | None = 0) -> d
             "state_grad_norm": mean.tolist(),
             "state_grad_decay": _fit_or_none(mean),
             "spectral_radius": spectral_radii(layer),
-            "gate_saturation": gate_saturation(layer),  # the forward just run
+            "gate_saturation": saturation[layer.name],
         }
         report["layers"][layer.name] = entry
     if jacobian_sample is not None:

@@ -87,63 +87,62 @@ def lstm_forward(z, rec, c_prev, c_out, act_c, h_out):
 
 
 @jit
-def lstm_backward(dh, dc_next, c_prev, gates, act_c, dz, dc_prev):
-    """dL/d(pre-activations) dz (B, 4H) and dL/dC_{t-1}, from dL/dh_t, dL/dC_t
-    (from later steps) and the forward values, as in ``LSTMCell``'s docstring."""
+def lstm_backward(dh, dc_next, c_prev, gz, act_c, dc_prev):
+    """In place: gz (B, 4H) holds the gates on entry and dL/d(pre-activations) on exit;
+    dL/dC_{t-1} into dc_prev; from dL/dh_t, dL/dC_t (from later steps) and the forward
+    values, as in ``LSTMCell``'s docstring."""
     n, h = c_prev.shape
     for b in range(n):
-        gi, gf = gates[b, :h], gates[b, h : 2 * h]
-        gc, go = gates[b, 2 * h : 3 * h], gates[b, 3 * h :]
-        di, df = dz[b, :h], dz[b, h : 2 * h]
-        dcand, do = dz[b, 2 * h : 3 * h], dz[b, 3 * h :]
+        zi, zf = gz[b, :h], gz[b, h : 2 * h]
+        zc, zo = gz[b, 2 * h : 3 * h], gz[b, 3 * h :]
         dhb, dcn, cp, ac, dcp = dh[b], dc_next[b], c_prev[b], act_c[b], dc_prev[b]
         for j in range(h):
-            i, f, c_tilde, o, a, g = gi[j], gf[j], gc[j], go[j], ac[j], dhb[j]
+            i, f, c_tilde, o, a, g = zi[j], zf[j], zc[j], zo[j], ac[j], dhb[j]
             one = one_(a)
             dc = dcn[j] + g * o * (one - a * a)  # dC = dC_t + dh ⊙ o ⊙ tanh'(C_t)
-            di[j] = dc * c_tilde * i * (one - i)
-            df[j] = dc * cp[j] * f * (one - f)
-            dcand[j] = dc * i * (one - c_tilde * c_tilde)
-            do[j] = g * a * o * (one - o)
+            zi[j] = dc * c_tilde * i * (one - i)
+            zf[j] = dc * cp[j] * f * (one - f)
+            zc[j] = dc * i * (one - c_tilde * c_tilde)
+            zo[j] = g * a * o * (one - o)
             dcp[j] = dc * f  # dC_{t-1}
 
 
 @jit
-def gru_forward(xw, rec, b_rec, h_prev, gates, rec_h, h_out):
-    """xw (B, 3H): x_t·U + b; rec (B, 3H): h_{t-1}·W without its bias b_rec (3H).
-    Writes the gates z, r, h~, rec_h = h_{t-1}·W_h + b'_h and h_t (``GRUCell``)."""
+def gru_forward(z, rec, b_rec, h_prev, rec_h, h_out):
+    """z (B, 3H): x_t·U + b on entry, the gates z, r, h~ on exit; rec (B, 3H):
+    h_{t-1}·W without its bias b_rec (3H). Writes rec_h = h_{t-1}·W_h + b'_h and h_t
+    (``GRUCell``)."""
     n, h = h_prev.shape
     bz, br, bh = b_rec[:h], b_rec[h : 2 * h], b_rec[2 * h :]
     for b in range(n):
-        xz, xr, xh = xw[b, :h], xw[b, h : 2 * h], xw[b, 2 * h :]
+        gz, gr, gh = z[b, :h], z[b, h : 2 * h], z[b, 2 * h :]
         rz, rr, rh = rec[b, :h], rec[b, h : 2 * h], rec[b, 2 * h :]
-        gz, gr, gh = gates[b, :h], gates[b, h : 2 * h], gates[b, 2 * h :]
         hp, rho, ho = h_prev[b], rec_h[b], h_out[b]
         for j in range(h):
-            z = sigmoid_(xz[j] + rz[j] + bz[j])
-            r = sigmoid_(xr[j] + rr[j] + br[j])
+            u = sigmoid_(gz[j] + rz[j] + bz[j])  # z_t
+            r = sigmoid_(gr[j] + rr[j] + br[j])
             a = rh[j] + bh[j]
-            h_tilde = tanh_(xh[j] + r * a)
-            gz[j], gr[j], gh[j], rho[j] = z, r, h_tilde, a
-            ho[j] = h_tilde + z * (hp[j] - h_tilde)  # z ⊙ h_{t-1} + (1 - z) ⊙ h~
+            h_tilde = tanh_(gh[j] + r * a)
+            gz[j], gr[j], gh[j], rho[j] = u, r, h_tilde, a
+            ho[j] = h_tilde + u * (hp[j] - h_tilde)  # z ⊙ h_{t-1} + (1 - z) ⊙ h~
 
 
 @jit
-def gru_backward(dh, h_prev, gates, rec_h, dxw, dzrec, direct):
-    """dL/d(input projection) dxw (B, 3H), dL/d(h_{t-1}·W + b') dzrec (B, 3H) and the
-    direct dL/dh_{t-1} = dh ⊙ z, from dL/dh_t and the forward values (``GRUCell``)."""
+def gru_backward(dh, h_prev, g, rec_h, dzrec, direct):
+    """In place: g (B, 3H) holds the gates z, r, h~ on entry and dL/d(input
+    projection) on exit; dL/d(h_{t-1}·W + b') into dzrec (B, 3H) and the direct
+    dL/dh_{t-1} = dh ⊙ z into direct; from dL/dh_t (``GRUCell``)."""
     n, h = h_prev.shape
     for b in range(n):
-        gz, gr, gh = gates[b, :h], gates[b, h : 2 * h], gates[b, 2 * h :]
-        dz, dr, dah = dxw[b, :h], dxw[b, h : 2 * h], dxw[b, 2 * h :]
+        gz, gr, gh = g[b, :h], g[b, h : 2 * h], g[b, 2 * h :]
         qz, qr, qh = dzrec[b, :h], dzrec[b, h : 2 * h], dzrec[b, 2 * h :]
         dhb, hp, rho, dd = dh[b], h_prev[b], rec_h[b], direct[b]
         for j in range(h):
-            z, r, h_tilde, g = gz[j], gr[j], gh[j], dhb[j]
-            one = one_(z)
-            d_z = g * (hp[j] - h_tilde) * z * (one - z)  # dz ⊙ σ'(z)
-            d_a = g * (one - z) * (one - h_tilde * h_tilde)  # da_h
+            u, r, h_tilde, d = gz[j], gr[j], gh[j], dhb[j]
+            one = one_(u)
+            d_z = d * (hp[j] - h_tilde) * u * (one - u)  # dz ⊙ σ'(z)
+            d_a = d * (one - u) * (one - h_tilde * h_tilde)  # da_h
             d_r = d_a * rho[j] * r * (one - r)  # dr ⊙ σ'(r)
-            dz[j], dr[j], dah[j] = d_z, d_r, d_a
+            gz[j], gr[j], gh[j] = d_z, d_r, d_a
             qz[j], qr[j], qh[j] = d_z, d_r, d_a * r
-            dd[j] = g * z
+            dd[j] = d * u

@@ -41,6 +41,9 @@ class Cell:
     # overwrites with the gates (dead once used); the caller puts that buffer in the
     # cache, and allocate() leaves "gates" out. Saves one (T, B, G·H) buffer (LSTM).
     gates_in_projection = False
+    # True when the cell caches h_t under cache["h"] and the caller may make that the
+    # loop's own state buffer (S[0][1:]): allocate() leaves "h" out (SimpleRNN)
+    output_in_cache = False
 
     def __init__(
         self,
@@ -126,7 +129,10 @@ class Cell:
         optionally the arrays to write dxw_t (B, G·H) and the
         ``recurrent_grad_columns()`` of dz_rec_t into (one array twice when
         ``same_input_and_recurrent_grads``), so that the time loop's buffers are filled
-        without a copy; a cell that writes into ``out`` returns those arrays.
+        without a copy; a cell that writes into ``out`` returns those arrays. The time
+        loop's ``out[0]`` is the buffer that held x_t·U + b in the forward pass — for a
+        ``gates_in_projection`` cell, this step's gates ``cache["gates"][t]``: read
+        them before writing.
         Returns (dxw_t, dz_rec_t, dh_rec, dstates_prev): dL/d(input projection),
         dL/d(recurrent pre-activation, the thing multiplied by W), dL/dh_rec, and the
         gradients reaching the previous states directly (not through W; None for
@@ -155,6 +161,12 @@ class Cell:
             return slice(0, 0)
         return slice(0, self.n_gates * self.units)
 
+    def recurrent_grad_buffer(self, cache) -> np.ndarray | None:
+        """A (T, B, width) buffer of the forward cache, read by step t's backward only,
+        that the time loop may fill with the ``recurrent_grad_columns()`` of dz_rec
+        (step t writing its slice after reading it); None: the loop allocates one."""
+        return None
+
     def begin_backward(self) -> None:
         """Cache what every backward step of one BPTT pass reuses: Wᵀ as a C-contiguous
         array. (OpenBLAS multiplies by it up to 3x faster than by the transposed view
@@ -173,10 +185,26 @@ class Cell:
         """Fill ``self.grads`` with one matrix product over all steps:
         dU = Σ_t x_tᵀ·dxw_t, dW = Σ_t h_{t-1}ᵀ·dz_rec_t, db = Σ_t dxw_t. ``dzrec_flat``
         may hold only the ``recurrent_grad_columns()`` of dz_rec (the rest is dxw's)."""
-        self.grads["kernel"] = x_flat.T @ dxw_flat
-        self.grads["recurrent_kernel"] = hrec_flat.T @ dzrec_flat
+        self.grad_product("kernel", x_flat.T, dxw_flat)
+        self.grad_product("recurrent_kernel", hrec_flat.T, dzrec_flat)
         if self.use_bias:
-            self.grads["bias"] = dxw_flat.sum(axis=0)
+            np.sum(dxw_flat, axis=0, out=self.grad_buffer("bias"))
+
+    def grad_buffer(self, name: str) -> np.ndarray:
+        """The array that receives ``name``'s gradient: the previous step's, reused when
+        it still fits (a new one would coexist with the old at the step's memory peak,
+        up to 2 x 650 x 2600 floats for the language-model shape)."""
+        param = self.params[name]
+        g = self.grads.get(name)
+        if g is None or g.shape != param.shape or g.dtype != param.dtype:
+            g = self.grads[name] = np.empty_like(param)
+        elif not g.flags.c_contiguous or not g.flags.writeable:
+            g = self.grads[name] = np.empty_like(param)
+        return g
+
+    def grad_product(self, name: str, a: np.ndarray, b: np.ndarray) -> None:
+        """grads[name] = a·b, written into :meth:`grad_buffer`."""
+        np.matmul(a, b, out=self.grad_buffer(name))
 
     def get_config(self) -> dict:
         return {

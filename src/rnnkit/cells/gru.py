@@ -32,6 +32,7 @@ from .base import Cell
 class GRUCell(Cell):
     n_gates = 3
     state_names = ("h",)
+    gates_in_projection = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", **kwargs):
         super().__init__(units, activation, **kwargs)
@@ -45,10 +46,8 @@ class GRUCell(Cell):
 
     def allocate(self, steps, batch, dtype):
         u = self.units
-        return {
-            "gates": np.empty((steps, batch, 3 * u), dtype),  # z, r, h~ after σ / tanh
-            "rec_h": np.empty((steps, batch, u), dtype),  # h_{t-1}·W_h + b'_h
-        }
+        # "gates" (z, r, h~ after σ / tanh) is the caller's input-projection buffer
+        return {"rec_h": np.empty((steps, batch, u), dtype)}  # h_{t-1}·W_h + b'_h
 
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         (h_prev,) = states
@@ -58,21 +57,22 @@ class GRUCell(Cell):
         kernels = self._fused(w.dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             h = np.empty_like(h_prev) if out is None else out[0]
-            kernels.gru_forward(
-                xw_t, rec, self._rec_bias(), h_prev, cache["gates"][t], cache["rec_h"][t], h
-            )
+            g = cache["gates"][t]  # the buffer of xw_t itself (gates_in_projection)
+            kernels.gru_forward(g, rec, self._rec_bias(), h_prev, cache["rec_h"][t], h)
             return (h,)
         if self.use_bias:
             rec += self.params["bias"][1]
-        g = cache["gates"][t]
+        g = cache["gates"][t]  # holds xw_t (the same buffer): overwritten with the gates
         sig, act = self.recurrent_activation, self.activation
         np.add(xw_t[:, : 2 * u], rec[:, : 2 * u], out=g[:, : 2 * u])
         sig.inplace(g[:, : 2 * u])  # z_t, r_t
         z, r, h_tilde = g[:, :u], g[:, u : 2 * u], g[:, 2 * u :]
         rec_h = rec[:, 2 * u :]
         cache["rec_h"][t] = rec_h
-        np.multiply(r, rec_h, out=h_tilde)
-        h_tilde += xw_t[:, 2 * u :]
+        if not np.may_share_memory(g, xw_t):  # (called with a separate gates buffer)
+            h_tilde[...] = xw_t[:, 2 * u :]
+        rec_h *= r
+        h_tilde += rec_h  # x_t·U_h + b_h + r_t ⊙ (h_{t-1}·W_h + b'_h)
         act.inplace(h_tilde)  # h~_t
         h = np.subtract(h_prev, h_tilde, out=None if out is None else out[0])
         # h_t = h~_t + z_t ⊙ (h_{t-1} - h~_t)
@@ -95,6 +95,9 @@ class GRUCell(Cell):
         zeros.fill(0.0)
         return zeros
 
+    def recurrent_grad_buffer(self, cache):
+        return cache["rec_h"]  # step t reads rec_h[t] before writing its dz_rec block there
+
     def recurrent_grad_columns(self):
         return slice(2 * self.units, 3 * self.units)  # dz_rec = dxw but for the h~ block
 
@@ -114,17 +117,21 @@ class GRUCell(Cell):
         def buf(name, shp):
             return self.scratch(name, shp, dtype) if reuse else np.empty(shp, dtype)
 
-        dxw = np.empty_like(g) if out is None else out[0]
         kernels = self._fused(dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
+            dxw = np.empty_like(g) if out is None else out[0]
+            if not np.may_share_memory(dxw, g):  # the kernel works in place
+                np.copyto(dxw, g)
             dzrec = buf("dzrec", g.shape)
             direct = buf(f"direct{t % 2}", shape)
-            kernels.gru_backward(dh, h_prev, g, rec_h, dxw, dzrec, direct)
+            kernels.gru_backward(dh, h_prev, dxw, rec_h, dzrec, direct)
             dh_rec = np.matmul(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
             if out is not None:
                 np.copyto(out[1], dzrec[:, 2 * u :])
                 dzrec = out[1]
             return dxw, dzrec, dh_rec, (direct,)
+        # formed in a scratch buffer while the gates are intact (out[0] may hold them)
+        dxw = buf("dxw", g.shape)
         dz, dr, da_h = dxw[:, :u], dxw[:, u : 2 * u], dxw[:, 2 * u :]
         np.subtract(h_prev, h_tilde, out=dz)
         dz *= dh  # dz = dh ⊙ (h_{t-1} - h~_t)
@@ -140,26 +147,29 @@ class GRUCell(Cell):
         dh_rec = np.matmul(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
         direct = np.multiply(dh, z, out=buf(f"direct{t % 2}", shape))
         if out is not None:
+            np.copyto(out[0], dxw)
             np.copyto(out[1], dzrec[:, 2 * u :])
-            dzrec = out[1]
+            dxw, dzrec = out
         return dxw, dzrec, dh_rec, (direct,)
 
     def weight_grads(self, x_flat, dxw_flat, hrec_flat, dzrec_flat):
         u = self.units
-        self.grads["kernel"] = x_flat.T @ dxw_flat
+        self.grad_product("kernel", x_flat.T, dxw_flat)
+        hrec_t = hrec_flat.T
+        dw = self.grad_buffer("recurrent_kernel")
+        db = self.grad_buffer("bias") if self.use_bias else None
         if dzrec_flat.shape[1] == u:  # only the h~ block: the rest is dxw's
-            hrec_t = hrec_flat.T
-            self.grads["recurrent_kernel"] = np.concatenate(
-                [hrec_t @ dxw_flat[:, : 2 * u], hrec_t @ dzrec_flat], axis=1
-            )
-            if self.use_bias:
-                db = dxw_flat.sum(axis=0)
-                db_rec = np.concatenate([db[: 2 * u], dzrec_flat.sum(axis=0)])
-                self.grads["bias"] = np.stack([db, db_rec])
+            np.matmul(hrec_t, dxw_flat[:, : 2 * u], out=dw[:, : 2 * u])
+            np.matmul(hrec_t, dzrec_flat, out=dw[:, 2 * u :])
+            if db is not None:
+                np.sum(dxw_flat, axis=0, out=db[0])
+                db[1, : 2 * u] = db[0, : 2 * u]
+                np.sum(dzrec_flat, axis=0, out=db[1, 2 * u :])
             return
-        self.grads["recurrent_kernel"] = hrec_flat.T @ dzrec_flat
-        if self.use_bias:
-            self.grads["bias"] = np.stack([dxw_flat.sum(axis=0), dzrec_flat.sum(axis=0)])
+        np.matmul(hrec_t, dzrec_flat, out=dw)
+        if db is not None:
+            np.sum(dxw_flat, axis=0, out=db[0])
+            np.sum(dzrec_flat, axis=0, out=db[1])
 
     def get_config(self):
         config = super().get_config()

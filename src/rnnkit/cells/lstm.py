@@ -136,7 +136,7 @@ class LSTMCell(Cell):
         dc *= o
         if dc_next is not None:
             dc += dc_next
-        dz = np.empty_like(gates) if out is None else out[0]
+        dz = np.empty_like(gates)  # (not out[0] itself: that may hold the gates read here)
         np.multiply(dc, c_tilde, out=dz[:, :u])  # di
         np.multiply(dc, c_prev, out=dz[:, u : 2 * u])  # df
         np.multiply(dc, i, out=dz[:, 2 * u : 3 * u])  # dC~
@@ -145,6 +145,9 @@ class LSTMCell(Cell):
         dz[:, 2 * u : 3 * u] *= act.grad(c_tilde)  # dC~ ⊙ tanh'(C~)
         dz[:, 3 * u :] *= sig.grad(o)  # do ⊙ σ'(o)
         dc *= f  # dC_t-1
+        if out is not None:
+            np.copyto(out[0], dz)
+            dz = out[0]
         dh_rec = dz @ self.recurrent_kernel_t()
         return dz, dz, dh_rec, (None, dc)
 
@@ -153,7 +156,9 @@ class LSTMCell(Cell):
         derivatives written from the outputs (σ' = y(1 - y), tanh' = 1 - y²) into one
         reused (B, 4H) buffer and one multiplication of dz; dC and dh_{t-1} go into
         reused buffers that alternate between steps (this step reads the other). With
-        the numba accelerator, the element-wise lines are one compiled loop."""
+        the numba accelerator, the element-wise lines are one compiled loop. ``dz`` may
+        be the gates' own buffer (the time loop's): the gates are read before it is
+        written."""
         shape, dtype = act_c.shape, act_c.dtype
         dc = self.scratch(f"dc{t % 2}", shape, dtype)  # dL/dC_{t-1} on return
         kernels = self._fused(dtype)
@@ -161,7 +166,9 @@ class LSTMCell(Cell):
             if dc_next is None:
                 dc_next = self.scratch("zeros", shape, dtype)
                 dc_next.fill(0.0)
-            kernels.lstm_backward(dh, dc_next, c_prev, gates, act_c, dz, dc)
+            if not np.may_share_memory(dz, gates):  # the kernel works in place
+                np.copyto(dz, gates)
+            kernels.lstm_backward(dh, dc_next, c_prev, dz, act_c, dc)
         else:
             self._backward_numpy(dh, dc_next, c_prev, gates, act_c, dz, dc)
         dh_rec = np.matmul(
@@ -171,7 +178,8 @@ class LSTMCell(Cell):
 
     def _backward_numpy(self, dh, dc_next, c_prev, gates, act_c, dz, dc):
         """The reference element-wise lines of the default backward step: fills dz and
-        dc (dL/dC_{t-1})."""
+        dc (dL/dC_{t-1}). Everything is formed in a scratch buffer while the gates are
+        intact, then copied into dz (which may be the gates' buffer)."""
         u = self.units
         i, f, c_tilde, o = (
             gates[:, :u],
@@ -182,9 +190,14 @@ class LSTMCell(Cell):
         deriv = self.scratch("deriv", gates.shape, gates.dtype)
         np.subtract(1.0, gates, out=deriv)
         deriv *= gates  # σ'(i), σ'(f), σ'(o) (and C~'s block, overwritten next)
-        d_cand = deriv[:, 2 * u : 3 * u]
+        d_i, d_f, d_cand, d_o = (deriv[:, k * u : (k + 1) * u] for k in range(4))
         np.multiply(c_tilde, c_tilde, out=d_cand)
         np.subtract(1.0, d_cand, out=d_cand)  # tanh'(C~)
+        d_i *= c_tilde  # di/dC = C~ ⊙ σ'(i)
+        d_f *= c_prev  # df/dC = C_{t-1} ⊙ σ'(f)
+        d_cand *= i  # dC~/dC = i ⊙ tanh'(C~)
+        d_o *= act_c  # do/dh = tanh(C_t) ⊙ σ'(o)
+        d_o *= dh
 
         np.multiply(act_c, act_c, out=dc)  # dC = dC_t + dh ⊙ o_t ⊙ tanh'(C_t)
         np.subtract(1.0, dc, out=dc)
@@ -192,12 +205,9 @@ class LSTMCell(Cell):
         dc *= o
         if dc_next is not None:
             dc += dc_next
-        np.multiply(dc, c_tilde, out=dz[:, :u])  # di
-        np.multiply(dc, c_prev, out=dz[:, u : 2 * u])  # df
-        np.multiply(dc, i, out=dz[:, 2 * u : 3 * u])  # dC~
-        np.multiply(dh, act_c, out=dz[:, 3 * u :])  # do = dh ⊙ tanh(C_t)
-        dz *= deriv  # dz = [di ⊙ σ'(i), df ⊙ σ'(f), dC~ ⊙ tanh'(C~), do ⊙ σ'(o)]
+        deriv.reshape(-1, 4, u)[:, :3] *= dc[:, None, :]  # [di, df, dC~] ⊙ their σ'/tanh'
         dc *= f  # dC_t-1
+        np.copyto(dz, deriv)  # dz = [di ⊙ σ'(i), df ⊙ σ'(f), dC~ ⊙ tanh'(C~), do ⊙ σ'(o)]
 
     def get_config(self):
         config = super().get_config()

@@ -21,12 +21,13 @@ class SimpleRNNCell(Cell):
     n_gates = 1
     state_names = ("h",)
     same_input_and_recurrent_grads = True
+    output_in_cache = True  # cache["h"] (s_t, read by backward) is the loop's state buffer
 
     def allocate(self, steps, batch, dtype):
-        return {"h": np.empty((steps, batch, self.units), dtype)}
+        return {}  # the caller provides cache["h"]
 
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
-        s = cache["h"][t]
+        s = cache["h"][t] if out is None else out[0]  # the same memory in the time loop
         np.matmul(h_rec, self.params["recurrent_kernel"], out=s)
         s += xw_t  # z_t, then s_t = f(z_t) in place
         return (self.activation.inplace(s),)

@@ -324,6 +324,8 @@ class RNN(Layer):
         cache = ws.cell_buffers(cell, steps, batch, dtype)
         if cell.gates_in_projection:
             cache["gates"] = xw  # the cell overwrites x·U + b with its gates, step by step
+        if cell.output_in_cache:
+            cache["h"] = S[0][1:]  # the cell's cached h_t is the loop's state buffer
 
         for t in range(steps):
             prev = tuple(buf[t] for buf in S)
@@ -345,6 +347,8 @@ class RNN(Layer):
 
         self._cache = {
             "xt": xt,
+            "xw": xw,  # BPTT writes dL/d(x·U + b) here: x·U + b (or the gates) is dead then
+            "backward_done": False,
             "S": S,
             "h_rec": h_rec_all,
             "cache": cache,
@@ -414,6 +418,8 @@ class RNN(Layer):
         xw = cell.project_inputs(x_t)
         if cell.gates_in_projection:
             scratch[1]["gates"] = xw[None]
+        if cell.output_in_cache and "h" not in scratch[1]:
+            scratch[1]["h"] = np.empty((1, batch, cell.units), dtype)
         states = [np.asarray(s, dtype) for s in states]
         new = cell.forward_step(0, xw, states, states[0], scratch[1])
         # a cell may return views of its scratch buffers, which the next step reuses
@@ -433,6 +439,11 @@ class RNN(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"Layer {self.name!r}: backward() called before forward().")
+        if self._cache["backward_done"]:
+            raise RuntimeError(
+                f"Layer {self.name!r}: backward() already ran for the last forward pass (it "
+                f"reuses that pass's buffers for the gradients); run forward() again."
+            )
         with blas_threads_limit(self.blas_threads):
             return self._backward(dy)
 
@@ -450,22 +461,29 @@ class RNN(Layer):
         ]
         d_seq = None
         if self.return_sequences:
-            # time-major and contiguous: each step adds one contiguous (B, H) slice
-            d_seq = np.ascontiguousarray(np.asarray(dy, self.dtype).transpose(1, 0, 2))
+            d_seq = np.asarray(dy, self.dtype).transpose(1, 0, 2)  # a view: no (T, B, H) copy
             if self.zero_output_for_mask and mt is not None:
-                d_seq *= mt[:, :, None]
+                d_seq = d_seq * mt[:, :, None]
         else:
             d_next[0] = d_next[0] + dy
 
         gh = cell.n_gates * units
         ws = self._workspace
-        dxw_all = ws.get("dxw", steps, (batch, gh), self.dtype)
+        # dL/d(x_t·U + b) goes where x_t·U + b (or the gates made from it) was: step t's
+        # backward reads its gates and overwrites them (Cell.backward_step's contract)
+        dxw_all = c["xw"]
+        c["backward_done"] = True
         # dL/d(recurrent pre-activation) is kept only where it differs from dxw: nowhere
         # for SimpleRNN and LSTM (the same array), the candidate's block for GRU
         cols = cell.recurrent_grad_columns()
         shared = cols.stop <= cols.start
         width = cols.stop - cols.start
-        dzrec_all = dxw_all if shared else ws.get("dzrec", steps, (batch, width), self.dtype)
+        if shared:
+            dzrec_all = dxw_all
+        else:  # a cache buffer that BPTT may overwrite (GRU: rec_h), else a new one
+            dzrec_all = cell.recurrent_grad_buffer(c["cache"])
+            if dzrec_all is None:
+                dzrec_all = ws.get("dzrec", steps, (batch, width), self.dtype)
         rec_mask = c["rec_mask"]
         norms = np.empty((steps, batch)) if self.record_state_grads else None
         cell.begin_backward()
@@ -503,6 +521,8 @@ class RNN(Layer):
             if carried is not None:
                 d_next = [d + dc for d, dc in zip(d_next, carried)]
         cell.end_backward()
+        if cell.gates_in_projection:  # overwritten by the gradients: no stale reads
+            del c["cache"]["gates"]
         # copies: a cell may keep these in buffers it reuses (Cell.scratch)
         self.initial_state_grads = [np.array(d) for d in d_next]
         if norms is not None:
@@ -517,12 +537,16 @@ class RNN(Layer):
             dzrec_all.reshape(n_flat, dzrec_all.shape[-1]),
         )
         # all steps' dL/dx in one product (by a contiguous Uᵀ: faster in OpenBLAS)
-        dxt = dxw_all @ np.ascontiguousarray(cell.params["kernel"].T)
+        u_t = np.ascontiguousarray(cell.params["kernel"].T)
+        if self.go_backwards:  # reading order is reversed time: flip while transposing
+            dxt = dxw_all @ u_t
+            dx = np.ascontiguousarray(dxt[::-1].transpose(1, 0, 2))
+        else:  # one product per sample, written straight into the (B, T, I) result
+            dx = np.empty((batch, steps, u_t.shape[1]), self.dtype)
+            np.matmul(dxw_all.transpose(1, 0, 2), u_t, out=dx)
         if c["in_mask"] is not None:
-            dxt *= c["in_mask"]
-        if self.go_backwards:
-            dxt = dxt[::-1]
-        return np.ascontiguousarray(dxt.transpose(1, 0, 2))
+            dx *= c["in_mask"][:, None, :]
+        return dx
 
     def get_config(self):
         config = super().get_config()
