@@ -89,9 +89,9 @@ def test_streaming_steps_match_the_whole_sequence_with_numba(cls):
 def test_non_default_activations_and_float16_use_numpy():
     assert fused.for_dtype(np.dtype("float16")) is None
     cell = LSTM(3, recurrent_activation="hard_sigmoid").cell
-    assert cell._fused(np.dtype("float32")) is None
+    assert cell.fused_kernels(np.dtype("float32")) is None
     cell = GRU(3, activation="relu").cell
-    assert cell._fused(np.dtype("float32")) is None
+    assert cell.fused_kernels(np.dtype("float32")) is None
 
 
 def test_set_accelerator_validates_and_round_trips():

@@ -72,3 +72,9 @@ def test_step_checks_its_states():
         layer.step(np.zeros((1, 3)), [np.zeros((1, 5))])
     with pytest.raises(RuntimeError, match="build it"):
         LSTM(3).step(np.zeros((1, 3)), [np.zeros((1, 3))] * 2)
+    with pytest.raises(ValueError, match=r"x_t of shape \(batch, 3\), got \(1, 4\)"):
+        layer.step(np.zeros((1, 4)), [np.zeros((1, 5))] * 2)
+    with pytest.raises(ValueError, match=r"x_t of shape \(batch, 3\), got \(3,\)"):
+        layer.step(np.zeros(3), [np.zeros((1, 5))] * 2)
+    with pytest.raises(ValueError, match=r"state 'c' must have shape \(1, 5\), got \(1, 4\)"):
+        layer.step(np.zeros((1, 3)), [np.zeros((1, 5)), np.zeros((1, 4))])

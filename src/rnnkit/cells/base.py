@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, initializers
+from .. import activations, backend, initializers
+from . import fused
 
 
 class Cell:
@@ -140,6 +141,20 @@ class Cell:
         in place."""
         raise NotImplementedError
 
+    def fused_kernels(self, dtype):
+        """The accelerator's compiled kernels (``rnnkit.cells.fused``) for a step in
+        ``dtype``, or None for the NumPy path: only for gated cells with their default
+        activations (σ gates, tanh). Cached per accelerator setting and dtype (a
+        streaming step calls it every time)."""
+        cached = self.__dict__.get("_fused_cache")
+        if cached is not None and cached[0] is backend._accelerator and cached[1] is dtype:
+            return cached[2]
+        rec = getattr(self, "recurrent_activation", None)
+        default = rec is not None and rec.name == "sigmoid" and self.activation.name == "tanh"
+        kernels = fused.for_dtype(dtype) if default else None
+        self._fused_cache = (backend._accelerator, dtype, kernels)
+        return kernels
+
     def scratch(self, name: str, shape: tuple, dtype) -> np.ndarray:
         """A buffer for one step's temporaries, kept and reused from step to step (a
         fresh array of a (64, 512) batch costs more in first-touch page faults than
@@ -147,7 +162,7 @@ class Cell:
         result that outlives the step that wrote it, except as documented by the
         caller (the time loop copies what leaves BPTT)."""
         bufs = self.__dict__.setdefault("_scratch_bufs", {})
-        key = (name, np.dtype(dtype))
+        key = (name, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
         buf = bufs.get(key)
         if buf is None or buf.shape != shape:
             buf = bufs[key] = np.empty(shape, dtype)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from . import fused
 from .base import Cell
 
 
@@ -53,8 +52,8 @@ class GRUCell(Cell):
         (h_prev,) = states
         u = self.units
         w = self.params["recurrent_kernel"]
-        rec = np.matmul(h_rec, w, out=self.scratch("rec", (h_rec.shape[0], w.shape[1]), w.dtype))
-        kernels = self._fused(w.dtype)
+        rec = np.dot(h_rec, w, out=self.scratch("rec", (h_rec.shape[0], w.shape[1]), w.dtype))
+        kernels = self.fused_kernels(w.dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             h = np.empty_like(h_prev) if out is None else out[0]
             g = cache["gates"][t]  # the buffer of xw_t itself (gates_in_projection)
@@ -79,12 +78,6 @@ class GRUCell(Cell):
         h *= z
         h += h_tilde
         return (h,)
-
-    def _fused(self, dtype):
-        """The fused kernels for this step, or None: only for the default activations."""
-        if self.recurrent_activation.name != "sigmoid" or self.activation.name != "tanh":
-            return None
-        return fused.for_dtype(dtype)
 
     def _rec_bias(self):
         """b' (3H,), zeros without a bias (for the fused kernel)."""
@@ -117,7 +110,7 @@ class GRUCell(Cell):
         def buf(name, shp):
             return self.scratch(name, shp, dtype) if reuse else np.empty(shp, dtype)
 
-        kernels = self._fused(dtype)
+        kernels = self.fused_kernels(dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             dxw = np.empty_like(g) if out is None else out[0]
             if not np.may_share_memory(dxw, g):  # the kernel works in place
@@ -125,7 +118,7 @@ class GRUCell(Cell):
             dzrec = buf("dzrec", g.shape)
             direct = buf(f"direct{t % 2}", shape)
             kernels.gru_backward(dh, h_prev, dxw, rec_h, dzrec, direct)
-            dh_rec = np.matmul(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
+            dh_rec = np.dot(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
             if out is not None:
                 np.copyto(out[1], dzrec[:, 2 * u :])
                 dzrec = out[1]
@@ -144,7 +137,7 @@ class GRUCell(Cell):
         dzrec = buf("dzrec", g.shape)  # this step's own; the loop keeps only its h~ block
         dzrec[:, : 2 * u] = dxw[:, : 2 * u]
         np.multiply(da_h, r, out=dzrec[:, 2 * u :])
-        dh_rec = np.matmul(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
+        dh_rec = np.dot(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
         direct = np.multiply(dh, z, out=buf(f"direct{t % 2}", shape))
         if out is not None:
             np.copyto(out[0], dxw)

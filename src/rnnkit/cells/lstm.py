@@ -25,7 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from . import fused
 from .base import Cell
 
 
@@ -63,10 +62,10 @@ class LSTMCell(Cell):
         h_prev, c_prev = states
         u = self.units
         z = cache["gates"][t]  # the buffer of xw_t itself (gates_in_projection)
-        rec = np.matmul(
+        rec = np.dot(
             h_rec, self.params["recurrent_kernel"], out=self.scratch("h·W", z.shape, z.dtype)
         )
-        kernels = self._fused(z.dtype)
+        kernels = self.fused_kernels(z.dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             h, c = (np.empty_like(c_prev), np.empty_like(c_prev)) if out is None else out
             kernels.lstm_forward(z, rec, c_prev, c, cache["act_c"][t], h)
@@ -91,12 +90,6 @@ class LSTMCell(Cell):
         act_c = act.into(c, cache["act_c"][t])  # tanh(C_t)
         h = np.multiply(o, act_c, out=h)
         return h, c
-
-    def _fused(self, dtype):
-        """The fused kernels for this step, or None: only for the default activations."""
-        if self.recurrent_activation.name != "sigmoid" or self.activation.name != "tanh":
-            return None
-        return fused.for_dtype(dtype)
 
     def _gate_tanh_form(self, dtype):
         """Per-column (a, c, b) such that the gate activations of z = [i, f, C~, o] are
@@ -161,7 +154,7 @@ class LSTMCell(Cell):
         written."""
         shape, dtype = act_c.shape, act_c.dtype
         dc = self.scratch(f"dc{t % 2}", shape, dtype)  # dL/dC_{t-1} on return
-        kernels = self._fused(dtype)
+        kernels = self.fused_kernels(dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             if dc_next is None:
                 dc_next = self.scratch("zeros", shape, dtype)
@@ -171,7 +164,7 @@ class LSTMCell(Cell):
             kernels.lstm_backward(dh, dc_next, c_prev, dz, act_c, dc)
         else:
             self._backward_numpy(dh, dc_next, c_prev, gates, act_c, dz, dc)
-        dh_rec = np.matmul(
+        dh_rec = np.dot(
             dz, self.recurrent_kernel_t(), out=self.scratch(f"dh{t % 2}", shape, dtype)
         )
         return dz, dz, dh_rec, (None, dc)

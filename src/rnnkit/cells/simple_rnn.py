@@ -28,7 +28,7 @@ class SimpleRNNCell(Cell):
 
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         s = cache["h"][t] if out is None else out[0]  # the same memory in the time loop
-        np.matmul(h_rec, self.params["recurrent_kernel"], out=s)
+        np.dot(h_rec, self.params["recurrent_kernel"], out=s)
         s += xw_t  # z_t, then s_t = f(z_t) in place
         return (self.activation.inplace(s),)
 
@@ -43,5 +43,5 @@ class SimpleRNNCell(Cell):
         dz *= ds
         # dh_{t-1} in one of two reused buffers (Cell.scratch), alternating between steps
         dh = self.scratch(f"dh{t % 2}", ds.shape, dz.dtype)
-        dh_rec = np.matmul(dz, self.recurrent_kernel_t(), out=dh)
+        dh_rec = np.dot(dz, self.recurrent_kernel_t(), out=dh)
         return dz, dz, dh_rec, (None,)

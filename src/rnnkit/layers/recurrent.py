@@ -172,7 +172,7 @@ class RNN(Layer):
         self.state_grad_norms: np.ndarray | None = None
         self._cache: dict | None = None
         self._workspace = Workspace()
-        self._step_scratch = None  # ((batch, dtype), one step's cell buffers) for step()
+        self._step_scratch = None  # (batch, dtype, one step's cell buffers) for step()
 
     # ---- building ---------------------------------------------------------------
     @property
@@ -409,22 +409,42 @@ class RNN(Layer):
                 f"Layer {self.name!r} expects {cell.state_size} state array(s) "
                 f"{cell.state_names}, got {len(states)}."
             )
+        # (a streaming step costs a few µs: every line here counts)
         x_t = np.asarray(x_t, dtype)
+        kernel = cell.params["kernel"]
+        if x_t.ndim != 2 or x_t.shape[1] != kernel.shape[0]:
+            raise ValueError(
+                f"Layer {self.name!r}: step() expects x_t of shape (batch, "
+                f"{kernel.shape[0]}), got {x_t.shape}."
+            )
         batch = x_t.shape[0]
         scratch = self._step_scratch
-        if scratch is None or scratch[0] != (batch, dtype):
-            scratch = ((batch, dtype), cell.allocate(1, batch, dtype))
-            self._step_scratch = scratch
-        xw = cell.project_inputs(x_t)
+        if scratch is None or scratch[0] != batch or scratch[1] is not dtype:
+            cache = cell.allocate(1, batch, dtype)
+            if cell.output_in_cache:
+                cache["h"] = np.empty((1, batch, cell.units), dtype)
+            scratch = self._step_scratch = (batch, dtype, cache)
+        cache = scratch[2]
+        shape = (batch, cell.units)
+        prev, out = [], []  # out: new arrays the cell writes the new states into
+        for k, s in enumerate(states):
+            s = np.asarray(s, dtype)
+            if s.shape != shape:
+                raise ValueError(
+                    f"Layer {self.name!r}: step() state {cell.state_names[k]!r} must have "
+                    f"shape {shape}, got {s.shape}."
+                )
+            prev.append(s)
+            out.append(np.empty(shape, dtype))
+        xw = np.dot(x_t, kernel)  # x_t·U + b (np.dot: less call overhead than matmul)
+        if cell.use_bias:
+            xw += cell.input_bias()
         if cell.gates_in_projection:
-            scratch[1]["gates"] = xw[None]
-        if cell.output_in_cache and "h" not in scratch[1]:
-            scratch[1]["h"] = np.empty((1, batch, cell.units), dtype)
-        states = [np.asarray(s, dtype) for s in states]
-        new = cell.forward_step(0, xw, states, states[0], scratch[1])
-        # a cell may return views of its scratch buffers, which the next step reuses
-        new = [s.copy() if s.base is not None else s for s in new]
-        return new[0], new
+            cache["gates"] = xw[None]
+        new = cell.forward_step(0, xw, prev, prev[0], cache, out=out)
+        if any(s is not o for s, o in zip(new, out)):  # views of a cell's own scratch
+            new = [s if s is o else s.copy() for s, o in zip(new, out)]
+        return new[0], list(new)
 
     # ---- backward: BPTT ---------------------------------------------------------
     def backward(self, dy):
