@@ -222,3 +222,19 @@ def test_adam_matches_its_formula():
         np.sqrt(v) + 1e-7
     )
     np.testing.assert_allclose(p, expected)
+
+
+def test_frozen_embedding_is_not_updated_and_makes_no_gradient_array():
+    emb = Embedding(50, 8, trainable=False)
+    model = Sequential([emb, GRU(6), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(1, 50, size=(16, 7)), rng.integers(0, 3, size=16)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)  # builds the model
+    before = emb.params["embeddings"].copy()
+    other = model.layers[1].params["kernel"].copy()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(emb.params["embeddings"], before)
+    assert not np.array_equal(model.layers[1].params["kernel"], other)  # the rest learns
+    g = emb.grads["embeddings"]
+    assert g.shape == before.shape and not g.any() and g.strides == (0, 0)  # no memory

@@ -93,7 +93,13 @@ class Embedding(Layer):
         return self.params["embeddings"][self._ids]
 
     def backward(self, dy):
-        grad = np.zeros_like(self.params["embeddings"])
+        emb = self.params["embeddings"]
+        if not self.trainable and self.tied_grad is None:
+            # frozen (e.g. pretrained vectors): no scatter-add, no (input_dim, output_dim)
+            # array per step; a read-only zero view stands for the unused gradient
+            self.grads["embeddings"] = np.broadcast_to(np.zeros((), emb.dtype), emb.shape)
+            return None
+        grad = np.zeros_like(emb)
         np.add.at(grad, self._ids.ravel(), dy.reshape(-1, self.output_dim))
         if self.tied_grad is not None:  # the share of a TiedDense output layer
             grad += self.tied_grad
