@@ -108,15 +108,15 @@ def test_cli_flags_reach_the_config(monkeypatch):
     with pytest.raises(Stop):
         main(["reuters", "--setting", "modapte", "-q"])
     cfg = seen["cfg"]
-    assert (cfg.pretrained_embeddings, cfg.freeze_embeddings, cfg.embed_dim) == ("none", False, 128)
+    assert (cfg.pretrained_embeddings, cfg.freeze_embeddings, cfg.embed_dim) == ("ppmi", True, 256)
     with pytest.raises(Stop):
         main(["reuters", "--pretrained-embeddings", "none", "--no-freeze-embeddings", "-q"])
     assert seen["cfg"].pretrained_embeddings == "none" and not seen["cfg"].freeze_embeddings
     with pytest.raises(Stop):
-        args = ["--setting", "modapte", "--pretrained-embeddings", "ppmi", "--freeze-embeddings"]
-        main(["reuters", *args, "--embed-dim", "64", "-q"])
+        args = ["--setting", "modapte", "--pretrained-embeddings", "none"]
+        main(["reuters", *args, "--no-freeze-embeddings", "--embed-dim", "64", "-q"])
     cfg = seen["cfg"]
-    assert (cfg.pretrained_embeddings, cfg.freeze_embeddings, cfg.embed_dim) == ("ppmi", True, 64)
+    assert (cfg.pretrained_embeddings, cfg.freeze_embeddings, cfg.embed_dim) == ("none", False, 64)
 
 
 def test_vocabulary_from_unlabelled_text_keeps_more_words(seeds_data):

@@ -58,10 +58,10 @@ SETTINGS = {
 #: The short ``seeds`` stories train best in small batches; the long stories of ``full``
 #: and ``modapte`` are read in larger length-bucketed batches, cut at 200 tokens; ModApte's
 #: 90 sigmoid outputs learn more slowly (val_loss still falling at epoch 13 of 15), hence
-#: its longer epoch cap (early stopping still decides). In ``seeds`` and ``full`` the
-#: embedding starts from 256-wide PPMI + SVD vectors learnt without labels and stays
-#: frozen (validated in ``seeds`` over 10 seeds, in ``full`` on one); ``modapte`` keeps a
-#: random 128-wide start (not measured with vectors).
+#: its longer epoch cap (early stopping still decides). In every setting the embedding
+#: starts from 256-wide PPMI + SVD vectors learnt without labels and stays frozen
+#: (validated in ``seeds`` over 10 seeds, in ``full`` and ``modapte`` on one each:
+#: ModApte's validation micro-F1 0.858 with a random 128-wide embedding, 0.900 with them).
 PRESETS = {
     "seeds": {
         "embed_dim": 256,
@@ -84,9 +84,9 @@ PRESETS = {
         "bucket_by_length": True,
     },
     "modapte": {
-        "embed_dim": 128,
-        "pretrained_embeddings": "none",
-        "freeze_embeddings": False,
+        "embed_dim": 256,
+        "pretrained_embeddings": "ppmi",
+        "freeze_embeddings": True,
         "max_tokens": 200,
         "batch_size": 64,
         "epochs": 30,
