@@ -441,10 +441,11 @@ class RNN(Layer):
             xw += cell.input_bias()
         if cell.gates_in_projection:
             cache["gates"] = xw[None]
-        new = cell.forward_step(0, xw, prev, prev[0], cache, out=out)
-        if any(s is not o for s, o in zip(new, out)):  # views of a cell's own scratch
-            new = [s if s is o else s.copy() for s, o in zip(new, out)]
-        return new[0], list(new)
+        new = list(cell.forward_step(0, xw, prev, prev[0], cache, out=out))
+        for k, o in enumerate(out):
+            if new[k] is not o:  # a cell that ignored ``out``: maybe a view of its scratch
+                new[k] = new[k].copy()
+        return new[0], new
 
     # ---- backward: BPTT ---------------------------------------------------------
     def backward(self, dy):
