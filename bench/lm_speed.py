@@ -52,7 +52,7 @@ def run_rnnkit(a) -> dict:
         batch_size=64,
         learning_rate=2e-3,
         clipnorm=5.0,
-        seed=0,
+        seed=a.seed,
     )
     train_text, val_text = lm.corpus_texts(cfg)
     tok = lm.make_tokenizer(cfg, train_text + val_text)  # the reference's vocabulary: all chars
@@ -114,6 +114,8 @@ def run_torch(a) -> dict:
         str(a.threads),
         "--eval-every",
         str(a.eval_every),
+        "--seed",
+        str(a.seed),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ}).stdout
     print(out, flush=True)
@@ -140,6 +142,7 @@ def main() -> None:
         default="torch",
         help="rnnkit's initialisation: PyTorch's (the reference's, default) or Keras's",
     )
+    p.add_argument("--seed", type=int, default=0, help="both libraries' random seed")
     p.add_argument("--out", default=str(ROOT / "bench" / "LM_SPEED.md"))
     a = p.parse_args()
     load_before = os.getloadavg()
@@ -154,7 +157,7 @@ def main() -> None:
         "",
         f"Command: `PYTHONPATH=src python bench/lm_speed.py --corpus {a.corpus} --minutes "
         f"{a.minutes:g} --target {a.target} --threads {a.threads} --eval-every {a.eval_every} "
-        f"--init {a.init}`",
+        f"--init {a.init} --seed {a.seed}`",
         "",
         f"1-layer LSTM {a.hidden}, embedding 64, batch 64, windows 100, Adam 2e-3, clipnorm 5, "
         f"dropout 0.2; rnnkit initialised as {a.init} does; validation every {a.eval_every} "
