@@ -84,8 +84,9 @@ class GRUCell(Cell):
         if self.use_bias:
             return self.params["bias"][1]
         w = self.params["recurrent_kernel"]
-        zeros = self.scratch("no_bias", (w.shape[1],), w.dtype)
-        zeros.fill(0.0)
+        zeros = self.__dict__.get("_zero_bias")  # made once, not refilled every step
+        if zeros is None or zeros.shape != (w.shape[1],) or zeros.dtype != w.dtype:
+            zeros = self._zero_bias = np.zeros(w.shape[1], w.dtype)
         return zeros
 
     def recurrent_grad_buffer(self, cache):
