@@ -104,3 +104,28 @@ def test_a_second_backward_of_one_forward_is_refused(kind):
     layer.backward(rng.normal(size=(2, 5, 4)))
     with pytest.raises(RuntimeError, match="backward\\(\\) already ran .* run forward\\(\\) again"):
         layer.backward(rng.normal(size=(2, 5, 4)))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_a_wider_dy_gives_the_gradients_of_its_cast(kind, go_backwards):
+    """dL/dy in another dtype than the layer's is cast a step at a time (no (T, B, H)
+    copy): the same numbers, bit for bit, as casting it first."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 5, 3)).astype(np.float32)
+    dy = rng.normal(size=(3, 5, 4))  # float64
+    results = []
+    for d in (dy.astype(np.float32), dy):
+        layer = KINDS[kind](4, return_sequences=True, go_backwards=go_backwards)
+        layer.ensure_built((None, 3))
+        layer.set_weights([w.astype(np.float32) for w in _weights(layer)])
+        layer.forward(x, training=True)
+        results.append([layer.backward(d)] + [layer.grads[k].copy() for k in sorted(layer.grads)])
+    for got, want in zip(results[1], results[0]):
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+
+
+def _weights(layer):
+    rng = np.random.default_rng(4)
+    return [rng.normal(0, 0.5, w.shape) for w in layer.get_weights()]

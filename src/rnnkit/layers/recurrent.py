@@ -482,9 +482,11 @@ class RNN(Layer):
         ]
         d_seq = None
         if self.return_sequences:
-            d_seq = np.asarray(dy, self.dtype).transpose(1, 0, 2)  # a view: no (T, B, H) copy
+            # a view, in dy's own dtype: no (T, B, H) copy; each step's slice is cast to
+            # the layer's dtype as it is added (the same values as casting dy first)
+            d_seq = np.asarray(dy).transpose(1, 0, 2)
             if self.zero_output_for_mask and mt is not None:
-                d_seq = d_seq * mt[:, :, None]
+                d_seq = d_seq.astype(self.dtype, copy=False) * mt[:, :, None]
         else:
             d_next[0] = d_next[0] + dy
 
@@ -513,8 +515,8 @@ class RNN(Layer):
         dzrec_views = dxw_views if shared else list(dzrec_all)
         for t in range(steps - 1, -1, -1):
             ds = d_next
-            if d_seq is not None:
-                ds[0] += d_seq[t]  # d_next[0] is always this loop's own array
+            if d_seq is not None:  # d_next[0] is always this loop's own array
+                np.add(ds[0], d_seq[t], out=ds[0], dtype=ds[0].dtype)
             if norms is not None:
                 norms[t] = np.linalg.norm(ds[0], axis=-1)
             carried = None
