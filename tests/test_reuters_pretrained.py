@@ -138,3 +138,33 @@ def test_vocabulary_from_unlabelled_text_needs_vectors(seeds_data):
     tok_data = {**seeds_data, "vocab": {"kind": "tokenizer", "tokenizer": "{}"}}
     with pytest.raises(ValueError, match="argument extra_sequences"):
         job.restrict_vocabulary(tok_data, 2, [[3, 4]])
+
+
+def test_recurrent_layers_pretrained_as_language_models():
+    """pretrain_recurrent trains a next-word model per direction (its loss falls) and
+    leaves its recurrent weights in the classifier's forward and backward layers."""
+    rng = np.random.default_rng(0)
+    # a stream with structure a model can learn: ids cycle 3, 4, ..., 12 with some noise
+    seqs = [[1] + [3 + (k + i) % 10 for i in range(30)] for k in range(40)]
+    unlabelled = [[1] + [3 + int(v) for v in (np.arange(40) + k) % 10] for k in range(60)]
+    data = {"x_train": seqs, "input_dim": 13}
+    cfg = job.ReutersConfig(
+        embed_dim=8, units=6, pretrain_lm_epochs=4,
+        extra={"input_dim": 13, "lm_window": 10, "lm_batch_size": 16, "lm_learning_rate": 0.03},
+    ).resolved()
+    model = job.build_model(cfg, n_classes=3, seq_len=31)
+    model.build((None, 31))
+    bi = model.layers[2]
+    before = [w.copy() for w in bi.forward_layer.get_weights()]
+    losses = job.pretrain_recurrent(model, cfg, data, unlabelled=unlabelled)
+    assert set(losses) == {"forward", "backward"}
+    for curve in losses.values():
+        assert len(curve) == 4 and curve[-1] < 0.5 * curve[0]
+    after_f, after_b = bi.forward_layer.get_weights(), bi.backward_layer.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(before, after_f))
+    assert any(not np.allclose(a, b) for a, b in zip(after_f, after_b))
+    # the classifier still trains from there
+    x = job.encode(cfg, seqs)
+    y = rng.integers(0, 3, len(seqs))
+    hist = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])

@@ -135,6 +135,10 @@ class ReutersConfig:
     # with pretrained vectors: min_word_count counts the unlabelled stories' words too,
     # so words rare in training but common in unlabelled text keep their own vector
     vocab_from_unlabelled: bool = False
+    # > 0: before training, each direction's recurrent layer is first trained this many
+    # epochs as a next-word language model on the training stories' text and the
+    # unlabelled stories (no labels read; Dai & Le 2015), then fine-tuned as usual
+    pretrain_lm_epochs: int = 0
     seed: int = 0
     seed_rnn_epochs: int = 20  # the seeds' SimpleRNN baseline shown beside the result
     extra: dict = field(default_factory=dict)
@@ -326,6 +330,69 @@ def _set_embeddings(model, vectors: np.ndarray, scale: float) -> None:
     weights = layer.params["embeddings"]
     found = np.linalg.norm(vectors, axis=1) > 0
     weights[found] = (scale * vectors[found]).astype(weights.dtype)
+
+
+# ---- recurrent layers pretrained as language models ------------------------------------
+def pretrain_recurrent(
+    model, cfg: ReutersConfig, data: dict, verbose: int = 0, unlabelled=None
+) -> dict:
+    """Train the classifier's recurrent layer(s) first as next-word language models
+    (Dai & Le 2015), without labels, on the training stories' text (validation part
+    included) and the unlabelled stories: for each direction a model Embedding (the
+    classifier's, same weights, frozen) -> the same recurrent layer -> softmax over the
+    vocabulary, on the stories joined into one stream (read backwards for the backward
+    layer) and cut into windows; its recurrent weights are then copied into the
+    classifier. ``unlabelled``: id sequences to use instead of the collection's
+    unlabelled stories. Returns each direction's training loss per epoch.
+
+    Measured in the ``seeds`` setting (bench/REUTERS_NOTES.md): no better than the
+    random start on validation, so off by default."""
+    if unlabelled is None:
+        texts = unlabelled_texts(cfg.setting, data.get("source"))
+        unlabelled = encode_texts(data["vocab"], texts)
+    extra = list(unlabelled)
+    stream = np.concatenate([np.asarray(s, np.int64) for s in list(data["x_train"]) + extra])
+    stream = stream[stream > 0]
+    emb = next(layer for layer in model.layers if isinstance(layer, Embedding))
+    rec = next(layer for layer in model.layers if isinstance(layer, (Bidirectional, GRU, LSTM)))
+    targets = (
+        [(rec.forward_layer, False), (rec.backward_layer, True)]
+        if isinstance(rec, Bidirectional)
+        else [(rec, False)]
+    )
+    window = int(cfg.extra.get("lm_window", 50))
+    batch = int(cfg.extra.get("lm_batch_size", 64))
+    vocab = emb.input_dim
+    out = {}
+    for k, (layer, backwards) in enumerate(targets):
+        backend.set_random_seed(cfg.seed * 1000 + 17 + k)
+        ids = stream[::-1] if backwards else stream
+        n = (len(ids) - 1) // window
+        x = ids[: n * window].reshape(n, window)
+        y = ids[1 : n * window + 1].reshape(n, window)
+        cell = GRU if isinstance(layer, GRU) else LSTM
+        lm = Sequential(
+            [
+                Embedding(vocab, emb.output_dim, input_shape=(None,), trainable=False),
+                cell(layer.units, return_sequences=True),
+                Dense(vocab, activation="softmax"),
+            ]
+        )
+        lm.compile(
+            optimizer=optimizers.Adam(
+                learning_rate=float(cfg.extra.get("lm_learning_rate", 0.003)),
+                global_clipnorm=5.0,
+            ),
+            loss="sparse_categorical_crossentropy",
+        )
+        lm.build((None, window))
+        lm.layers[0].set_weights(emb.get_weights())
+        hist = lm.fit(x, y, batch_size=batch, epochs=cfg.pretrain_lm_epochs, verbose=verbose)
+        layer.set_weights(lm.layers[1].get_weights())
+        out["backward" if backwards else "forward"] = [float(v) for v in hist.history["loss"]]
+    if cfg.extra.get("freeze_recurrent"):
+        rec.trainable = False
+    return out
 
 
 # ---- models -------------------------------------------------------------------------
@@ -530,6 +597,11 @@ def train_and_evaluate(
         vectors = pretrained_vectors(cfg, data)
         _set_embeddings(model, vectors, float(cfg.extra.get("embedding_scale", 1.0)))
         vector_seconds = time.perf_counter() - t0
+    lm_seconds = 0.0
+    if not seed_model and cfg.pretrain_lm_epochs > 0:
+        t0 = time.perf_counter()
+        pretrain_recurrent(model, cfg, data, verbose=verbose)
+        lm_seconds = time.perf_counter() - t0
     y_train = _targets(cfg, data["y_train"], n_classes, multilabel)
     start = time.perf_counter()
     val_figures = {}
@@ -597,6 +669,8 @@ def train_and_evaluate(
     figures["train_seconds"] = train_seconds
     if vector_seconds:
         figures["vector_seconds"] = vector_seconds
+    if lm_seconds:
+        figures["lm_seconds"] = lm_seconds
     figures["epochs_run"] = len(history.history["loss"])
     figures.update(val_figures)
     return {
