@@ -480,13 +480,12 @@ class RNN(Layer):
             np.zeros((batch, units), self.dtype) if d is None else np.array(d, self.dtype)
             for d in d_final
         ]
-        d_seq = None
+        d_seq = None  # dL/d(output at step t), t = T-1 .. 0
         if self.return_sequences:
-            # a view, in dy's own dtype: no (T, B, H) copy; each step's slice is cast to
-            # the layer's dtype as it is added (the same values as casting dy first)
-            d_seq = np.asarray(dy).transpose(1, 0, 2)
+            d_seq = np.asarray(dy).transpose(1, 0, 2)  # a view: no (T, B, H) copy
             if self.zero_output_for_mask and mt is not None:
                 d_seq = d_seq.astype(self.dtype, copy=False) * mt[:, :, None]
+            d_seq = _steps_backwards(d_seq, self.dtype)
         else:
             d_next[0] = d_next[0] + dy
 
@@ -515,8 +514,8 @@ class RNN(Layer):
         dzrec_views = dxw_views if shared else list(dzrec_all)
         for t in range(steps - 1, -1, -1):
             ds = d_next
-            if d_seq is not None:  # d_next[0] is always this loop's own array
-                np.add(ds[0], d_seq[t], out=ds[0], dtype=ds[0].dtype)
+            if d_seq is not None:
+                ds[0] += next(d_seq)  # d_next[0] is always this loop's own array
             if norms is not None:
                 norms[t] = np.linalg.norm(ds[0], axis=-1)
             carried = None
@@ -584,6 +583,27 @@ class RNN(Layer):
             zero_output_for_mask=self.zero_output_for_mask,
         )
         return config
+
+
+def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 18):
+    """``seq[t]`` for t = T-1 .. 0, in ``dtype``. A ``seq`` of another dtype (a float64
+    dL/dy reaching a float32 layer) is cast a block of steps at a time into one small
+    buffer, not copied whole: a (T, B, H) array less at the backward pass's peak, and
+    the same values as casting it first."""
+    steps = seq.shape[0]
+    if seq.dtype == dtype:
+        for t in range(steps - 1, -1, -1):
+            yield seq[t]
+        return
+    step_bytes = max(1, seq[0].size * np.dtype(dtype).itemsize)
+    block = max(1, min(steps, block_bytes // step_bytes))
+    buf = np.empty((block,) + seq.shape[1:], dtype)
+    for hi in range(steps, 0, -block):
+        lo = max(0, hi - block)
+        chunk = buf[: hi - lo]
+        np.copyto(chunk, seq[lo:hi], casting="same_kind")
+        for t in range(hi - 1, lo - 1, -1):
+            yield chunk[t - lo]
 
 
 def _split_kwargs(kwargs: dict) -> tuple[dict, dict]:
