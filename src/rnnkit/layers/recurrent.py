@@ -313,6 +313,8 @@ class RNN(Layer):
         gh = cell.n_gates * self.units
         # all steps' x·U + b in one product
         xw = cell.project_inputs(xt, out=ws.get("xw", steps, (batch, gh), dtype))
+        if in_mask is None:  # not kept through the step: BPTT makes it again for dU
+            xt = None
         states0 = self._initial_states(batch, initial_state)
         # S[k][t] is state k before step t; S[k][T] the final state
         S = [ws.get(f"S{k}", steps + 1, (batch, self.units), dtype) for k in range(len(states0))]
@@ -346,7 +348,8 @@ class RNN(Layer):
                         dst[...] = s_new
 
         self._cache = {
-            "xt": xt,
+            "x": x,  # the input as given (not a copy, as PyTorch saves it), read for dU
+            "xt": xt,  # the dropped-out inputs in reading order, time-major (or None)
             "xw": xw,  # BPTT writes dL/d(x·U + b) here: x·U + b (or the gates) is dead then
             "backward_done": False,
             "S": S,
@@ -552,19 +555,28 @@ class RNN(Layer):
             self.state_grad_norms = np.ascontiguousarray(norms.T)
 
         n_flat = steps * batch
+        # the inputs in reading order, time-major, for dU: made here rather than kept
+        # from the forward pass (one copy of x more per step, one array less at the
+        # forward pass's peak), and freed before dL/dx is made
+        xt = c["xt"]
+        if xt is None:
+            xt = c["x"].transpose(1, 0, 2)
+            xt = np.ascontiguousarray(xt[::-1] if self.go_backwards else xt)
+        c["x"] = c["xt"] = None
         cell.weight_grads(
-            c["xt"].reshape(n_flat, -1),
+            xt.reshape(n_flat, -1),
             dxw_all.reshape(n_flat, gh),
             c["h_rec"].reshape(n_flat, units),
             dzrec_all.reshape(n_flat, dzrec_all.shape[-1]),
         )
-        # all steps' dL/dx in one product (by a contiguous Uᵀ: faster in OpenBLAS)
+        del xt
+        # all steps' dL/dx written straight into the (B, T, I) result (by a contiguous
+        # Uᵀ: faster in OpenBLAS)
         u_t = np.ascontiguousarray(cell.params["kernel"].T)
-        if self.go_backwards:  # reading order is reversed time: flip while transposing
-            dxt = dxw_all @ u_t
-            dx = np.ascontiguousarray(dxt[::-1].transpose(1, 0, 2))
-        else:  # one product per sample, written straight into the (B, T, I) result
-            dx = np.empty((batch, steps, u_t.shape[1]), self.dtype)
+        dx = np.empty((batch, steps, u_t.shape[1]), self.dtype)
+        if self.go_backwards:  # reading order is reversed time: one product per step
+            np.matmul(dxw_all, u_t, out=dx.transpose(1, 0, 2)[::-1])
+        else:  # one product per sample
             np.matmul(dxw_all.transpose(1, 0, 2), u_t, out=dx)
         if c["in_mask"] is not None:
             dx *= c["in_mask"][:, None, :]
