@@ -96,7 +96,9 @@ def make_pair(kind: str, shape, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, steps, n_in)).astype(np.float32)
-    dy = rng.standard_normal((batch, steps, units)).astype(np.float32) / np.sqrt(batch * steps)
+    # float32, as a float32 model's loss gradient is (a NumPy float64 scalar would
+    # promote the array to float64, and each library would first cast it back)
+    dy = (rng.standard_normal((batch, steps, units)) / np.sqrt(batch * steps)).astype(np.float32)
     xt, dyt = torch.from_numpy(x.copy()).requires_grad_(True), torch.from_numpy(dy.copy())
 
     # sanity: the two compute the same function
