@@ -129,3 +129,18 @@ def test_a_wider_dy_gives_the_gradients_of_its_cast(kind, go_backwards):
 def _weights(layer):
     rng = np.random.default_rng(4)
     return [rng.normal(0, 0.5, w.shape) for w in layer.get_weights()]
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+def test_bidirectional_keeps_its_halves_only_for_mul(merge_mode):
+    """Only "mul" reads the two directions' outputs in backward; the other modes keep
+    no sequence-sized array between steps beyond the recurrent layers' own buffers."""
+    from rnnkit.layers import Bidirectional
+
+    layer = Bidirectional(GRU(4, return_sequences=True), merge_mode=merge_mode)
+    layer.ensure_built((None, 3))
+    rng = np.random.default_rng(5)
+    y = layer.forward(rng.normal(size=(2, 6, 3)).astype(np.float32), training=True)
+    layer.backward(np.ones_like(y))
+    kept = [v for v in vars(layer).values() if isinstance(v, np.ndarray)]
+    assert len(kept) == (2 if merge_mode == "mul" else 0)

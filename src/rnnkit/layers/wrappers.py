@@ -90,7 +90,9 @@ class Bidirectional(Layer):
             states = sf + sb
         if self.return_sequences:
             yb = yb[:, ::-1]
-        self._yf, self._yb = yf, yb
+        # only "mul" reads the halves in backward: otherwise they are not kept (each
+        # is as large as the layer's input sequence)
+        self._yf, self._yb = (yf, yb) if self.merge_mode == "mul" else (None, None)
         if self.merge_mode == "concat":
             out = np.concatenate([yf, yb], axis=-1)
         elif self.merge_mode == "sum":
