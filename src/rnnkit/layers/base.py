@@ -5,7 +5,10 @@ Every layer:
   * ``forward(x, training=False, mask=None)`` computes its output and keeps what its
     backward needs;
   * ``backward(dy) -> dx`` returns the gradient for its input and fills the gradients
-    of its weights, under the same names as the weights;
+    of its weights, under the same names as the weights; while its
+    ``input_grad_needed`` is False (a model training sets it on the first layer that
+    has trainable weights, when nothing in front of it learns) it may skip dx and
+    return None;
   * ``compute_output_shape`` / ``compute_mask`` say what leaves it;
   * ``weights()`` / ``gradients()`` list (name, array) pairs in Keras's
     ``get_weights()`` order, which models, optimizers, savers and the gradient checker
@@ -35,6 +38,8 @@ class Layer:
     """
 
     supports_masking = False
+    #: False while the caller will not read backward's dx (see the module docstring)
+    input_grad_needed = True
 
     def __init__(self, **kwargs):
         validation.check_kwargs(kwargs, _COMMON_KWARGS, type(self).__name__)

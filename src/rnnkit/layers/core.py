@@ -90,6 +90,8 @@ class Dense(Layer):
         self.accumulate_kernel_grad(x2.T @ dz2)
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
+        if not self.input_grad_needed:
+            return None
         return (dz2 @ self.kernel.T).reshape(dz.shape[:-1] + (self.kernel.shape[0],))
 
     @property

@@ -52,7 +52,10 @@ class Embedding(Layer):
                 (self.input_dim, self.output_dim), self.dtype, self.rng
             )
         }
-        self.grads = {"embeddings": np.zeros_like(self.params["embeddings"])}
+        # no gradient yet: a read-only zero view, no (input_dim, output_dim) array (a
+        # frozen embedding in front of every trainable layer is never run backward)
+        emb = self.params["embeddings"]
+        self.grads = {"embeddings": np.broadcast_to(np.zeros((), emb.dtype), emb.shape)}
         super().build(input_shape)
 
     def check_input(self, x):

@@ -570,6 +570,8 @@ class RNN(Layer):
             dzrec_all.reshape(n_flat, dzrec_all.shape[-1]),
         )
         del xt
+        if not self.input_grad_needed:  # nothing in front of this layer learns
+            return None
         # all steps' dL/dx written straight into the (B, T, I) result (by a contiguous
         # Uᵀ: faster in OpenBLAS)
         u_t = np.ascontiguousarray(cell.params["kernel"].T)

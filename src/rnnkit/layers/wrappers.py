@@ -126,7 +126,19 @@ class Bidirectional(Layer):
         if self.return_state:
             dyf = [dyf] + list(d_states[:n])
             dyb = [dyb] + list(d_states[n:])
-        return self.forward_layer.backward(dyf) + self.backward_layer.backward(dyb)
+        needed = self.input_grad_needed
+        self.forward_layer.input_grad_needed = self.backward_layer.input_grad_needed = needed
+        try:
+            dxf = self.forward_layer.backward(dyf)
+            dxb = self.backward_layer.backward(dyb)
+        finally:
+            self.forward_layer.input_grad_needed = self.backward_layer.input_grad_needed = True
+        if not needed:
+            return None
+        if dxb.dtype != dxf.dtype:  # (layers of different dtypes)
+            return dxf + dxb
+        dxf += dxb  # dxf is a new array: the sum goes into it
+        return dxf
 
     def weights(self):
         return [(f"forward/{n}", w) for n, w in self.forward_layer.weights()] + [

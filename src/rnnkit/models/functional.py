@@ -344,7 +344,9 @@ class Model(Sequential):
             return ys, ms
         return ys[0], ms[0]
 
-    def backward(self, dy, from_logits: bool = False):
+    def backward(self, dy, from_logits: bool = False, input_grad: bool = True):
+        """Backpropagate through the graph; returns dL/d(inputs). ``input_grad`` is
+        Sequential's option; a graph computes every input's gradient regardless."""
         values = self._values
         grads: dict[int, np.ndarray] = {}
 

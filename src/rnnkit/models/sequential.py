@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .. import backend, losses, optimizers
 from .. import metrics as metrics_mod
 from ..callbacks import Callback, History
-from ..layers import Embedding, Layer
+from ..layers import Embedding, Layer, TiedDense
 from ..layers.recurrent import RNN
 from ..utils import validation
 
@@ -174,16 +174,36 @@ class Sequential:
             mask = out_mask
         return x, mask
 
-    def backward(self, dy, from_logits: bool = False):
+    def backward(self, dy, from_logits: bool = False, input_grad: bool = True):
         """Backpropagate dL/d(output) (or dL/d(logits) of the last layer) through all
-        layers; returns dL/d(input) (None for integer inputs)."""
+        layers; returns dL/d(input) (None for integer inputs).
+
+        ``input_grad=False`` (training: only the weights' gradients are read) stops at
+        the first layer that has trainable weights and tells it that its dL/d(input) is
+        not wanted; the layers in front of it (a frozen embedding, its dropout) are not
+        run backward, as PyTorch's autograd skips what needs no gradient. Returns None
+        then."""
         layers = self.layers
-        if from_logits:
-            dy = layers[-1].backward_logits(dy)
-            layers = layers[:-1]
-        for layer in reversed(layers):
-            dy = layer.backward(dy)
-        return dy
+        last = len(layers) - 1
+        first = 0 if input_grad else self._first_to_train()
+        for i in range(last, first - 1, -1):
+            layer = layers[i]
+            layer.input_grad_needed = input_grad or i > first
+            try:
+                dy = layer.backward_logits(dy) if from_logits and i == last else layer.backward(dy)
+            finally:
+                layer.input_grad_needed = True
+        return dy if input_grad else None
+
+    def _first_to_train(self) -> int:
+        """Index of the first layer whose backward pass is needed for the weights'
+        gradients: one with trainable weights, or an embedding a TiedDense shares (its
+        backward collects the output layer's share)."""
+        shared = {id(layer.embedding) for layer in self.layers if isinstance(layer, TiedDense)}
+        for i, layer in enumerate(self.layers):
+            if layer.trainable_weights() or id(layer) in shared:
+                return i
+        return len(self.layers)
 
     def compute_loss(self, x, y, sample_weight=None, training=True):
         """Forward pass and loss: returns (loss, y_pred, mask, dL/d(out or logits), fused)."""
@@ -206,7 +226,7 @@ class Sequential:
         loss, y_pred, mask, grad, fused = self.compute_loss(x, y, sample_weight, training=True)
         gnorm = math.nan
         if np.isfinite(loss):
-            self.backward(grad, from_logits=fused)
+            self.backward(grad, from_logits=fused, input_grad=False)
             grads = self.gradients()
             gnorm = optimizers.global_norm(grads)
             if np.isfinite(gnorm):

@@ -68,7 +68,7 @@ def fit_tbptt(model, tokens, k1: int, k2: int, epochs: int = 1, callbacks=None) 
             y = tokens[start + 1 : start + k2 + 1][None]
             w = first if start == 0 else weights
             loss, _, _, grad, fused = model.compute_loss(x, y, w, training=True)
-            model.backward(grad, from_logits=fused)
+            model.backward(grad, from_logits=fused, input_grad=False)
             # the state to restart from: after step k1 - 1 of this window, i.e. k2 steps
             # before the end of the next window
             for layer in layers:
