@@ -144,3 +144,20 @@ def test_bidirectional_keeps_its_halves_only_for_mul(merge_mode):
     layer.backward(np.ones_like(y))
     kept = [v for v in vars(layer).values() if isinstance(v, np.ndarray)]
     assert len(kept) == (2 if merge_mode == "mul" else 0)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_outputs_survive_backward_and_the_next_passes(kind):
+    """SimpleRNN hands its dead input-projection buffer over as the output: BPTT and the
+    following passes must then work in new buffers, never in the returned array."""
+    layer = make(kind, return_sequences=True)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 5, 3))
+    y = layer.forward(x, training=True)
+    kept = y.copy()
+    layer.backward(rng.normal(size=y.shape))
+    for batch, steps in [(3, 5), (3, 2), (2, 7)]:
+        y2 = layer.forward(rng.normal(size=(batch, steps, 3)) * 2.0, training=True)
+        layer.backward(rng.normal(size=y2.shape))
+    np.testing.assert_array_equal(y, kept)
+    np.testing.assert_array_equal(layer.forward(x), kept)

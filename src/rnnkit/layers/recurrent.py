@@ -63,6 +63,12 @@ class Workspace:
             arr = self._arrays[name] = np.empty((steps,) + tuple(tail), dtype)
         return arr[:steps]
 
+    def hand_over(self, name: str) -> np.ndarray:
+        """The whole array kept under ``name``, which the workspace then forgets (the next
+        ``get`` allocates a new one): for a buffer whose contents are dead, to become an
+        array that leaves the layer."""
+        return self._arrays.pop(name)
+
     def cell_buffers(self, cell, steps: int, batch: int, dtype) -> dict[str, np.ndarray]:
         """The cell's ``allocate(steps, batch, dtype)``, reused while it fits."""
         key = (id(cell), cell.units, batch, np.dtype(dtype))
@@ -369,7 +375,16 @@ class RNN(Layer):
                 seq = seq * mt[:, :, None]
             # always a copy: with T = 1 or B = 1 the transposed view counts as contiguous,
             # and a view would alias the workspace that the next pass overwrites
-            output = seq.transpose(1, 0, 2).copy(order="C")
+            if cell.gates_in_projection:
+                output = seq.transpose(1, 0, 2).copy(order="C")
+            else:
+                # x·U + b is dead once the loop has read it (SimpleRNN): its buffer, handed
+                # over by the workspace, becomes the output (BPTT gets a new one for dxw),
+                # so the pass ends with one sequence-sized array less than a fresh copy
+                output = ws.hand_over("xw").reshape(-1)[: seq.size]
+                output = output.reshape(batch, steps, self.units)
+                np.copyto(output, seq.transpose(1, 0, 2))
+                self._cache["xw"] = None
         else:
             output = S[0][steps].copy()
         if self.return_state:
@@ -497,6 +512,8 @@ class RNN(Layer):
         # dL/d(x_t·U + b) goes where x_t·U + b (or the gates made from it) was: step t's
         # backward reads its gates and overwrites them (Cell.backward_step's contract)
         dxw_all = c["xw"]
+        if dxw_all is None:  # its buffer became the output: a new one (reused next pass)
+            dxw_all = ws.get("xw", steps, (batch, gh), self.dtype)
         c["backward_done"] = True
         # dL/d(recurrent pre-activation) is kept only where it differs from dxw: nowhere
         # for SimpleRNN and LSTM (the same array), the candidate's block for GRU
