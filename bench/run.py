@@ -20,7 +20,7 @@ Peak memory of a training step is measured for each library in its own process: 
 peak growth of the resident set over two steps after a warm-up step, from a state with
 the weights, gradients and optimizer slots but no activations kept (rnnkit's layers
 keep their last forward pass's buffers, which the probe drops first, as PyTorch frees
-its graph); glibc is told to return large blocks to the system at once, so that the
+its graph) and no dL/dx of the previous step (PyTorch's x.grad, dropped likewise); glibc is told to return large blocks to the system at once, so that the
 resident set follows the allocations.
 
 The Reuters row trains one epoch of the default ``rnnkit reuters`` model (bidirectional
@@ -149,8 +149,12 @@ def make_pair(kind: str, shape, seed: int = 0):
             for t in range(STREAM_STEPS):
                 _, state = tmod(x1t[t], state)
 
+    def t_release():  # dL/dx of the last step, which rnnkit's r_train does not keep
+        xt.grad = None
+
     return {
         "layer": layer,
+        "release": (lambda: None, t_release),
         "train": (r_train, t_train),
         "infer": (r_infer, t_infer),
         "stream": (r_stream, t_stream),
@@ -293,7 +297,9 @@ def _drop_caches(layers) -> None:
 def memory_probe(lib: str, kind: str, shape_name: str, threads: int) -> float:
     """Peak resident-set growth (MiB) over two training steps after a warm-up step:
     the memory a step needs beyond the weights, their gradients and the optimizer's
-    slots (which the warm-up step created in both libraries)."""
+    slots (which the warm-up step created in both libraries). dL/dx, a product of the
+    step, is counted in both: PyTorch's x.grad from the warm-up step is dropped before
+    the baseline (the step itself replaces it, so it used to be paid for in advance)."""
     set_threads(threads)
     if shape_name == "reuters":
         r_epoch, t_epoch, info = reuters_setup(batches=2)
@@ -301,10 +307,13 @@ def memory_probe(lib: str, kind: str, shape_name: str, threads: int) -> float:
     else:
         pair = make_pair(kind, SHAPES[shape_name])
         fn, layers = pair["train"][0 if lib == "rnnkit" else 1], [pair["layer"]]
+        release = pair["release"][0 if lib == "rnnkit" else 1]
     import gc
 
     fn()
     _drop_caches(layers)
+    if shape_name != "reuters":
+        release()  # dL/dx is a product of the step in both: none held in the baseline
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to now
         f.write("5")
