@@ -20,8 +20,9 @@ Peak memory of a training step is measured for each library in its own process: 
 peak growth of the resident set over two steps after a warm-up step, from a state with
 the weights, gradients and optimizer slots but no activations kept (rnnkit's layers
 keep their last forward pass's buffers, which the probe drops first, as PyTorch frees
-its graph) and no dL/dx of the previous step (PyTorch's x.grad, dropped likewise); glibc is told to return large blocks to the system at once, so that the
-resident set follows the allocations.
+its graph) and no dL/dx of the previous step (PyTorch's x.grad, dropped likewise);
+glibc is told to return large blocks to the system at once, so that the resident set
+follows the allocations.
 
 The Reuters row trains one epoch of the default ``rnnkit reuters`` model (bidirectional
 GRU over an embedding, concat pooling, dropout, softmax; Adam with global clipping) in

@@ -238,3 +238,29 @@ def test_frozen_embedding_is_not_updated_and_makes_no_gradient_array():
     assert not np.array_equal(model.layers[1].params["kernel"], other)  # the rest learns
     g = emb.grads["embeddings"]
     assert g.shape == before.shape and not g.any() and g.strides == (0, 0)  # no memory
+
+
+def test_adam_torch_epsilon_form_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(6)
+    grads = [rng.standard_normal(6) * 10.0 ** -k for k in (0, 2, 4, 6, 7, 8)]  # ε matters
+    p = p0.copy()
+    opt = rnnkit.optimizers.Adam(learning_rate=0.01, epsilon=1e-8, epsilon_form="torch")
+    tp = torch.tensor(p0, requires_grad=True)
+    topt = torch.optim.Adam([tp], lr=0.01, eps=1e-8)
+    for g in grads:
+        opt.apply([p], [g.copy()])
+        tp.grad = torch.tensor(g)
+        topt.step()
+    np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+    # gradients near ε: the Keras form weighs ε ~30x more at the first step
+    tiny = rng.standard_normal(6) * 1e-9
+    a, b = p0.copy(), p0.copy()
+    adam = rnnkit.optimizers.Adam
+    adam(learning_rate=0.01, epsilon=1e-8, epsilon_form="torch").apply([a], [tiny])
+    adam(learning_rate=0.01, epsilon=1e-8).apply([b], [tiny.copy()])
+    assert np.all(np.abs(a - p0) > 5 * np.abs(b - p0))
+    assert opt.get_config()["epsilon_form"] == "torch"
+    with pytest.raises(ValueError, match="epsilon_form"):
+        rnnkit.optimizers.Adam(epsilon_form="pytorch")
