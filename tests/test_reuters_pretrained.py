@@ -168,3 +168,9 @@ def test_recurrent_layers_pretrained_as_language_models():
     y = rng.integers(0, 3, len(seqs))
     hist = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "2", True])
+def test_pretrain_lm_epochs_must_be_a_non_negative_int(bad):
+    with pytest.raises(ValueError, match="pretrain_lm_epochs"):
+        job.ReutersConfig(pretrain_lm_epochs=bad).resolved()

@@ -286,12 +286,11 @@ class Adam(Optimizer):
         tmp *= 1 - self.beta_2
         v *= self.beta_2
         v += tmp
+        denom = np.sqrt(v)
         if self.epsilon_form == "keras":
             step = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-            denom = np.sqrt(v)
         else:  # ε added to √v̂ = √(v / (1 - β2^t))
             step = self.learning_rate / (1 - self.beta_1**t)
-            denom = np.sqrt(v)
             denom /= math.sqrt(1 - self.beta_2**t)
         denom += self.epsilon
         np.multiply(m, step, out=tmp)

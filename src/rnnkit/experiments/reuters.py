@@ -159,6 +159,12 @@ class ReutersConfig:
                 f"Received an invalid value for argument pretrained_embeddings, expected one "
                 f"of {PRETRAINED}, got {self.pretrained_embeddings!r}."
             )
+        epochs = self.pretrain_lm_epochs
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(
+                f"Received an invalid value for argument pretrain_lm_epochs, expected a "
+                f"non-negative int, got {epochs!r}."
+            )
         defaults = SETTINGS[self.setting]
         out = dataclasses.replace(self)
         for key in ("num_words", "maxlen", "test_split"):
