@@ -38,9 +38,12 @@ def _seed():
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def accelerator(request):
+def accelerator(request, monkeypatch):
     """Runs a test once with the reference NumPy cells and once with the fused numba
-    kernels (rnnkit.cells.fused); the numba run is skipped when numba is missing."""
+    kernels (rnnkit.cells.fused), the latter with every per-step recurrent product
+    through the compiled one (``fused.matmul_nt``, which a layer otherwise uses only at
+    the shapes where it beats BLAS, float32 with H >= 256): the numba run is skipped
+    when numba is missing."""
     from rnnkit import backend
     from rnnkit.cells import fused
 
@@ -48,5 +51,7 @@ def accelerator(request):
         pytest.skip("numba is not installed (pip install rnnkit[fast])")
     previous = backend._accelerator
     backend.set_accelerator(request.param)
+    if request.param == "numba":
+        monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, dtype: True)
     yield request.param
     backend._accelerator = previous

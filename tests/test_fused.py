@@ -126,3 +126,99 @@ def test_bad_environment_value_is_named(monkeypatch):
     monkeypatch.setattr(backend, "_accelerator", "gpu")
     with pytest.raises(ValueError, match="environment variable RNNKIT_ACCELERATOR.*'gpu'"):
         backend.accelerator()
+
+
+# ---- the compiled recurrent product (fused.recurrent_matmul) ----------------------
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "m,k,n", [(1, 1, 1), (3, 5, 7), (4, 8, 4), (5, 9, 6), (8, 300, 13), (0, 4, 4), (4, 0, 6)]
+)
+def test_matmul_nt_matches_numpy_at_every_edge(dtype, m, k, n):
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    bt = rng.standard_normal((n, k)).astype(dtype)
+    out = np.full((m, n), np.nan, dtype)
+    fused.kernels().matmul_nt(a, bt, out)
+    ref = a.astype(np.float64) @ bt.T.astype(np.float64)
+    tol = 1e-5 * max(1.0, np.sqrt(k)) if dtype == "float32" else 1e-12 * max(1.0, np.sqrt(k))
+    np.testing.assert_allclose(out, ref, rtol=0, atol=tol)
+
+
+@needs_numba
+def test_matmul_nt_propagates_nan_and_inf():
+    a = np.ones((6, 8), np.float32)
+    bt = np.ones((5, 8), np.float32)
+    bt[1, 3] = np.nan  # column 1 of every row
+    a[4, 0] = np.inf  # row 4: inf, or nan where it meets the nan
+    out = np.empty((6, 5), np.float32)
+    fused.kernels().matmul_nt(a, bt, out)
+    assert np.isnan(out[:, 1]).all()
+    assert np.isposinf(np.delete(out[4], 1)).all()
+    finite = np.delete(np.delete(out, 4, axis=0), 1, axis=1)
+    np.testing.assert_array_equal(finite, 8.0)
+
+
+@needs_numba
+def test_recurrent_matmul_policy():
+    previous = backend._accelerator
+    try:
+        backend.set_accelerator("numba")
+        kernel = fused.kernels().matmul_nt
+        assert fused.recurrent_matmul(20, 650, np.float32, 1) is kernel  # the lm shape
+        assert fused.recurrent_matmul(64, 2048, np.float32, 1) is kernel
+        assert fused.recurrent_matmul(64, 128, np.float32, 1) is None  # BLAS faster
+        assert fused.recurrent_matmul(1, 650, np.float32, 1) is None  # a streaming step
+        assert fused.recurrent_matmul(20, 650, np.float64, 1) is None
+        assert fused.recurrent_matmul(20, 650, np.float32, 2) is None  # BLAS's threads
+        assert fused.recurrent_matmul(20, 650, np.float32, None) is None
+        backend.set_accelerator("numpy")
+        assert fused.recurrent_matmul(20, 650, np.float32, 1) is None
+    finally:
+        backend._accelerator = previous
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN], ids=["LSTM", "GRU", "SimpleRNN"])
+def test_layer_with_the_compiled_product_matches_blas(cls, monkeypatch):
+    """A float32 layer at a shape where the policy picks the kernel (H = 256, batch
+    8), against the same layer with every product through BLAS."""
+    previous = backend._accelerator
+    backend.set_accelerator("numba")
+    rng = np.random.default_rng(3)
+    layer = cls(256, return_sequences=True, dtype="float32")
+    layer.ensure_built((None, 5))
+    layer.set_weights(
+        [rng.uniform(-0.1, 0.1, w.shape).astype("float32") for w in layer.get_weights()]
+    )
+    x = rng.standard_normal((8, 7, 5)).astype("float32")
+    dy = rng.standard_normal((8, 7, 256)).astype("float32")
+    calls = []
+    kernel = fused.kernels().matmul_nt
+
+    def counted(a, bt, out):
+        calls.append(a.shape)
+        kernel(a, bt, out)
+
+    try:
+        runs = []
+        for use in (True, False):
+            monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, dtype, u=use: u)
+            monkeypatch.setattr(fused.kernels(), "matmul_nt", counted)
+            y = layer.forward(x, training=True)
+            dx = layer.backward(dy)
+            runs.append((y, dx, {k: v.copy() for k, v in layer.grads.items()}))
+            if use:
+                assert len(calls) == 2 * 7  # every step, forward and backward
+                assert layer.cell._fwd_product is None and layer.cell._bwd_product is None
+    finally:
+        backend._accelerator = previous
+    (y1, dx1, g1), (y0, dx0, g0) = runs
+
+    def close(got, ref):  # float32 sums in another order: 1e-5 of the array's scale
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+
+    close(y1, y0)
+    close(dx1, dx0)
+    for name in g0:
+        close(g1[name], g0[name])

@@ -146,3 +146,84 @@ def gru_backward(dh, h_prev, g, rec_h, dzrec, direct):
             gz[j], gr[j], gh[j] = d_z, d_r, d_a
             qz[j], qr[j], qh[j] = d_z, d_r, d_a * r
             dd[j] = d * u
+
+
+# ---- the recurrent matrix product of one step -----------------------------------
+# c = a·btᵀ for a (M, K) and bt (N, K), both C-contiguous: every entry of c a dot
+# product of two contiguous rows. A step's product has few rows (M = the batch) and
+# the same weights for all T steps of a pass; OpenBLAS copies ("packs") those weights
+# anew in every call, which costs as much as the arithmetic when M is small
+# (bench/NOTES.md, row 26). Here the weights are read as they lie: W's rows for
+# dL/dh_{t-1} = dz·Wᵀ, a cached contiguous Wᵀ for h_{t-1}·W.
+#
+# Blocks of 4 rows of a by 4 rows of bt: 16 sums kept in registers while the inner
+# loop runs over K (the compiler vectorises it as 16 reductions), 8 loads per 16
+# multiply-adds. Only reassociation and contraction (FMA) are allowed, not the
+# no-NaN / no-inf assumptions: a NaN or inf in the weights or states propagates.
+gemm_jit = numba.njit(fastmath={"reassoc", "contract"}, error_model="numpy", cache=True, nogil=True)
+
+
+@gemm_jit
+def _nt_columns(a, bt, c, j_start, j_stop):
+    """c[:, j_start:j_stop] = a · bt[j_start:j_stop]ᵀ."""
+    m, k = a.shape
+    m4 = m - m % 4
+    zero = a.dtype.type(0)
+    j = j_start
+    while j + 4 <= j_stop:
+        w0, w1, w2, w3 = bt[j], bt[j + 1], bt[j + 2], bt[j + 3]
+        for i in range(0, m4, 4):
+            a0, a1, a2, a3 = a[i], a[i + 1], a[i + 2], a[i + 3]
+            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
+            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
+            for p in range(k):
+                x0, x1, x2, x3 = w0[p], w1[p], w2[p], w3[p]
+                y = a0[p]
+                s00 += y * x0
+                s01 += y * x1
+                s02 += y * x2
+                s03 += y * x3
+                y = a1[p]
+                s10 += y * x0
+                s11 += y * x1
+                s12 += y * x2
+                s13 += y * x3
+                y = a2[p]
+                s20 += y * x0
+                s21 += y * x1
+                s22 += y * x2
+                s23 += y * x3
+                y = a3[p]
+                s30 += y * x0
+                s31 += y * x1
+                s32 += y * x2
+                s33 += y * x3
+            c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3] = s00, s01, s02, s03
+            c[i + 1, j], c[i + 1, j + 1], c[i + 1, j + 2], c[i + 1, j + 3] = s10, s11, s12, s13
+            c[i + 2, j], c[i + 2, j + 1], c[i + 2, j + 2], c[i + 2, j + 3] = s20, s21, s22, s23
+            c[i + 3, j], c[i + 3, j + 1], c[i + 3, j + 2], c[i + 3, j + 3] = s30, s31, s32, s33
+        for i in range(m4, m):  # the rows left over, one at a time
+            ai = a[i]
+            s0 = s1 = s2 = s3 = zero
+            for p in range(k):
+                y = ai[p]
+                s0 += y * w0[p]
+                s1 += y * w1[p]
+                s2 += y * w2[p]
+                s3 += y * w3[p]
+            c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3] = s0, s1, s2, s3
+        j += 4
+    for jj in range(j, j_stop):  # the columns left over, one at a time
+        w = bt[jj]
+        for i in range(m):
+            ai = a[i]
+            s = zero
+            for p in range(k):
+                s += ai[p] * w[p]
+            c[i, jj] = s
+
+
+@gemm_jit
+def matmul_nt(a, bt, c):
+    """c = a·btᵀ (one thread)."""
+    _nt_columns(a, bt, c, 0, bt.shape[0])

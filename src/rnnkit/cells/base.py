@@ -37,6 +37,9 @@ class Cell:
     # array (SimpleRNN, LSTM): the time loop then keeps one buffer for both
     same_input_and_recurrent_grads = False
     _rec_kernel_t: np.ndarray | None = None  # Wᵀ, cached by begin_backward()
+    # how this pass forms its per-step products with W (begin_forward/begin_backward)
+    _fwd_product: tuple | None = None
+    _bwd_product = None
     # True when the cell keeps step t's gate values in the input projection's buffer:
     # on entry to forward_step, cache["gates"][t] IS xw_t (x_t·U + b), which the step
     # overwrites with the gates (dead once used); the caller puts that buffer in the
@@ -182,14 +185,52 @@ class Cell:
         (step t writing its slice after reading it); None: the loop allocates one."""
         return None
 
-    def begin_backward(self) -> None:
-        """Cache what every backward step of one BPTT pass reuses: Wᵀ as a C-contiguous
-        array. (OpenBLAS multiplies by it up to 3x faster than by the transposed view
-        of W; the weights do not change during a backward pass.)"""
-        self._rec_kernel_t = np.ascontiguousarray(self.params["recurrent_kernel"].T)
+    def begin_forward(self, batch: int, threads: int | None = 1) -> None:
+        """Choose how the forward steps of one pass (batch ``batch``, at most
+        ``threads`` threads) form h_{t-1}·W: the accelerator's compiled product with a
+        contiguous Wᵀ made once here, where it beats BLAS (``fused.recurrent_matmul``),
+        else ``np.dot``. :meth:`end_forward` must follow (the copy would go stale when
+        the weights change)."""
+        w = self.params["recurrent_kernel"]
+        f = fused.recurrent_matmul(batch, w.shape[0], w.dtype, threads)
+        self._fwd_product = None if f is None else (f, np.ascontiguousarray(w.T))
+
+    def end_forward(self) -> None:
+        self._fwd_product = None
+
+    def recurrent_product(self, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """h·W (B, G·H) into ``out``, as :meth:`begin_forward` chose (outside a pass,
+        as for a streaming step: ``np.dot``)."""
+        p = self._fwd_product
+        if p is None:
+            return np.dot(h, self.params["recurrent_kernel"], out=out)
+        p[0](h, p[1], out)
+        return out
+
+    def begin_backward(self, batch: int | None = None, threads: int | None = 1) -> None:
+        """Choose how the backward steps of one BPTT pass form dz·Wᵀ: the compiled
+        product reading W's rows as they lie, where it beats BLAS (as in
+        :meth:`begin_forward`), else ``np.dot`` with Wᵀ cached as a C-contiguous array
+        (OpenBLAS multiplies by it up to 3x faster than by the transposed view of W;
+        the weights do not change during a backward pass)."""
+        w = self.params["recurrent_kernel"]
+        f = None
+        if batch is not None:
+            f = fused.recurrent_matmul(batch, w.shape[1], w.dtype, threads)
+        self._bwd_product = f
+        self._rec_kernel_t = None if f is not None else np.ascontiguousarray(w.T)
 
     def end_backward(self) -> None:
         self._rec_kernel_t = None
+        self._bwd_product = None
+
+    def recurrent_product_t(self, dz: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """dz·Wᵀ (B, H) into ``out``, as :meth:`begin_backward` chose."""
+        f = self._bwd_product
+        if f is None:
+            return np.dot(dz, self.recurrent_kernel_t(), out=out)
+        f(dz, self.params["recurrent_kernel"], out)
+        return out
 
     def recurrent_kernel_t(self) -> np.ndarray:
         """Wᵀ: the cached copy during a backward pass, else a view."""

@@ -89,3 +89,35 @@ def for_dtype(dtype):
         use = backend.accelerator() == "numba" and np.dtype(dtype) in _FUSED_DTYPES
         found = _resolved[key] = (kernels() if use else None,)
     return found[0]
+
+
+# ---- the recurrent product of a step --------------------------------------------
+# Where the compiled product (``_fused_numba.matmul_nt``) beats OpenBLAS, measured in
+# bench/NOTES.md row 26 (one core, float32): with a small batch M and a long inner
+# dimension K, 1.1-4x; with K = 128 or M > K/8, 0.7-0.95x; in float64 its edge is
+# smaller and it loses at (64, 2048, 512), so float64 keeps BLAS.
+NT_MIN_K = 256
+NT_DTYPES = (np.dtype(np.float32),)
+
+
+def recurrent_matmul(rows: int, inner: int, dtype, threads: int | None):
+    """How one pass should form its per-step products a·btᵀ, a (rows, inner): the
+    compiled ``f(a, bt, out)``, or None for NumPy's BLAS (accelerator off, numba
+    missing, another dtype, a shape where BLAS is faster, or more than one thread).
+
+    ``threads``: the BLAS threads the pass may use (``RNN.blas_threads``). The kernel
+    runs on one thread only: a version split over numba's thread pool beat two-thread
+    OpenBLAS alone, but inside a training step, next to OpenBLAS's own threads
+    (which keep spinning after each of the step's large products), it made the
+    step 10-30 % slower (bench/NOTES.md row 26)."""
+    if threads != 1 or for_dtype(dtype) is None or not nt_worthwhile(rows, inner, dtype):
+        return None
+    return kernels().matmul_nt
+
+
+def nt_worthwhile(rows: int, inner: int, dtype) -> bool:
+    """Whether the compiled product beats OpenBLAS for a (rows, inner) left factor
+    (measured: bench/NOTES.md row 26). The test suite makes it always true, so that
+    every gradient check and PyTorch cross-check of the numba path runs through the
+    kernel."""
+    return np.dtype(dtype) in NT_DTYPES and inner >= NT_MIN_K and 2 <= rows <= inner // 8

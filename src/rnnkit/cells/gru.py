@@ -52,7 +52,8 @@ class GRUCell(Cell):
         (h_prev,) = states
         u = self.units
         w = self.params["recurrent_kernel"]
-        rec = np.dot(h_rec, w, out=self.scratch("rec", (h_rec.shape[0], w.shape[1]), w.dtype))
+        rec = self.scratch("rec", (h_rec.shape[0], w.shape[1]), w.dtype)
+        rec = self.recurrent_product(h_rec, rec)
         kernels = self.fused_kernels(w.dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             h = np.empty_like(h_prev) if out is None else out[0]
@@ -119,7 +120,7 @@ class GRUCell(Cell):
             dzrec = buf("dzrec", g.shape)
             direct = buf(f"direct{t % 2}", shape)
             kernels.gru_backward(dh, h_prev, dxw, rec_h, dzrec, direct)
-            dh_rec = np.dot(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
+            dh_rec = self.recurrent_product_t(dzrec, buf(f"dh{t % 2}", shape))
             if out is not None:
                 np.copyto(out[1], dzrec[:, 2 * u :])
                 dzrec = out[1]
@@ -138,7 +139,7 @@ class GRUCell(Cell):
         dzrec = buf("dzrec", g.shape)  # this step's own; the loop keeps only its h~ block
         dzrec[:, : 2 * u] = dxw[:, : 2 * u]
         np.multiply(da_h, r, out=dzrec[:, 2 * u :])
-        dh_rec = np.dot(dzrec, self.recurrent_kernel_t(), out=buf(f"dh{t % 2}", shape))
+        dh_rec = self.recurrent_product_t(dzrec, buf(f"dh{t % 2}", shape))
         direct = np.multiply(dh, z, out=buf(f"direct{t % 2}", shape))
         if out is not None:
             np.copyto(out[0], dxw)

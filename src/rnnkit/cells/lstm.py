@@ -62,9 +62,7 @@ class LSTMCell(Cell):
         h_prev, c_prev = states
         u = self.units
         z = cache["gates"][t]  # the buffer of xw_t itself (gates_in_projection)
-        rec = np.dot(
-            h_rec, self.params["recurrent_kernel"], out=self.scratch("h·W", z.shape, z.dtype)
-        )
+        rec = self.recurrent_product(h_rec, self.scratch("h·W", z.shape, z.dtype))
         kernels = self.fused_kernels(z.dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             h, c = (np.empty_like(c_prev), np.empty_like(c_prev)) if out is None else out
@@ -141,7 +139,7 @@ class LSTMCell(Cell):
         if out is not None:
             np.copyto(out[0], dz)
             dz = out[0]
-        dh_rec = dz @ self.recurrent_kernel_t()
+        dh_rec = self.recurrent_product_t(dz, np.empty(dc.shape, dz.dtype))
         return dz, dz, dh_rec, (None, dc)
 
     def _backward_step_default(self, t, dh, dc_next, c_prev, gates, act_c, dz):
@@ -164,9 +162,7 @@ class LSTMCell(Cell):
             kernels.lstm_backward(dh, dc_next, c_prev, dz, act_c, dc)
         else:
             self._backward_numpy(dh, dc_next, c_prev, gates, act_c, dz, dc)
-        dh_rec = np.dot(
-            dz, self.recurrent_kernel_t(), out=self.scratch(f"dh{t % 2}", shape, dtype)
-        )
+        dh_rec = self.recurrent_product_t(dz, self.scratch(f"dh{t % 2}", shape, dtype))
         return dz, dz, dh_rec, (None, dc)
 
     def _backward_numpy(self, dh, dc_next, c_prev, gates, act_c, dz, dc):

@@ -28,7 +28,7 @@ class SimpleRNNCell(Cell):
 
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
         s = cache["h"][t] if out is None else out[0]  # the same memory in the time loop
-        np.dot(h_rec, self.params["recurrent_kernel"], out=s)
+        self.recurrent_product(h_rec, s)
         s += xw_t  # z_t, then s_t = f(z_t) in place
         return (self.activation.inplace(s),)
 
@@ -38,10 +38,10 @@ class SimpleRNNCell(Cell):
         if out is None:
             dz = self.activation.grad(h)
             dz *= ds
-            return dz, dz, dz @ self.recurrent_kernel_t(), (None,)
+            return dz, dz, self.recurrent_product_t(dz, np.empty(ds.shape, dz.dtype)), (None,)
         dz = self.activation.grad_into(h, out[0])
         dz *= ds
         # dh_{t-1} in one of two reused buffers (Cell.scratch), alternating between steps
         dh = self.scratch(f"dh{t % 2}", ds.shape, dz.dtype)
-        dh_rec = np.dot(dz, self.recurrent_kernel_t(), out=dh)
+        dh_rec = self.recurrent_product_t(dz, dh)
         return dz, dz, dh_rec, (None,)

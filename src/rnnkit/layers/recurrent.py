@@ -335,23 +335,27 @@ class RNN(Layer):
         if cell.output_in_cache:
             cache["h"] = S[0][1:]  # the cell's cached h_t is the loop's state buffer
 
-        for t in range(steps):
-            prev = tuple(buf[t] for buf in S)
-            h_rec = prev[0]
-            if rec_mask is not None:
-                np.multiply(prev[0], rec_mask, out=h_rec_all[t])
-                h_rec = h_rec_all[t]
-            if mt is not None:
-                new = cell.forward_step(t, xw[t], prev, h_rec, cache)
-                keep = mt[t][:, None]
-                for buf, s_new, s_prev in zip(S, new, prev):
-                    np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
-            else:
-                out = [buf[t + 1] for buf in S]  # the cell writes the new states here
-                new = cell.forward_step(t, xw[t], prev, h_rec, cache, out=out)
-                for dst, s_new in zip(out, new):
-                    if s_new is not dst:  # a cell that did not use ``out``
-                        dst[...] = s_new
+        cell.begin_forward(batch, self.blas_threads)
+        try:
+            for t in range(steps):
+                prev = tuple(buf[t] for buf in S)
+                h_rec = prev[0]
+                if rec_mask is not None:
+                    np.multiply(prev[0], rec_mask, out=h_rec_all[t])
+                    h_rec = h_rec_all[t]
+                if mt is not None:
+                    new = cell.forward_step(t, xw[t], prev, h_rec, cache)
+                    keep = mt[t][:, None]
+                    for buf, s_new, s_prev in zip(S, new, prev):
+                        np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
+                else:
+                    out = [buf[t + 1] for buf in S]  # the cell writes the new states here
+                    new = cell.forward_step(t, xw[t], prev, h_rec, cache, out=out)
+                    for dst, s_new in zip(out, new):
+                        if s_new is not dst:  # a cell that did not use ``out``
+                            dst[...] = s_new
+        finally:
+            cell.end_forward()
 
         self._cache = {
             "x": x,  # the input as given (not a copy, as PyTorch saves it), read for dU
@@ -528,41 +532,45 @@ class RNN(Layer):
                 dzrec_all = ws.get("dzrec", steps, (batch, width), self.dtype)
         rec_mask = c["rec_mask"]
         norms = np.empty((steps, batch)) if self.record_state_grads else None
-        cell.begin_backward()
-        state_views = [list(buf) for buf in S]  # per-step views, made once
-        dxw_views = list(dxw_all)
-        dzrec_views = dxw_views if shared else list(dzrec_all)
-        for t in range(steps - 1, -1, -1):
-            ds = d_next
-            if d_seq is not None:
-                ds[0] += next(d_seq)  # d_next[0] is always this loop's own array
-            if norms is not None:
-                norms[t] = np.linalg.norm(ds[0], axis=-1)
-            carried = None
-            if mt is not None:  # a masked step passed its states through unchanged
-                keep = mt[t][:, None]
-                carried = [np.where(keep, 0.0, d) for d in ds]
-                ds = [np.where(keep, d, 0.0) for d in ds]
-            prev = [v[t] for v in state_views]
-            out = (dxw_views[t], dzrec_views[t])
-            dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"], out=out)
-            if dxw is not out[0]:  # a cell that did not write into the buffers
-                out[0][...] = dxw
-            if not shared and dzrec is not out[1]:
-                out[1][...] = dzrec[:, cols]
-            if rec_mask is not None:
-                dh_rec = dh_rec * rec_mask
-            # direct state gradients and dh_rec are this step's own arrays: add in place
-            d_next = list(direct)
-            if d_next[0] is None:
-                d_next[0] = dh_rec
-            else:
-                d_next[0] += dh_rec
-            if any(d is None for d in d_next):
-                d_next = [np.zeros((batch, units), self.dtype) if d is None else d for d in d_next]
-            if carried is not None:
-                d_next = [d + dc for d, dc in zip(d_next, carried)]
-        cell.end_backward()
+        cell.begin_backward(batch, self.blas_threads)
+        try:
+            state_views = [list(buf) for buf in S]  # per-step views, made once
+            dxw_views = list(dxw_all)
+            dzrec_views = dxw_views if shared else list(dzrec_all)
+            for t in range(steps - 1, -1, -1):
+                ds = d_next
+                if d_seq is not None:
+                    ds[0] += next(d_seq)  # d_next[0] is always this loop's own array
+                if norms is not None:
+                    norms[t] = np.linalg.norm(ds[0], axis=-1)
+                carried = None
+                if mt is not None:  # a masked step passed its states through unchanged
+                    keep = mt[t][:, None]
+                    carried = [np.where(keep, 0.0, d) for d in ds]
+                    ds = [np.where(keep, d, 0.0) for d in ds]
+                prev = [v[t] for v in state_views]
+                out = (dxw_views[t], dzrec_views[t])
+                dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"], out=out)
+                if dxw is not out[0]:  # a cell that did not write into the buffers
+                    out[0][...] = dxw
+                if not shared and dzrec is not out[1]:
+                    out[1][...] = dzrec[:, cols]
+                if rec_mask is not None:
+                    dh_rec = dh_rec * rec_mask
+                # direct state gradients and dh_rec are this step's own arrays: add in place
+                d_next = list(direct)
+                if d_next[0] is None:
+                    d_next[0] = dh_rec
+                else:
+                    d_next[0] += dh_rec
+                if any(d is None for d in d_next):
+                    d_next = [
+                        np.zeros((batch, units), self.dtype) if d is None else d for d in d_next
+                    ]
+                if carried is not None:
+                    d_next = [d + dc for d, dc in zip(d_next, carried)]
+        finally:
+            cell.end_backward()
         if cell.gates_in_projection:  # overwritten by the gradients: no stale reads
             del c["cache"]["gates"]
         # copies: a cell may keep these in buffers it reuses (Cell.scratch)
