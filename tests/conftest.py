@@ -52,6 +52,6 @@ def accelerator(request, monkeypatch):
     previous = backend._accelerator
     backend.set_accelerator(request.param)
     if request.param == "numba":
-        monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, dtype: True)
+        monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, cols, dtype: True)
     yield request.param
     backend._accelerator = previous

@@ -165,15 +165,18 @@ def test_recurrent_matmul_policy():
     try:
         backend.set_accelerator("numba")
         kernel = fused.kernels().matmul_nt
-        assert fused.recurrent_matmul(20, 650, np.float32, 1) is kernel  # the lm shape
-        assert fused.recurrent_matmul(64, 2048, np.float32, 1) is kernel
-        assert fused.recurrent_matmul(64, 128, np.float32, 1) is None  # BLAS faster
-        assert fused.recurrent_matmul(1, 650, np.float32, 1) is None  # a streaming step
-        assert fused.recurrent_matmul(20, 650, np.float64, 1) is None
-        assert fused.recurrent_matmul(20, 650, np.float32, 2) is None  # BLAS's threads
-        assert fused.recurrent_matmul(20, 650, np.float32, None) is None
+        f32 = np.float32
+        assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is kernel  # the lm shape
+        assert fused.recurrent_matmul(64, 2048, 512, f32, 1) is kernel
+        assert fused.recurrent_matmul(32, 512, 128, f32, 1) is kernel
+        assert fused.recurrent_matmul(64, 128, 512, f32, 1) is None  # BLAS faster
+        assert fused.recurrent_matmul(8, 512, 128, f32, 1) is None
+        assert fused.recurrent_matmul(1, 650, 2600, f32, 1) is None  # a streaming step
+        assert fused.recurrent_matmul(20, 650, 2600, np.float64, 1) is None
+        assert fused.recurrent_matmul(20, 650, 2600, f32, 2) is None  # BLAS's threads
+        assert fused.recurrent_matmul(20, 650, 2600, f32, None) is None
         backend.set_accelerator("numpy")
-        assert fused.recurrent_matmul(20, 650, np.float32, 1) is None
+        assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is None
     finally:
         backend._accelerator = previous
 
@@ -203,7 +206,7 @@ def test_layer_with_the_compiled_product_matches_blas(cls, monkeypatch):
     try:
         runs = []
         for use in (True, False):
-            monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, dtype, u=use: u)
+            monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, cols, dtype, u=use: u)
             monkeypatch.setattr(fused.kernels(), "matmul_nt", counted)
             y = layer.forward(x, training=True)
             dx = layer.backward(dy)

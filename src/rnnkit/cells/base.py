@@ -192,7 +192,7 @@ class Cell:
         else ``np.dot``. :meth:`end_forward` must follow (the copy would go stale when
         the weights change)."""
         w = self.params["recurrent_kernel"]
-        f = fused.recurrent_matmul(batch, w.shape[0], w.dtype, threads)
+        f = fused.recurrent_matmul(batch, w.shape[0], w.shape[1], w.dtype, threads)
         self._fwd_product = None if f is None else (f, np.ascontiguousarray(w.T))
 
     def end_forward(self) -> None:
@@ -216,7 +216,7 @@ class Cell:
         w = self.params["recurrent_kernel"]
         f = None
         if batch is not None:
-            f = fused.recurrent_matmul(batch, w.shape[1], w.dtype, threads)
+            f = fused.recurrent_matmul(batch, w.shape[1], w.shape[0], w.dtype, threads)
         self._bwd_product = f
         self._rec_kernel_t = None if f is not None else np.ascontiguousarray(w.T)
 

@@ -94,14 +94,17 @@ def for_dtype(dtype):
 # ---- the recurrent product of a step --------------------------------------------
 # Where the compiled product (``_fused_numba.matmul_nt``) beats OpenBLAS, measured in
 # bench/NOTES.md row 26 (one core, float32): with a small batch M and a long inner
-# dimension K, 1.1-4x; with K = 128 or M > K/8, 0.7-0.95x; in float64 its edge is
-# smaller and it loses at (64, 2048, 512), so float64 keeps BLAS.
+# dimension K, 1.1-4x; with K <= 200, M > K/8 or a small result (M·N = 8 x 128),
+# 0.4-0.95x; in float64 its edge is smaller and it loses at (64, 2048, 512), so
+# float64 keeps BLAS.
 NT_MIN_K = 256
+NT_MIN_OUTPUT = 4096
 NT_DTYPES = (np.dtype(np.float32),)
 
 
-def recurrent_matmul(rows: int, inner: int, dtype, threads: int | None):
-    """How one pass should form its per-step products a·btᵀ, a (rows, inner): the
+def recurrent_matmul(rows: int, inner: int, cols: int, dtype, threads: int | None):
+    """How one pass should form its per-step products a·btᵀ, a (rows, inner) and
+    bt (cols, inner): the
     compiled ``f(a, bt, out)``, or None for NumPy's BLAS (accelerator off, numba
     missing, another dtype, a shape where BLAS is faster, or more than one thread).
 
@@ -110,14 +113,16 @@ def recurrent_matmul(rows: int, inner: int, dtype, threads: int | None):
     OpenBLAS alone, but inside a training step, next to OpenBLAS's own threads
     (which keep spinning after each of the step's large products), it made the
     step 10-30 % slower (bench/NOTES.md row 26)."""
-    if threads != 1 or for_dtype(dtype) is None or not nt_worthwhile(rows, inner, dtype):
+    if threads != 1 or for_dtype(dtype) is None or not nt_worthwhile(rows, inner, cols, dtype):
         return None
     return kernels().matmul_nt
 
 
-def nt_worthwhile(rows: int, inner: int, dtype) -> bool:
-    """Whether the compiled product beats OpenBLAS for a (rows, inner) left factor
-    (measured: bench/NOTES.md row 26). The test suite makes it always true, so that
-    every gradient check and PyTorch cross-check of the numba path runs through the
-    kernel."""
-    return np.dtype(dtype) in NT_DTYPES and inner >= NT_MIN_K and 2 <= rows <= inner // 8
+def nt_worthwhile(rows: int, inner: int, cols: int, dtype) -> bool:
+    """Whether the compiled product beats OpenBLAS for a (rows, inner)·(inner, cols)
+    product (measured: bench/NOTES.md row 26). The test suite makes it always true, so
+    that every gradient check and PyTorch cross-check of the numba path runs through
+    the kernel."""
+    if np.dtype(dtype) not in NT_DTYPES or inner < NT_MIN_K:
+        return False
+    return 2 <= rows <= inner // 8 and rows * cols >= NT_MIN_OUTPUT
