@@ -324,8 +324,8 @@ def memory_probe(lib: str, kind: str, shape_name: str, threads: int) -> float:
     return (_rss_kib("VmHWM") - before) / 1024
 
 
-def bench_memory(rows, threads: int, log) -> None:
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
+def bench_memory(rows, threads: int, log, mmap_threshold: int = 65536) -> None:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(mmap_threshold), MALLOC_TRIM_THRESHOLD_="0")
     for row in rows:
         row["peak_mib"] = {}
         for lib in ("rnnkit", "torch"):
@@ -521,6 +521,13 @@ def main(argv=None) -> None:
     p.add_argument("--no-reuters", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--reuters-reps", type=int, default=3)
+    p.add_argument(
+        "--mmap-threshold",
+        type=int,
+        default=65536,
+        help="glibc's mmap threshold in the memory probes (bytes): blocks at least this "
+        "large are mapped and unmapped one by one, so the resident set follows them",
+    )
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
@@ -557,7 +564,7 @@ def main(argv=None) -> None:
             if not a.no_reuters:
                 sel.append(bench_reuters(n, 1 if a.quick else a.reuters_reps, print))
         if not a.no_memory:
-            bench_memory(sel, n, print)
+            bench_memory(sel, n, print, a.mmap_threshold)
         rows += sel
     info["load_after"] = os.getloadavg()
     info["seconds"] = time.perf_counter() - t0
