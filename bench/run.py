@@ -21,8 +21,10 @@ peak growth of the resident set over two steps after a warm-up step, from a stat
 the weights, gradients and optimizer slots but no activations kept (rnnkit's layers
 keep their last forward pass's buffers, which the probe drops first, as PyTorch frees
 its graph) and no dL/dx of the previous step (PyTorch's x.grad, dropped likewise);
-glibc is told to return large blocks to the system at once, so that the resident set
-follows the allocations.
+glibc is told to map every block of 16 KiB or more on its own and return it at once
+(``--mmap-threshold``), so that the resident set follows the allocations. (With 64 KiB,
+the threshold until session 5, PyTorch's per-step tensors of 30-40 KiB came from heap
+memory freed by the warm-up step and did not show: bench/NOTES.md, session 5.)
 
 The Reuters row trains one epoch of the default ``rnnkit reuters`` model (bidirectional
 GRU over an embedding, concat pooling, dropout, softmax; Adam with global clipping) in
@@ -324,7 +326,7 @@ def memory_probe(lib: str, kind: str, shape_name: str, threads: int) -> float:
     return (_rss_kib("VmHWM") - before) / 1024
 
 
-def bench_memory(rows, threads: int, log, mmap_threshold: int = 65536) -> None:
+def bench_memory(rows, threads: int, log, mmap_threshold: int = 16384) -> None:
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(mmap_threshold), MALLOC_TRIM_THRESHOLD_="0")
     for row in rows:
         row["peak_mib"] = {}
@@ -524,7 +526,7 @@ def main(argv=None) -> None:
     p.add_argument(
         "--mmap-threshold",
         type=int,
-        default=65536,
+        default=16384,
         help="glibc's mmap threshold in the memory probes (bytes): blocks at least this "
         "large are mapped and unmapped one by one, so the resident set follows them",
     )
