@@ -49,8 +49,10 @@ LAYER_SHAPES = {  # T, B, I, H, as bench/run.py
 }
 
 
-def median_us(fn, n: int) -> float:
-    fn()
+def median_us(fn, n: int, warmup: int = 1) -> float:
+    """Median time of ``n`` calls of ``fn`` in µs, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(n):
         t = time.perf_counter()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,18 +31,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def median_us(fn, n: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e6
-
-
 def main(argv=None) -> None:
+    from recurrent_product import median_us
     from run import CELLS, SHAPES, STREAM_STEPS, make_pair, set_threads
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -74,9 +63,9 @@ def main(argv=None) -> None:
                 t_t, t_r, t_f = [], [], []
                 n = STREAM_STEPS  # the stream functions run that many steps per call
                 for _ in range(a.rounds):
-                    t_t.append(median_us(t_stream, max(3, a.calls // n)) / n)
-                    t_r.append(median_us(r_stream, max(3, a.calls // n)) / n)
-                    t_f.append(median_us(floor, a.calls))
+                    t_t.append(median_us(t_stream, max(3, a.calls // n), 3) / n)
+                    t_r.append(median_us(r_stream, max(3, a.calls // n), 3) / n)
+                    t_f.append(median_us(floor, a.calls, 3))
                 torch_us, rnnkit_us, floor_us = (float(np.median(v)) for v in (t_t, t_r, t_f))
                 print(
                     f"{kind} {shape}: {torch_us:.1f} / {rnnkit_us:.1f} / {floor_us:.1f} µs; "
