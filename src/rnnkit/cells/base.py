@@ -39,7 +39,7 @@ class Cell:
     _rec_kernel_t: np.ndarray | None = None  # Wᵀ, cached by begin_backward()
     # how this pass forms its per-step products with W (begin_forward/begin_backward)
     _fwd_product: tuple | None = None
-    _bwd_product = None
+    _bwd_product: object = None
     # True when the cell keeps step t's gate values in the input projection's buffer:
     # on entry to forward_step, cache["gates"][t] IS xw_t (x_t·U + b), which the step
     # overwrites with the gates (dead once used); the caller puts that buffer in the
@@ -207,16 +207,14 @@ class Cell:
         p[0](h, p[1], out)
         return out
 
-    def begin_backward(self, batch: int | None = None, threads: int | None = 1) -> None:
+    def begin_backward(self, batch: int, threads: int | None = 1) -> None:
         """Choose how the backward steps of one BPTT pass form dz·Wᵀ: the compiled
         product reading W's rows as they lie, where it beats BLAS (as in
         :meth:`begin_forward`), else ``np.dot`` with Wᵀ cached as a C-contiguous array
         (OpenBLAS multiplies by it up to 3x faster than by the transposed view of W;
         the weights do not change during a backward pass)."""
         w = self.params["recurrent_kernel"]
-        f = None
-        if batch is not None:
-            f = fused.recurrent_matmul(batch, w.shape[1], w.shape[0], w.dtype, threads)
+        f = fused.recurrent_matmul(batch, w.shape[1], w.shape[0], w.dtype, threads)
         self._bwd_product = f
         self._rec_kernel_t = None if f is not None else np.ascontiguousarray(w.T)
 

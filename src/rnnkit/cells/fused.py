@@ -103,10 +103,10 @@ NT_DTYPES = (np.dtype(np.float32),)
 
 
 def recurrent_matmul(rows: int, inner: int, cols: int, dtype, threads: int | None):
-    """How one pass should form its per-step products a·btᵀ, a (rows, inner) and
-    bt (cols, inner): the
-    compiled ``f(a, bt, out)``, or None for NumPy's BLAS (accelerator off, numba
-    missing, another dtype, a shape where BLAS is faster, or more than one thread).
+    """How one pass should form its per-step products a·btᵀ, a (rows, inner) and bt
+    (cols, inner): the compiled ``f(a, bt, out)``, or None for NumPy's BLAS
+    (accelerator off, numba missing, another dtype, a shape where BLAS is faster, or
+    more than one thread).
 
     ``threads``: the BLAS threads the pass may use (``RNN.blas_threads``). The kernel
     runs on one thread only: a version split over numba's thread pool beat two-thread
