@@ -398,7 +398,21 @@ def machine_info() -> dict:
         "torch_parallel": torch.__config__.parallel_info().splitlines()[0:3],
         "load_before": os.getloadavg(),
         "accelerator": _accelerator_info(),
+        "openblas_env": _openblas_env(),
     }
+
+
+# Set by some machines to keep old OpenBLAS builds off kernels they get wrong; they also
+# hold a current NumPy to slower ones (this workplace's Zen 5 machines set Haswell, the
+# AVX2 kernels: 1.6-2.7x slower float32 products than the AVX-512 SkylakeX kernels that
+# NumPy 2.4's OpenBLAS picks by itself; bench/NOTES.md, session 6). PyTorch's oneDNN and
+# MKL do not read them.
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _openblas_env() -> str:
+    found = [f"{k}={os.environ[k]}" for k in OPENBLAS_ENV if k in os.environ]
+    return ", ".join(found) if found else "none set"
 
 
 def _accelerator_info() -> str:
@@ -437,6 +451,7 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         *[f"- BLAS / threading (threadpoolctl): {b}" for b in info["blas"]],
         f"- Python {info['python']}, NumPy {info['numpy']}, PyTorch {info['torch']}",
         f"- rnnkit accelerator: {info.get('accelerator', 'numpy')} (`--accelerator` chooses)",
+        f"- OpenBLAS kernel overrides in the environment: {info.get('openblas_env', '?')}",
         f"- Load average (1, 5, 15 min) before the run: "
         f"{', '.join(f'{v:.2f}' for v in info['load_before'])}; after: "
         f"{', '.join(f'{v:.2f}' for v in info['load_after'])}",
@@ -557,6 +572,14 @@ def main(argv=None) -> None:
         return
 
     info = machine_info()
+    if info["openblas_env"] != "none set":
+        print(
+            f"warning: {info['openblas_env']} in the environment holds NumPy's OpenBLAS to "
+            f"the kernels named (PyTorch does not read it): for a fair comparison run "
+            f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python "
+            f"bench/run.py ...` (bench/NOTES.md, session 6)",
+            file=sys.stderr,
+        )
     info["started"] = time.strftime("%Y-%m-%d %H:%M:%S")
     t0 = time.perf_counter()
     rows = []

@@ -166,17 +166,20 @@ def test_recurrent_matmul_policy():
         backend.set_accelerator("numba")
         kernel = fused.kernels().matmul_nt
         f32 = np.float32
-        assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is kernel  # the lm shape
-        assert fused.recurrent_matmul(64, 2048, 512, f32, 1) is kernel
-        assert fused.recurrent_matmul(32, 512, 128, f32, 1) is kernel
-        assert fused.recurrent_matmul(64, 128, 512, f32, 1) is None  # BLAS faster
-        assert fused.recurrent_matmul(8, 512, 128, f32, 1) is None
+        assert fused.recurrent_matmul(2, 512, 2048, f32, 1) is kernel  # small batches
+        assert fused.recurrent_matmul(8, 256, 1024, f32, 1) is kernel
+        assert fused.recurrent_matmul(8, 650, 2600, f32, 1) is kernel
+        assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is None  # the lm shape: BLAS
+        assert fused.recurrent_matmul(64, 2048, 512, f32, 1) is None
+        assert fused.recurrent_matmul(64, 128, 512, f32, 1) is None
+        assert fused.recurrent_matmul(8, 512, 128, f32, 1) is None  # a small result
+        assert fused.recurrent_matmul(4, 128, 512, f32, 1) is None  # a short K
         assert fused.recurrent_matmul(1, 650, 2600, f32, 1) is None  # a streaming step
-        assert fused.recurrent_matmul(20, 650, 2600, np.float64, 1) is None
-        assert fused.recurrent_matmul(20, 650, 2600, f32, 2) is None  # BLAS's threads
-        assert fused.recurrent_matmul(20, 650, 2600, f32, None) is None
+        assert fused.recurrent_matmul(8, 650, 2600, np.float64, 1) is None
+        assert fused.recurrent_matmul(8, 650, 2600, f32, 2) is None  # BLAS's threads
+        assert fused.recurrent_matmul(8, 650, 2600, f32, None) is None
         backend.set_accelerator("numpy")
-        assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is None
+        assert fused.recurrent_matmul(8, 650, 2600, f32, 1) is None
     finally:
         backend._accelerator = previous
 

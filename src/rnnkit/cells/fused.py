@@ -92,12 +92,16 @@ def for_dtype(dtype):
 
 
 # ---- the recurrent product of a step --------------------------------------------
-# Where the compiled product (``_fused_numba.matmul_nt``) beats OpenBLAS, measured in
-# bench/NOTES.md row 26 (one core, float32): with a small batch M and a long inner
-# dimension K, 1.1-4x; with K <= 200, M > K/8 or a small result (M·N = 8 x 128),
-# 0.4-0.95x; in float64 its edge is smaller and it loses at (64, 2048, 512), so
-# float64 keeps BLAS.
+# Where the compiled product (``_fused_numba.matmul_nt``) beats OpenBLAS depends on the
+# CPU (bench/NOTES.md rows 26 and 28, one core, float32). With a batch M of 2-8 and an
+# inner dimension K >= 256 it won 2.2-4.3x on both machines measured. With M = 20-64 it
+# won 1.06-2.15x on session 5's CPU but lost 2-30 % on session 6's AMD Zen 5, whose
+# AVX-512 units OpenBLAS's hand-written kernels use better (whole training steps 4-6 %
+# slower at the lm and large shapes); so the policy keeps BLAS there. With K <= 200 or
+# a small result (M·N = 8 x 128) BLAS wins everywhere; in float64 the kernel's edge is
+# smaller and it lost at (64, 2048, 512), so float64 keeps BLAS.
 NT_MIN_K = 256
+NT_MAX_ROWS = 8
 NT_MIN_OUTPUT = 4096
 NT_DTYPES = (np.dtype(np.float32),)
 
@@ -112,7 +116,7 @@ def recurrent_matmul(rows: int, inner: int, cols: int, dtype, threads: int | Non
     runs on one thread only: a version split over numba's thread pool beat two-thread
     OpenBLAS alone, but inside a training step, next to OpenBLAS's own threads
     (which keep spinning after each of the step's large products), it made the
-    step 10-30 % slower (bench/NOTES.md row 26)."""
+    step 10-30 % slower (bench/NOTES.md rows 26-27)."""
     if threads != 1 or for_dtype(dtype) is None or not nt_worthwhile(rows, inner, cols, dtype):
         return None
     return kernels().matmul_nt
@@ -120,9 +124,9 @@ def recurrent_matmul(rows: int, inner: int, cols: int, dtype, threads: int | Non
 
 def nt_worthwhile(rows: int, inner: int, cols: int, dtype) -> bool:
     """Whether the compiled product beats OpenBLAS for a (rows, inner)·(inner, cols)
-    product (measured: bench/NOTES.md row 26). The test suite makes it always true, so
+    product (measured: bench/NOTES.md rows 26 and 28). The test suite makes it always true, so
     that every gradient check and PyTorch cross-check of the numba path runs through
     the kernel."""
     if np.dtype(dtype) not in NT_DTYPES or inner < NT_MIN_K:
         return False
-    return 2 <= rows <= inner // 8 and rows * cols >= NT_MIN_OUTPUT
+    return 2 <= rows <= min(NT_MAX_ROWS, inner // 8) and rows * cols >= NT_MIN_OUTPUT
