@@ -13,7 +13,27 @@ import math
 
 import numpy as np
 
+from . import backend
 from .utils import validation
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fused_adam(p, g, m, v):
+    """The accelerator's compiled Adam update (``rnnkit._fused_adam``) for these arrays,
+    or None for the NumPy lines: numba missing or switched off, another dtype, or an
+    array that is not C-contiguous (the kernel runs over flat views)."""
+    if backend.accelerator() != "numba" or p.dtype not in _FUSED_DTYPES:
+        return None
+    if not all(a.flags.c_contiguous and a.dtype == p.dtype for a in (g, m, v)):
+        return None
+    if not p.flags.c_contiguous or not p.flags.writeable:
+        return None
+    try:
+        from ._fused_adam import adam_update
+    except ImportError:
+        return None
+    return adam_update
 
 
 class Optimizer:
@@ -277,6 +297,21 @@ class Adam(Optimizer):
     def _update(self, i, p, g):
         m, v = self.slots["m"][i], self.slots["v"][i]
         t = self.iterations
+        if self.epsilon_form == "keras":
+            step = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+            c2 = 1.0
+        else:  # ε added to √v̂ = √(v / (1 - β2^t))
+            step = self.learning_rate / (1 - self.beta_1**t)
+            c2 = math.sqrt(1 - self.beta_2**t)
+        kernel = _fused_adam(p, g, m, v)
+        if kernel is not None:  # the lines below as one compiled pass (rnnkit._fused_adam)
+            one = p.dtype.type
+            kernel(
+                *(a.reshape(-1) for a in (p, g, m, v)),
+                *(one(x) for x in (self.beta_1, 1 - self.beta_1, self.beta_2)),
+                *(one(x) for x in (1 - self.beta_2, step, c2, self.epsilon)),
+            )
+            return
         # the same operations in the same order as the formula, through two scratch
         # arrays instead of eight temporaries
         tmp = np.multiply(g, 1 - self.beta_1)
@@ -287,11 +322,8 @@ class Adam(Optimizer):
         v *= self.beta_2
         v += tmp
         denom = np.sqrt(v)
-        if self.epsilon_form == "keras":
-            step = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        else:  # ε added to √v̂ = √(v / (1 - β2^t))
-            step = self.learning_rate / (1 - self.beta_1**t)
-            denom /= math.sqrt(1 - self.beta_2**t)
+        if c2 != 1.0:
+            denom /= c2
         denom += self.epsilon
         np.multiply(m, step, out=tmp)
         tmp /= denom
