@@ -401,6 +401,25 @@ def test_pooling_ignores_padded_steps():
         )
 
 
+def test_max_pooling_ties_nan_and_float32():
+    """The max pooling's argmax is the first valid step holding the max (its gradient
+    goes there alone); a NaN at a valid step makes the output NaN, one at a padded
+    step is ignored; float32 in, float32 out."""
+    layer = layers.GlobalMaxPooling1D(dtype="float32")
+    x = np.zeros((2, 4, 3), np.float32)
+    x[0, 1, 0] = x[0, 3, 0] = 5.0  # a tie: step 1 wins
+    x[1, 0, 1] = np.nan  # a valid step of row 1
+    x[1, 3, 2] = np.nan  # a padded step of row 1
+    mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0]], bool)
+    y = layer.forward(x, mask=mask)
+    assert y.dtype == np.float32
+    assert y[0, 0] == 5.0 and np.isnan(y[1, 1]) and y[1, 2] == 0.0
+    dx = layer.backward(np.ones((2, 3), np.float32))
+    assert dx[0, 1, 0] == 1.0 and dx[0, 3, 0] == 0.0
+    assert dx.sum() == 6.0  # one step per (row, feature)
+    assert dx[1, 3].sum() == 0.0  # never a padded step
+
+
 def test_spatial_dropout_fixed_mask():
     layer = layers.SpatialDropout1D(0.5, dtype="float64")
 

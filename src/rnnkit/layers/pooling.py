@@ -35,15 +35,27 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     """Max over the time axis of (batch, time, features), skipping masked steps."""
 
     def forward(self, x, training=False, mask=None):
-        valid = self._valid(x, mask)
-        masked = np.where(valid[:, :, None], x, -np.inf)
-        self._arg = np.argmax(masked, axis=1)  # (batch, features)
+        valid = self._valid(x, mask)[:, :, None]
+        # the max over valid steps without a masked copy of x, then the first valid step
+        # that holds it (what argmax of the masked copy picks) from two boolean arrays, a
+        # quarter of x's size each in float32 (bench/NOTES.md row 31)
+        y = np.max(x, axis=1, where=valid, initial=-np.inf)
+        winner = np.equal(x, y[:, None, :])
+        winner &= valid
+        self._arg = np.argmax(winner, axis=1)  # (batch, features)
         self._shape = x.shape
-        return np.take_along_axis(x, self._arg[:, None, :], axis=1)[:, 0, :]
+        return y.astype(x.dtype, copy=False)  # NaN in a row's valid steps stays NaN
 
     def backward(self, dy):
-        dx = np.zeros(self._shape, dy.dtype)
-        np.put_along_axis(dx, self._arg[:, None, :], dy[:, None, :], axis=1)
+        return self.add_backward(dy, np.zeros(self._shape, dy.dtype))
+
+    def add_backward(self, dy, dx):
+        """Add dL/dx for dL/dy to ``dx`` in place (each output came from one step, the
+        argmax: one entry of dx per output); returns ``dx``."""
+        at = self._arg[:, None, :]
+        won = np.take_along_axis(dx, at, axis=1)
+        won += dy[:, None, :]
+        np.put_along_axis(dx, at, won, axis=1)
         return dx
 
 
@@ -53,7 +65,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     def forward(self, x, training=False, mask=None):
         valid = self._valid(x, mask).astype(x.dtype)
         self._weights = valid / valid.sum(axis=1, keepdims=True)  # (batch, time)
-        return np.einsum("bt,btf->bf", self._weights, x)
+        return np.matmul(self._weights[:, None, :], x)[:, 0, :]
 
     def backward(self, dy):
         return self._weights[:, :, None] * dy[:, None, :]
@@ -78,4 +90,6 @@ class GlobalMaxAveragePooling1D(_GlobalPooling1D):
         )
 
     def backward(self, dy):
-        return self._max.backward(dy[:, : self._f]) + self._avg.backward(dy[:, self._f :])
+        # the max's gradient added into the mean's: one (batch, time, features) array
+        # at the backward pass's peak instead of three (bench/NOTES.md row 31)
+        return self._max.add_backward(dy[:, : self._f], self._avg.backward(dy[:, self._f :]))
