@@ -83,3 +83,27 @@ def test_float_input_gradient_still_returned_by_default():
     dx = model.backward(grad, from_logits=fused)
     assert dx.shape == (5, 4)
     assert model.backward(grad, from_logits=fused, input_grad=False) is None
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 3), (4, 1, 3), (4, 6, 3)])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_backward_never_writes_into_the_callers_input(shape, go_backwards):
+    """BPTT reuses its time-major copy of x for dL/dx; with B = 1 or T = 1 that "copy" is
+    a view of the caller's array, which must stay untouched, and dL/dx must be the same
+    as with a batch whose copy is a real one."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    dy = rng.standard_normal(shape[:2] + (5,)).astype(np.float32)
+    layer = layers.LSTM(5, return_sequences=True, go_backwards=go_backwards)
+    layer.ensure_built((None, 3))
+    keep = x.copy()
+    layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    np.testing.assert_array_equal(x, keep)
+    # the same samples inside a larger batch (whose time-major copy is a real one):
+    # samples do not interact, so their dL/dx agree
+    other = rng.standard_normal(shape).astype(np.float32)
+    layer.forward(np.concatenate([x, other]), training=True)
+    dx_big = layer.backward(np.concatenate([dy, dy]))
+    np.testing.assert_allclose(dx, dx_big[: shape[0]], rtol=1e-5, atol=1e-6)
+    assert dx.shape == shape and dx.flags.c_contiguous
