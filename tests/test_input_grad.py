@@ -88,9 +88,9 @@ def test_float_input_gradient_still_returned_by_default():
 @pytest.mark.parametrize("shape", [(1, 6, 3), (4, 1, 3), (4, 6, 3)])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_backward_never_writes_into_the_callers_input(shape, go_backwards):
-    """BPTT reuses its time-major copy of x for dL/dx; with B = 1 or T = 1 that "copy" is
-    a view of the caller's array, which must stay untouched, and dL/dx must be the same
-    as with a batch whose copy is a real one."""
+    """BPTT makes dL/dx from a time-major copy of x, which with B = 1 or T = 1 is a
+    view of the caller's array: that array stays untouched, and dL/dx is the one the
+    same samples get inside a larger batch (blocks of steps, both directions)."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
     dy = rng.standard_normal(shape[:2] + (5,)).astype(np.float32)

@@ -585,7 +585,7 @@ class RNN(Layer):
         n_flat = steps * batch
         # the inputs in reading order, time-major, for dU: made here rather than kept
         # from the forward pass (one copy of x more per step, one array less at the
-        # forward pass's peak); its buffer then receives dL/dx, time-major
+        # forward pass's peak), and freed before dL/dx is made
         xt = c["xt"]
         if xt is None:
             xt = c["x"].transpose(1, 0, 2)
@@ -597,20 +597,27 @@ class RNN(Layer):
             c["h_rec"].reshape(n_flat, units),
             dzrec_all.reshape(n_flat, dzrec_all.shape[-1]),
         )
+        del xt
         if not self.input_grad_needed:  # nothing in front of this layer learns
             return None
-        # all steps' dL/dx in one product over the T·B rows, time-major, then copied into
-        # the (B, T, I) result: 1.7x faster than B products of T rows each at the lm shape
-        # (bench/NOTES.md row 36). The product goes into the time-major inputs' buffer,
-        # dead once dU is made, when it is this pass's own copy (never the caller's x)
-        kernel = cell.params["kernel"]
-        # (a copy owns its memory; a view may be the caller's x: B = 1 or T = 1)
-        tm = xt if xt.flags.owndata else np.empty((steps, batch, kernel.shape[0]), self.dtype)
-        del xt
-        np.matmul(dxw_all.reshape(n_flat, gh), kernel.T, out=tm.reshape(n_flat, -1))
-        dx = np.empty((batch, steps, kernel.shape[0]), self.dtype)
-        np.copyto(dx, (tm[::-1] if self.go_backwards else tm).transpose(1, 0, 2))
-        del tm
+        # dL/dx = dL/d(x·U + b)·Uᵀ, written into the (B, T, I) result a block of steps at
+        # a time: one product over the block's k·B rows (about 1024, at most 4 MiB) into a
+        # small time-major buffer, then copied across. B products of T rows each (before
+        # session 6) ran 1.2-1.8x slower at the lm, large and small shapes; one product
+        # over all T·B rows into a (T, B, I) buffer ran as fast as blocks, but raised the
+        # large shapes' peak (bench/NOTES.md row 36)
+        u_t = cell.params["kernel"].T
+        n_in = u_t.shape[1]
+        dx = np.empty((batch, steps, n_in), self.dtype)
+        k = max(1, min(steps, 1024 // batch, DX_BLOCK_BYTES // (batch * n_in * dx.itemsize)))
+        block = np.empty((min(k, steps), batch, n_in), self.dtype)
+        reading = dx[:, ::-1] if self.go_backwards else dx  # dxw is in reading order
+        for t0 in range(0, steps, k):
+            t1 = min(steps, t0 + k)
+            part = block[: t1 - t0]
+            np.matmul(dxw_all[t0:t1].reshape(-1, gh), u_t, out=part.reshape(-1, n_in))
+            np.copyto(reading[:, t0:t1], part.transpose(1, 0, 2))
+        del block
         if c["in_mask"] is not None:
             dx *= c["in_mask"][:, None, :]
         return dx
@@ -628,6 +635,10 @@ class RNN(Layer):
             zero_output_for_mask=self.zero_output_for_mask,
         )
         return config
+
+
+# the most memory BPTT's dL/dx blocks may take (see RNN._backward)
+DX_BLOCK_BYTES = 4 << 20
 
 
 def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 18):
