@@ -13,26 +13,22 @@ import math
 
 import numpy as np
 
-from . import backend
 from .utils import validation
-
-_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _fused_adam(p, g, m, v):
     """The accelerator's compiled Adam update (``rnnkit._fused_adam``) for these arrays,
-    or None for the NumPy lines: numba missing or switched off, another dtype, or an
-    array that is not C-contiguous (the kernel runs over flat views)."""
-    if backend.accelerator() != "numba" or p.dtype not in _FUSED_DTYPES:
+    or None for the NumPy lines: the accelerator off or missing for this dtype
+    (``cells.fused.for_dtype``, the one place that decides), or an array that is not
+    C-contiguous in p's dtype (the kernel runs over flat views)."""
+    from .cells import fused
+
+    if fused.for_dtype(p.dtype) is None or not p.flags.writeable:
         return None
-    if not all(a.flags.c_contiguous and a.dtype == p.dtype for a in (g, m, v)):
+    if not all(a.flags.c_contiguous and a.dtype == p.dtype for a in (p, g, m, v)):
         return None
-    if not p.flags.c_contiguous or not p.flags.writeable:
-        return None
-    try:
-        from ._fused_adam import adam_update
-    except ImportError:
-        return None
+    from ._fused_adam import adam_update  # numba is there: for_dtype imported it
+
     return adam_update
 
 

@@ -124,9 +124,9 @@ def recurrent_matmul(rows: int, inner: int, cols: int, dtype, threads: int | Non
 
 def nt_worthwhile(rows: int, inner: int, cols: int, dtype) -> bool:
     """Whether the compiled product beats OpenBLAS for a (rows, inner)·(inner, cols)
-    product (measured: bench/NOTES.md rows 26 and 28). The test suite makes it always true, so
-    that every gradient check and PyTorch cross-check of the numba path runs through
-    the kernel."""
+    product (measured: bench/NOTES.md rows 26 and 28). The test suite makes it always
+    true, so that every gradient check and PyTorch cross-check of the numba path runs
+    through the kernel."""
     if np.dtype(dtype) not in NT_DTYPES or inner < NT_MIN_K:
         return False
     return 2 <= rows <= min(NT_MAX_ROWS, inner // 8) and rows * cols >= NT_MIN_OUTPUT

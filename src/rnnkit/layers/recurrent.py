@@ -462,7 +462,7 @@ class RNN(Layer):
         if cell.use_bias:
             bias = cell.input_bias()
             # a (1, G·H) view for one row: NumPy adds equal shapes 3x faster (0.3 µs)
-            # than it broadcasts (G·H,) over a row (bench/NOTES.md, session 6)
+            # than it broadcasts (G·H,) over a row (bench/NOTES.md row 32)
             np.add(xw, bias[None] if batch == 1 else bias, out=xw)
         if cell.gates_in_projection:
             cache["gates"] = xw[None]
