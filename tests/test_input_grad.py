@@ -107,3 +107,27 @@ def test_backward_never_writes_into_the_callers_input(shape, go_backwards):
     dx_big = layer.backward(np.concatenate([dy, dy]))
     np.testing.assert_allclose(dx, dx_big[: shape[0]], rtol=1e-5, atol=1e-6)
     assert dx.shape == shape and dx.flags.c_contiguous
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple"])
+def test_dx_blocks_of_steps_give_the_one_block_result(monkeypatch, cell, go_backwards):
+    """BPTT forms dL/dx a block of steps at a time (``DX_BLOCK_BYTES`` bounds a block):
+    blocks of 2 steps, the last one short (T = 7), give dL/dx equal to one block of all 7,
+    and with dropout on the inputs as well."""
+    from rnnkit.layers import recurrent
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 7, 3)).astype(np.float32)
+    dy = rng.standard_normal((4, 7, 5)).astype(np.float32)
+    kind = {"gru": layers.GRU, "lstm": layers.LSTM, "simple": layers.SimpleRNN}[cell]
+    layer = kind(5, return_sequences=True, go_backwards=go_backwards, dropout=0.3)
+    layer.ensure_built((None, 3))
+    results = []
+    for block_bytes in (recurrent.DX_BLOCK_BYTES, 2 * 4 * 3 * 4):  # all steps; 2 steps
+        monkeypatch.setattr(recurrent, "DX_BLOCK_BYTES", block_bytes)
+        layer.rng = np.random.default_rng(0)  # the same dropout mask both times
+        layer.forward(x, training=True)
+        results.append(layer.backward(dy))
+    # (equal up to the BLAS kernel's rounding for products of another row count)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-6, atol=1e-7)

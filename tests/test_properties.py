@@ -117,3 +117,37 @@ def test_x_y_length_mismatch_always_named(n_x, n_y):
             model.fit(x, y, verbose=0)
     else:
         model.fit(x, y, verbose=0)
+
+
+@SETTINGS
+@given(
+    b=st.integers(1, 4),
+    t=st.integers(1, 6),
+    f=st.integers(1, 3),
+    seed=st.integers(0, 10_000),
+    ties=st.booleans(),
+    dtype=st.sampled_from(["float32", "float64"]),
+)
+def test_max_pooling_matches_the_masked_copy_reference(b, t, f, seed, ties, dtype):
+    """Max pooling over valid steps (no masked copy of x) against the plain reference:
+    argmax of x with padded steps set to -inf (rows with no valid step pool over all),
+    for random masks, values with ties (few distinct values) or without, both dtypes;
+    outputs and the gradient's positions agree exactly."""
+    from rnnkit.layers import GlobalMaxPooling1D
+
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-2, 3, (b, t, f)) if ties else rng.standard_normal((b, t, f))).astype(dtype)
+    mask = rng.random((b, t)) < 0.6
+    valid = mask.copy()
+    valid[~valid.any(axis=1)] = True
+    arg = np.argmax(np.where(valid[:, :, None], x, -np.inf), axis=1)
+    ref = np.take_along_axis(x, arg[:, None, :], axis=1)[:, 0, :]
+    dy = rng.standard_normal((b, f)).astype(dtype)
+    ref_dx = np.zeros_like(x)
+    np.put_along_axis(ref_dx, arg[:, None, :], dy[:, None, :], axis=1)
+
+    layer = GlobalMaxPooling1D(dtype=dtype)
+    y = layer.forward(x, mask=mask)
+    assert y.dtype == x.dtype
+    np.testing.assert_array_equal(y, ref)
+    np.testing.assert_array_equal(layer.backward(dy), ref_dx)
