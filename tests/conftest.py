@@ -42,8 +42,8 @@ def accelerator(request, monkeypatch):
     """Runs a test once with the reference NumPy cells and once with the fused numba
     kernels (rnnkit.cells.fused), the latter with every per-step recurrent product
     through the compiled one (``fused.matmul_nt``, which a layer otherwise uses only at
-    the shapes where it beats BLAS, float32 with H >= 256): the numba run is skipped
-    when numba is missing."""
+    the shapes where it beats BLAS, float32 batches of 2-8 with H >= 256): the numba
+    run is skipped when numba is missing."""
     from rnnkit import backend
     from rnnkit.cells import fused
 
