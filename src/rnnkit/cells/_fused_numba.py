@@ -227,3 +227,59 @@ def _nt_columns(a, bt, c, j_start, j_stop):
 def matmul_nt(a, bt, c):
     """c = a·btᵀ (one thread)."""
     _nt_columns(a, bt, c, 0, bt.shape[0])
+
+
+# ---- a whole step of ONE row (streaming) ---------------------------------------------
+# A streaming step (batch 1) is a few µs: before, two matrix-vector products, a bias add
+# and the element-wise kernel, four calls, each with its own dispatch, plus the Python
+# between them (bench/NOTES.md row 38). Here the step is one call. Each product is
+# accumulated a row of the weights at a time (out += x_k · W[k], four rows per pass), which
+# vectorises along the row; with weights that fit in L2 it is as fast as OpenBLAS's
+# matrix-vector product (``fused.row_step_worthwhile`` holds the policy).
+@gemm_jit
+def _row_accumulate(x, w, out):
+    """out += x·w for x (K,), w (K, N) C-contiguous, out (N,)."""
+    k_all, n = w.shape
+    k4 = k_all - k_all % 4
+    for k in range(0, k4, 4):
+        x0, x1, x2, x3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+        w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+        for j in range(n):
+            out[j] += x0 * w0[j] + x1 * w1[j] + x2 * w2[j] + x3 * w3[j]
+    for k in range(k4, k_all):
+        xk, wk = x[k], w[k]
+        for j in range(n):
+            out[j] += xk * wk[j]
+
+
+@jit
+def simple_rnn_row_step(x, u, b, h_prev, w, h_out):
+    """h_t = tanh(x_t·U + b + h_{t-1}·W) for one row: x (1, I), h_prev and h_out (1, H)."""
+    out = h_out[0]
+    out[:] = b
+    _row_accumulate(x[0], u, out)
+    _row_accumulate(h_prev[0], w, out)
+    for j in range(out.shape[0]):
+        out[j] = tanh_(out[j])
+
+
+@jit
+def lstm_row_step(x, u, b, h_prev, c_prev, w, xw, rec, act_c, c_out, h_out):
+    """One LSTM step of one row (``lstm_forward`` after both products); xw, rec (1, 4H)
+    and act_c (1, H) are scratch."""
+    xw[0, :] = b
+    _row_accumulate(x[0], u, xw[0])
+    rec[0, :] = 0
+    _row_accumulate(h_prev[0], w, rec[0])
+    lstm_forward(xw, rec, c_prev, c_out, act_c, h_out)
+
+
+@jit
+def gru_row_step(x, u, b, h_prev, w, b_rec, xw, rec, rec_h, h_out):
+    """One GRU step of one row (``gru_forward`` after both products); xw, rec (1, 3H)
+    and rec_h (1, H) are scratch."""
+    xw[0, :] = b
+    _row_accumulate(x[0], u, xw[0])
+    rec[0, :] = 0
+    _row_accumulate(h_prev[0], w, rec[0])
+    gru_forward(xw, rec, b_rec, h_prev, rec_h, h_out)

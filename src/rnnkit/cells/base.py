@@ -150,17 +150,64 @@ class Cell:
 
     def fused_kernels(self, dtype):
         """The accelerator's compiled kernels (``rnnkit.cells.fused``) for a step in
-        ``dtype``, or None for the NumPy path: only for gated cells with their default
-        activations (σ gates, tanh). Cached per accelerator setting and dtype (a
+        ``dtype``, or None for the NumPy path: only for cells with their default
+        activations (σ gates, tanh; tanh for SimpleRNN, which has kernels for
+        :meth:`row_step` only). Cached per accelerator setting and dtype (a
         streaming step calls it every time)."""
         cached = self.__dict__.get("_fused_cache")
         if cached is not None and cached[0] is backend._accelerator and cached[1] is dtype:
             return cached[2]
-        rec = getattr(self, "recurrent_activation", None)
-        default = rec is not None and rec.name == "sigmoid" and self.activation.name == "tanh"
-        kernels = fused.for_dtype(dtype) if default else None
+        kernels = fused.for_dtype(dtype) if self._default_activations() else None
         self._fused_cache = (backend._accelerator, dtype, kernels)
         return kernels
+
+    def _default_activations(self) -> bool:
+        """Whether the cell has the activations the compiled kernels are written for."""
+        rec = getattr(self, "recurrent_activation", None)
+        return rec is not None and rec.name == "sigmoid" and self.activation.name == "tanh"
+
+    def row_step(self, x_t, states, out) -> bool:
+        """A streaming step of ONE row as a single compiled call: the accelerator's
+        ``*_row_step`` kernel, the element-wise lines of :meth:`forward_step` with both
+        products x_t·U and h_{t-1}·W inside. Writes the new states into ``out`` (one
+        (1, H) array per state) and returns True; returns False and does nothing where
+        no kernel applies (accelerator off, other activations or dtype, weights too
+        large for it to pay: ``fused.row_step_worthwhile``), and the caller runs
+        :meth:`forward_step`. ``x_t`` (1, I) and the states (1, H) are C-contiguous
+        arrays of the weights' dtype."""
+        return False
+
+    def _row_plan(self, dtype):
+        """``(kernels, scratch)`` for :meth:`row_step` in ``dtype``, or None where no
+        kernel applies; cached per accelerator setting and dtype (a streaming step is a
+        few µs: the checks and buffers are made once). ``scratch``: the cell's
+        :meth:`_row_scratch` buffers."""
+        cached = self.__dict__.get("_row_plan_cache")
+        if cached is not None and cached[0] is backend._accelerator and cached[1] is dtype:
+            return cached[2]
+        kernels, p = self.fused_kernels(dtype), self.params
+        plan = None
+        if kernels is not None and fused.row_step_worthwhile(p["kernel"], p["recurrent_kernel"]):
+            plan = (kernels, self._row_scratch(dtype))
+        self._row_plan_cache = (backend._accelerator, dtype, plan)
+        return plan
+
+    def _row_scratch(self, dtype) -> tuple:
+        """The (1, ...) scratch arrays a cell's row-step kernel needs."""
+        return ()
+
+    def _zeros(self, n: int, dtype) -> np.ndarray:
+        """A (n,) array of zeros, made once (a bias for the kernels without one)."""
+        zeros = self.__dict__.get("_zero_vector")
+        if zeros is None or zeros.shape != (n,) or zeros.dtype != dtype:
+            zeros = self._zero_vector = np.zeros(n, dtype)
+        return zeros
+
+    def _input_bias_or_zeros(self) -> np.ndarray:
+        if self.use_bias:
+            return self.input_bias()
+        w = self.params["kernel"]
+        return self._zeros(w.shape[1], w.dtype)
 
     def scratch(self, name: str, shape: tuple, dtype) -> np.ndarray:
         """A buffer for one step's temporaries, kept and reused from step to step (a

@@ -130,3 +130,19 @@ def nt_worthwhile(rows: int, inner: int, cols: int, dtype) -> bool:
     if np.dtype(dtype) not in NT_DTYPES or inner < NT_MIN_K:
         return False
     return 2 <= rows <= min(NT_MAX_ROWS, inner // 8) and rows * cols >= NT_MIN_OUTPUT
+
+
+# ---- a streaming step of one row as one call --------------------------------------
+# ``_fused_numba.*_row_step`` accumulates each product a row of the weights at a time.
+# One core, float32, µs, for h·W (bench/NOTES.md row 38): (1, 128)·(128, 384) 1.95
+# against OpenBLAS's 2.21, (1, 256)·(256, 768) 7.3 against 8.1, (1, 384)·(384, 1152)
+# 18.3 against 19.6; (1, 512)·(512, 1536) 28.8 against 27.0, (1, 650)·(650, 1950) 50
+# against 38: once the weights leave the core's L2 (1 MiB here), BLAS streams them
+# better, and the calls saved (about 2 µs) no longer matter beside the products.
+ROW_STEP_MAX_BYTES = 1 << 20
+
+
+def row_step_worthwhile(*weights: np.ndarray) -> bool:
+    """Whether a streaming step with these weight matrices should be one compiled
+    call (``Cell.row_step``): each of them at most ``ROW_STEP_MAX_BYTES``."""
+    return all(w.nbytes <= ROW_STEP_MAX_BYTES for w in weights)

@@ -85,10 +85,21 @@ class GRUCell(Cell):
         if self.use_bias:
             return self.params["bias"][1]
         w = self.params["recurrent_kernel"]
-        zeros = self.__dict__.get("_zero_bias")  # made once, not refilled every step
-        if zeros is None or zeros.shape != (w.shape[1],) or zeros.dtype != w.dtype:
-            zeros = self._zero_bias = np.zeros(w.shape[1], w.dtype)
-        return zeros
+        return self._zeros(w.shape[1], w.dtype)
+
+    def _row_scratch(self, dtype):
+        g = 3 * self.units  # x_t·U + b, h_{t-1}·W, h_{t-1}·W_h + b'_h
+        return np.empty((1, g), dtype), np.empty((1, g), dtype), np.empty((1, self.units), dtype)
+
+    def row_step(self, x_t, states, out):
+        plan = self._row_plan(x_t.dtype)
+        if plan is None:
+            return False
+        kernels, (xw, rec, rec_h), p = plan[0], plan[1], self.params
+        b, b_rec = self._input_bias_or_zeros(), self._rec_bias()
+        w = p["recurrent_kernel"]
+        kernels.gru_row_step(x_t, p["kernel"], b, states[0], w, b_rec, xw, rec, rec_h, out[0])
+        return True
 
     def recurrent_grad_buffer(self, cache):
         return cache["rec_h"]  # step t reads rec_h[t] before writing its dz_rec block there

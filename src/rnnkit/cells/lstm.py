@@ -89,6 +89,21 @@ class LSTMCell(Cell):
         h = np.multiply(o, act_c, out=h)
         return h, c
 
+    def _row_scratch(self, dtype):
+        g = 4 * self.units  # x_t·U + b, h_{t-1}·W, tanh(C_t)
+        return np.empty((1, g), dtype), np.empty((1, g), dtype), np.empty((1, self.units), dtype)
+
+    def row_step(self, x_t, states, out):
+        plan = self._row_plan(x_t.dtype)
+        if plan is None:
+            return False
+        kernels, (xw, rec, act_c), p = plan[0], plan[1], self.params
+        (h_prev, c_prev), (h, c) = states, out
+        b = self._input_bias_or_zeros()
+        w = p["recurrent_kernel"]
+        kernels.lstm_row_step(x_t, p["kernel"], b, h_prev, c_prev, w, xw, rec, act_c, c, h)
+        return True
+
     def _gate_tanh_form(self, dtype):
         """Per-column (a, c, b) such that the gate activations of z = [i, f, C~, o] are
         c·tanh(a·z) + b, when both activations have such a form (sigmoid and tanh,

@@ -32,6 +32,18 @@ class SimpleRNNCell(Cell):
         s += xw_t  # z_t, then s_t = f(z_t) in place
         return (self.activation.inplace(s),)
 
+    def _default_activations(self):
+        return self.activation.name == "tanh"
+
+    def row_step(self, x_t, states, out):
+        plan = self._row_plan(x_t.dtype)
+        if plan is None:
+            return False
+        kernels, p = plan[0], self.params
+        b = self._input_bias_or_zeros()
+        kernels.simple_rnn_row_step(x_t, p["kernel"], b, states[0], p["recurrent_kernel"], out[0])
+        return True
+
     def backward_step(self, t, dstates, states_prev, cache, out=None):
         (ds,) = dstates
         h = cache["h"][t]

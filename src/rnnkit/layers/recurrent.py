@@ -439,6 +439,8 @@ class RNN(Layer):
                 f"Layer {self.name!r}: step() expects x_t of shape (batch, "
                 f"{kernel.shape[0]}), got {x_t.shape}."
             )
+        if not x_t.flags.c_contiguous:  # (as the compiled row step reads it)
+            x_t = np.ascontiguousarray(x_t)
         batch = x_t.shape[0]
         scratch = self._step_scratch
         if scratch is None or scratch[0] != batch or scratch[1] is not dtype:
@@ -456,8 +458,10 @@ class RNN(Layer):
                     f"Layer {self.name!r}: step() state {cell.state_names[k]!r} must have "
                     f"shape {shape}, got {s.shape}."
                 )
-            prev.append(s)
+            prev.append(s if s.flags.c_contiguous else np.ascontiguousarray(s))
             out.append(np.empty(shape, dtype))
+        if batch == 1 and cell.row_step(x_t, prev, out):
+            return out[0], out  # the whole step as one compiled call (the accelerator's)
         xw = np.dot(x_t, kernel)  # x_t·U + b (np.dot: less call overhead than matmul)
         if cell.use_bias:
             bias = cell.input_bias()
