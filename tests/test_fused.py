@@ -279,3 +279,89 @@ def test_adam_kernel_is_skipped_for_arrays_it_cannot_take():
         assert _fused_adam(p, np.ones_like(p), m, v) is None
     finally:
         backend._accelerator = previous
+
+
+# ---- h·W as one product per gate block (fused.gate_blocks_faster) ----------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows,units,gates", [(1, 1, 3), (5, 6, 4), (32, 16, 3), (3, 7, 2)])
+def test_gate_blocks_product_is_the_product(dtype, rows, units, gates):
+    rng = np.random.default_rng(rows + units + gates)
+    h = rng.standard_normal((rows, units)).astype(dtype)
+    w = rng.standard_normal((units, gates * units)).astype(dtype)
+    out = np.full((rows, gates * units), np.nan, dtype)
+    fused.gate_blocks_product(h, fused.gate_blocks(w, gates), out)
+    tol = 1e-5 if dtype == "float32" else 1e-13
+    np.testing.assert_allclose(out, h @ w, rtol=tol, atol=tol)
+    dz = rng.standard_normal((rows, gates * units)).astype(dtype)
+    dh = np.full((rows, units), np.nan, dtype)
+    tmp = np.full((gates, rows, units), np.nan, dtype)
+    w_t = np.ascontiguousarray(w.T)
+    fused.gate_blocks_product_t(dz, w_t.reshape(gates, units, units), dh, tmp)
+    np.testing.assert_allclose(dh, dz @ w.T, rtol=tol, atol=tol)
+
+
+@needs_numba
+def test_gate_blocks_policy(monkeypatch):
+    f32 = np.float32
+    monkeypatch.setattr(backend, "_accelerator", "numba")
+    monkeypatch.setattr(fused, "_gate_blocks_choice", {})
+    measured = []
+    monkeypatch.setattr(fused, "_measure_gate_blocks", lambda *a: measured.append(a) or True)
+    assert fused.gate_blocks_faster(32, 128, 4, f32, 1)
+    assert fused.gate_blocks_faster(32, 128, 4, f32, 1)
+    assert measured == [(32, 128, 4, f32, False)]  # once per shape and dtype, then cached
+    assert fused.gate_blocks_faster(32, 128, 4, f32, 1, backward=True)  # measured apart
+    assert measured[1:] == [(32, 128, 4, f32, True)]
+    assert not fused.gate_blocks_faster(32, 128, 1, f32, 1)  # one gate (SimpleRNN)
+    assert not fused.gate_blocks_faster(32, 128, 4, f32, 2)  # BLAS's threads
+    assert not fused.gate_blocks_faster(32, 128, 4, f32, None)
+    assert not fused.gate_blocks_faster(32, 128, 4, np.float16, 1)
+    monkeypatch.setattr(backend, "_accelerator", "numpy")  # the reference: one product
+    assert not fused.gate_blocks_faster(32, 128, 4, f32, 1)
+    assert len(measured) == 2
+
+
+def test_gate_blocks_measurement_keeps_one_product_unless_clearly_faster(monkeypatch):
+    monkeypatch.setattr(fused, "GATE_BLOCKS_MIN_MACS", 0)
+    for backward in (False, True):
+        monkeypatch.setattr(fused, "GATE_BLOCKS_MARGIN", 1e9)  # never that much faster
+        assert fused._measure_gate_blocks(4, 8, 4, np.float32, backward) is False
+        monkeypatch.setattr(fused, "GATE_BLOCKS_MARGIN", 0.0)  # any time at all is faster
+        assert fused._measure_gate_blocks(4, 8, 4, np.float32, backward) is True
+    monkeypatch.setattr(fused, "GATE_BLOCKS_MAX_MACS", 4 * 8 * 8 * 4 - 1)  # too large
+    assert fused._measure_gate_blocks(4, 8, 4, np.float32) is False
+    monkeypatch.setattr(fused, "GATE_BLOCKS_MAX_MACS", 1 << 27)
+    monkeypatch.setattr(fused, "GATE_BLOCKS_MIN_MACS", 4 * 8 * 8 * 4 + 1)  # too small
+    assert fused._measure_gate_blocks(4, 8, 4, np.float32) is False
+
+
+@needs_numba
+@pytest.mark.parametrize("cls", [LSTM, GRU], ids=["LSTM", "GRU"])
+@pytest.mark.parametrize("dtype,tol", [("float32", 2e-6), ("float64", 1e-13)])
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+def test_gate_block_products_match_the_numpy_cells(cls, dtype, tol, masked, monkeypatch):
+    """A training step whose per-step products all go through gate blocks, against the
+    reference NumPy cells (one product each)."""
+    monkeypatch.setattr(fused, "nt_worthwhile", lambda *a: False)
+    monkeypatch.setattr(fused, "_gate_blocks_choice", {})
+    monkeypatch.setattr(fused, "_measure_gate_blocks", lambda *a: True)
+    calls = []
+    forward, backward = fused.gate_blocks_product, fused.gate_blocks_product_t
+    monkeypatch.setattr(fused, "gate_blocks_product", lambda *a: calls.append(1) or forward(*a))
+    monkeypatch.setattr(fused, "gate_blocks_product_t", lambda *a: calls.append(-1) or backward(*a))
+    mask = None
+    if masked:
+        mask = np.ones((5, 9), bool)
+        mask[1, 6:] = mask[3, 2:] = False
+    previous = backend._accelerator
+    try:
+        ref = _train_step(cls, dtype, "numpy", mask)
+        assert not calls
+        got = _train_step(cls, dtype, "numba", mask)
+        assert calls == [1] * 9 + [-1] * 9  # every forward and backward step
+    finally:
+        backend._accelerator = previous
+    for a, b in zip(ref[:2], got[:2]):
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+    for k in ref[2]:
+        np.testing.assert_allclose(got[2][k], ref[2][k], rtol=tol, atol=10 * tol)

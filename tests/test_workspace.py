@@ -161,3 +161,37 @@ def test_outputs_survive_backward_and_the_next_passes(kind):
         layer.backward(rng.normal(size=y2.shape))
     np.testing.assert_array_equal(y, kept)
     np.testing.assert_array_equal(layer.forward(x), kept)
+
+
+# ---- 64-byte alignment of what BLAS multiplies by (backend.ALIGNMENT) -------------------
+@pytest.mark.parametrize("shape", [(0,), (1,), (3, 5), (128, 512), (2, 3, 4)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8"])
+def test_aligned_arrays(shape, dtype):
+    from rnnkit import backend
+
+    a = backend.aligned_empty(shape, dtype)
+    assert a.shape == shape and a.dtype == np.dtype(dtype) and a.flags.c_contiguous
+    assert a.size == 0 or a.ctypes.data % backend.ALIGNMENT == 0  # (no data, no address)
+    src = np.arange(int(np.prod(shape))).reshape(shape).astype(dtype)
+    b = backend.aligned_copy(src.T)  # from a non-contiguous view
+    assert b.size == 0 or b.ctypes.data % 64 == 0
+    assert b.flags.c_contiguous and b.flags.writeable
+    np.testing.assert_array_equal(b, src.T)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_weights_and_their_pass_copies_stay_aligned(kind):
+    layer = KINDS[kind](96, dtype="float32")
+    layer.ensure_built((None, 33))
+    cell = layer.cell
+    before = {k: v.ctypes.data for k, v in cell.params.items()}
+    assert all(p % 64 == 0 for p in before.values())
+    layer.set_weights([w + 1 for w in layer.get_weights()])  # written into the same arrays
+    assert {k: v.ctypes.data for k, v in cell.params.items()} == before
+    cell.begin_backward(4, 1)
+    try:
+        w_t = cell.recurrent_kernel_t()
+        assert w_t.ctypes.data % 64 == 0
+        np.testing.assert_array_equal(w_t, cell.params["recurrent_kernel"].T)
+    finally:
+        cell.end_backward()

@@ -81,12 +81,15 @@ class Cell:
     def build(self, input_dim: int, dtype, rng: np.random.Generator) -> None:
         """Create U (input_dim, G·H), W (H, G·H) and b."""
         gh = self.n_gates * self.units
-        self.params = {
+        params = {
             "kernel": self.kernel_initializer((input_dim, gh), dtype, rng),
             "recurrent_kernel": self.recurrent_initializer((self.units, gh), dtype, rng),
         }
         if self.use_bias:
-            self.params["bias"] = self.init_bias(dtype, rng)
+            params["bias"] = self.init_bias(dtype, rng)
+        # on 64-byte boundaries, as BLAS multiplies by them fastest (backend.ALIGNMENT);
+        # set_weights and the optimizers write into these arrays, so it stays so
+        self.params = {k: backend.aligned_copy(v) for k, v in params.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def init_bias(self, dtype, rng) -> np.ndarray:
@@ -219,7 +222,7 @@ class Cell:
         key = (name, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
         buf = bufs.get(key)
         if buf is None or buf.shape != shape:
-            buf = bufs[key] = np.empty(shape, dtype)
+            buf = bufs[key] = backend.aligned_empty(shape, dtype)
         return buf
 
     def recurrent_grad_columns(self) -> slice:
@@ -239,12 +242,19 @@ class Cell:
     def begin_forward(self, batch: int, threads: int | None = 1) -> None:
         """Choose how the forward steps of one pass (batch ``batch``, at most
         ``threads`` threads) form h_{t-1}·W: the accelerator's compiled product with a
-        contiguous Wᵀ made once here, where it beats BLAS (``fused.recurrent_matmul``),
-        else ``np.dot``. :meth:`end_forward` must follow (the copy would go stale when
-        the weights change)."""
+        contiguous Wᵀ made once here, where it beats BLAS (``fused.recurrent_matmul``);
+        else, with the accelerator on, one BLAS product per gate block where that
+        measured faster (``fused.gate_blocks_faster``); else ``np.dot``.
+        :meth:`end_forward` must follow (the copies would go stale when the weights
+        change)."""
         w = self.params["recurrent_kernel"]
         f = fused.recurrent_matmul(batch, w.shape[0], w.shape[1], w.dtype, threads)
-        self._fwd_product = None if f is None else (f, np.ascontiguousarray(w.T))
+        if f is not None:
+            self._fwd_product = (f, backend.aligned_copy(w.T))
+        elif fused.gate_blocks_faster(batch, self.units, self.n_gates, w.dtype, threads):
+            self._fwd_product = (fused.gate_blocks_product, fused.gate_blocks(w, self.n_gates))
+        else:
+            self._fwd_product = None
 
     def end_forward(self) -> None:
         self._fwd_product = None
@@ -261,13 +271,23 @@ class Cell:
     def begin_backward(self, batch: int, threads: int | None = 1) -> None:
         """Choose how the backward steps of one BPTT pass form dz·Wᵀ: the compiled
         product reading W's rows as they lie, where it beats BLAS (as in
-        :meth:`begin_forward`), else ``np.dot`` with Wᵀ cached as a C-contiguous array
+        :meth:`begin_forward`); else ``np.dot`` with Wᵀ cached as a C-contiguous array
         (OpenBLAS multiplies by it up to 3x faster than by the transposed view of W;
-        the weights do not change during a backward pass)."""
+        the weights do not change during a backward pass), with the accelerator on as
+        one product per gate block summed where that measured faster
+        (``fused.gate_blocks_faster``)."""
         w = self.params["recurrent_kernel"]
         f = fused.recurrent_matmul(batch, w.shape[1], w.shape[0], w.dtype, threads)
-        self._bwd_product = f
-        self._rec_kernel_t = None if f is not None else np.ascontiguousarray(w.T)
+        self._bwd_product = None
+        self._rec_kernel_t = None
+        if f is not None:
+            self._bwd_product = lambda dz, out: f(dz, w, out)
+            return
+        w_t = self._rec_kernel_t = backend.aligned_copy(w.T)
+        g, u = self.n_gates, self.units
+        if fused.gate_blocks_faster(batch, u, g, w.dtype, threads, backward=True):
+            blocks, tmp = w_t.reshape(g, u, u), backend.aligned_empty((g, batch, u), w.dtype)
+            self._bwd_product = lambda dz, out: fused.gate_blocks_product_t(dz, blocks, out, tmp)
 
     def end_backward(self) -> None:
         self._rec_kernel_t = None
@@ -278,7 +298,7 @@ class Cell:
         f = self._bwd_product
         if f is None:
             return np.dot(dz, self.recurrent_kernel_t(), out=out)
-        f(dz, self.params["recurrent_kernel"], out)
+        f(dz, out)
         return out
 
     def recurrent_kernel_t(self) -> np.ndarray:

@@ -27,6 +27,8 @@ error: at most 6 float32 ulps or 3.3e-7 absolute over [-12, 12], against NumPy's
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .. import backend
@@ -130,6 +132,111 @@ def nt_worthwhile(rows: int, inner: int, cols: int, dtype) -> bool:
     if np.dtype(dtype) not in NT_DTYPES or inner < NT_MIN_K:
         return False
     return 2 <= rows <= min(NT_MAX_ROWS, inner // 8) and rows * cols >= NT_MIN_OUTPUT
+
+
+# ---- a step's product with W as one product per gate block ----------------------------
+# With W's G gate blocks copied once per pass into a (G, H, H) stack, h·W is one batched
+# np.matmul, (B, H)·(G, H, H), written straight into the (B, G·H) result through a
+# (G, B, H) strided view: G BLAS calls of N = H instead of one of N = G·H, and nothing
+# else in the step changes. Backward, dz·Wᵀ is the sum over the gates of dz_g·(Wᵀ)_g:
+# one batched product into a (G, B, H) buffer, then G - 1 additions (another order of
+# summation, so not the same last bits). Which is faster is OpenBLAS's business and
+# varies with the shape without a pattern one could write down (bench/NOTES.md row 40;
+# one core, Zen 5, aligned weights, µs, one product / gate blocks: forward (32, 128)
+# LSTM 25.8 / 18.5, backward 26.3 / 21.0; at (16, 128) the forward wins, the backward
+# loses; (8, 128), (50, 50) and (20, 650) lose 5-60 %). So it is measured: the first
+# pass with a new (batch, units, gates, dtype) times both ways on that shape (about 40
+# calls, a few ms at most), each direction apart, and keeps gate blocks only when they
+# are at least GATE_BLOCKS_MARGIN faster, so that noise does not flip a close call from
+# run to run.
+GATE_BLOCKS_MARGIN = 1.15
+# products outside these bounds (multiply-adds) are not measured and stay one product:
+# small ones lost everywhere measured (a call per gate costs more than it saves, and
+# timing them is noise), large ones would make the measurement itself slow
+GATE_BLOCKS_MIN_MACS = 1 << 18
+GATE_BLOCKS_MAX_MACS = 1 << 27
+_gate_blocks_choice: dict = {}
+
+
+def gate_blocks_product(h: np.ndarray, w_blocks: np.ndarray, out: np.ndarray) -> None:
+    """out (B, G·H, C-contiguous) = h·W, from ``w_blocks`` (G, H, H), W's gate blocks."""
+    g, _, units = w_blocks.shape
+    if not out.flags.c_contiguous:  # (a reshape would write into a copy)
+        raise ValueError("gate_blocks_product: out must be C-contiguous")
+    np.matmul(h, w_blocks, out=out.reshape(out.shape[0], g, units).transpose(1, 0, 2))
+
+
+def gate_blocks_product_t(dz: np.ndarray, wt_blocks: np.ndarray, out, tmp) -> None:
+    """out (B, H) = dz·Wᵀ = Σ_g dz_g·(Wᵀ)_g, from dz (B, G·H, C-contiguous) and
+    ``wt_blocks`` (G, H, H), Wᵀ's gate blocks; ``tmp`` (G, B, H) holds the G products."""
+    g, units, _ = wt_blocks.shape
+    np.matmul(dz.reshape(dz.shape[0], g, units).transpose(1, 0, 2), wt_blocks, out=tmp)
+    np.add(tmp[0], tmp[1], out=out)
+    for k in range(2, g):
+        out += tmp[k]
+
+
+def gate_blocks(w: np.ndarray, gates: int) -> np.ndarray:
+    """W (H, G·H) as its (G, H, H) stack of gate blocks (an aligned copy)."""
+    units = w.shape[1] // gates
+    return backend.aligned_copy(w.reshape(w.shape[0], gates, units).transpose(1, 0, 2))
+
+
+def gate_blocks_faster(
+    rows: int, units: int, gates: int, dtype, threads: int | None, backward: bool = False
+) -> bool:
+    """Whether a pass should form h_{t-1}·W by :func:`gate_blocks_product` (or, with
+    ``backward``, dz·Wᵀ by :func:`gate_blocks_product_t`): measured once per shape,
+    dtype and direction, then cached. Only with the accelerator on (``"numpy"`` keeps
+    the reference's single product), one thread, G >= 2 and float dtypes."""
+    if threads != 1 or gates < 2 or for_dtype(dtype) is None:
+        return False
+    key = (rows, units, gates, np.dtype(dtype), backward)
+    found = _gate_blocks_choice.get(key)
+    if found is None:
+        found = _measure_gate_blocks(rows, units, gates, dtype, backward)
+        _gate_blocks_choice[key] = found
+    return found
+
+
+def _measure_gate_blocks(rows, units, gates, dtype, backward=False) -> bool:
+    if not GATE_BLOCKS_MIN_MACS <= rows * units * units * gates <= GATE_BLOCKS_MAX_MACS:
+        return False
+    rng = np.random.default_rng(0)
+
+    def aligned(*shape):
+        return backend.aligned_copy(rng.standard_normal(shape).astype(dtype))
+
+    w = aligned(units, gates * units)
+    if backward:
+        dz, w_t, out = aligned(rows, gates * units), backend.aligned_copy(w.T), aligned(rows, units)
+        blocks, tmp = w_t.reshape(gates, units, units), aligned(gates, rows, units)
+
+        def one():
+            np.dot(dz, w_t, out=out)
+
+        def by_blocks():
+            gate_blocks_product_t(dz, blocks, out, tmp)
+
+    else:
+        h, blocks, out = aligned(rows, units), gate_blocks(w, gates), aligned(rows, gates * units)
+
+        def one():
+            np.dot(h, w, out=out)
+
+        def by_blocks():
+            gate_blocks_product(h, blocks, out)
+
+    times = {one: [], by_blocks: []}
+    for f in times:
+        f()  # warm-up
+    for _ in range(5):  # interleaved rounds of 4 calls each
+        for f, acc in times.items():
+            t0 = time.perf_counter()
+            for _ in range(4):
+                f()
+            acc.append(time.perf_counter() - t0)
+    return float(np.median(times[one])) > GATE_BLOCKS_MARGIN * float(np.median(times[by_blocks]))
 
 
 # ---- a streaming step of one row as one call --------------------------------------

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from .. import backend
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..utils import validation
 from .base import Layer
@@ -60,7 +61,9 @@ class Workspace:
         arr = self._arrays.get(name)
         if arr is None or arr.shape[0] < steps or arr.shape[1:] != tail or arr.dtype != dtype:
             self._arrays.pop(name, None)  # free before allocating the larger one
-            arr = self._arrays[name] = np.empty((steps,) + tuple(tail), dtype)
+            # on 64-byte boundaries, as the weights (backend.ALIGNMENT): a step's slice
+            # is the input or output of its product with W
+            arr = self._arrays[name] = backend.aligned_empty((steps,) + tuple(tail), dtype)
         return arr[:steps]
 
     def hand_over(self, name: str) -> np.ndarray:
