@@ -10,7 +10,15 @@ medians:
   policy picks it (``fused.nt_worthwhile``) against the same layer with every
   product through BLAS, at the harness's shapes.
 
+* ``--alignment``: ``np.dot(a, b, out=out)`` with b starting on a 64-byte boundary,
+  16 bytes past one, and 32 (row 39): µs per product.
+* ``--gate-blocks``: a step's product with W as one BLAS product against one per gate
+  block (``fused.gate_blocks_product`` / ``gate_blocks_product_t``), forward and
+  backward, all arrays aligned, and the choice ``fused.gate_blocks_faster`` makes
+  (row 40): µs per product. ``--gate-blocks-layers``: as ``--layers``, for that choice.
+
     PYTHONPATH=src python bench/recurrent_product.py --micro --layers
+    PYTHONPATH=src python bench/recurrent_product.py --alignment --gate-blocks
 """
 
 from __future__ import annotations
@@ -82,13 +90,15 @@ def micro(rounds: int, calls: int) -> None:
         print(f"({m}, {k}, {n}): {line}   ({np.median(blas):.1f} µs)", flush=True)
 
 
-def layers(cells: list[str], shapes: list[str], steps: int) -> None:
+def layers(cells: list[str], shapes: list[str], steps: int, lever: str = "nt_worthwhile") -> None:
+    """Training steps with ``fused.<lever>`` as it is against it always saying no:
+    ``nt_worthwhile`` (the compiled product) or ``gate_blocks_faster`` (gate blocks)."""
     from rnnkit import layers as L
     from rnnkit.cells import fused
 
-    policy = fused.nt_worthwhile
+    policy = getattr(fused, lever)
     rng = np.random.default_rng(0)
-    print("cell shape: training step with the policy's kernel / all BLAS (ms), BLAS / kernel")
+    print(f"cell shape: training step with fused.{lever} as is / always off (ms), off / on")
     try:
         for name in cells:
             for shape in shapes:
@@ -105,7 +115,7 @@ def layers(cells: list[str], shapes: list[str], steps: int) -> None:
                 times = {True: [], False: []}
                 for _ in range(steps):
                     for use in (True, False):
-                        fused.nt_worthwhile = policy if use else (lambda *args: False)
+                        setattr(fused, lever, policy if use else (lambda *a, **k: False))
                         step()  # warm-up of this setting's buffers
                         start = time.perf_counter()
                         step()
@@ -113,13 +123,110 @@ def layers(cells: list[str], shapes: list[str], steps: int) -> None:
                 on, off = (float(np.median(times[u])) * 1e3 for u in (True, False))
                 print(f"{name} {shape}: {on:.2f} / {off:.2f} ms  {off / on:.3f}", flush=True)
     finally:
-        fused.nt_worthwhile = policy
+        setattr(fused, lever, policy)
+
+
+ALIGNMENT_SHAPES = [
+    (32, 128, 512),
+    (32, 512, 128),
+    (20, 650, 2600),
+    (20, 2600, 650),
+    (64, 512, 2048),
+    (64, 2048, 512),
+    (8, 128, 512),
+    (16, 128, 384),
+    (16, 384, 128),
+    (50, 50, 200),
+    (1600, 64, 512),
+]
+GATE_BLOCK_SHAPES = [  # (B, H, G)
+    (32, 128, 4),
+    (32, 128, 3),
+    (16, 128, 4),
+    (16, 128, 3),
+    (64, 128, 4),
+    (8, 128, 4),
+    (50, 50, 4),
+    (20, 650, 4),
+    (64, 512, 4),
+]
+
+
+def _offset_array(shape, offset: int, rng) -> np.ndarray:
+    """A float32 array of random values starting ``offset`` bytes past 64."""
+    n = int(np.prod(shape))
+    buf = np.empty(n * 4 + 128, np.uint8)
+    start = -buf.ctypes.data % 64 + offset
+    a = buf[start : start + n * 4].view(np.float32).reshape(shape)
+    a[...] = rng.standard_normal(shape)
+    return a
+
+
+def _median_of_rounds(fn, rounds: int, calls: int) -> float:
+    return float(np.median([median_us(fn, calls) for _ in range(rounds)]))
+
+
+def _dot(a, b, out):
+    return lambda: np.dot(a, b, out=out)
+
+
+def alignment(rounds: int, calls: int) -> None:
+    from rnnkit import backend
+
+    rng = np.random.default_rng(0)
+    print("M, K, N: µs with b 64-byte aligned / 16 bytes off / 32 bytes off (median of rounds)")
+    for m, k, n in ALIGNMENT_SHAPES:
+        a = backend.aligned_copy(rng.standard_normal((m, k)).astype(np.float32))
+        out = backend.aligned_empty((m, n), np.float32)
+        found = [
+            _median_of_rounds(_dot(a, _offset_array((k, n), offset, rng), out), rounds, calls)
+            for offset in (0, 16, 32)
+        ]
+        print(f"{m}, {k}, {n}: " + " / ".join(f"{t:.1f}" for t in found), flush=True)
+
+
+def _gate_block_pairs(b: int, h: int, g: int, rng):
+    """(one product, gate blocks) callables, forward then backward, on aligned arrays."""
+    from rnnkit import backend
+    from rnnkit.cells import fused
+
+    def aligned(*shape):
+        return backend.aligned_copy(rng.standard_normal(shape).astype(np.float32))
+
+    w = aligned(h, g * h)
+    w_t, blocks = backend.aligned_copy(w.T), fused.gate_blocks(w, g)
+    x, dz = aligned(b, h), aligned(b, g * h)
+    out, dh, tmp = aligned(b, g * h), aligned(b, h), aligned(g, b, h)
+    return [
+        (_dot(x, w, out), lambda: fused.gate_blocks_product(x, blocks, out)),
+        (_dot(dz, w_t, dh), lambda: fused.gate_blocks_product_t(dz, w_t.reshape(g, h, h), dh, tmp)),
+    ]
+
+
+def gate_blocks(rounds: int, calls: int) -> None:
+    from rnnkit.cells import fused
+
+    rng = np.random.default_rng(0)
+    print("B, H, G: µs, one product / gate blocks, forward; backward; choice (fwd, bwd)")
+    for b, h, g in GATE_BLOCK_SHAPES:
+        figures = []
+        for one, by_blocks in _gate_block_pairs(b, h, g, rng):
+            t1 = _median_of_rounds(one, rounds, calls)
+            t2 = _median_of_rounds(by_blocks, rounds, calls)
+            figures.append(f"{t1:.1f} / {t2:.1f}")
+        choice = [fused.gate_blocks_faster(b, h, g, np.float32, 1, backward=d) for d in (0, 1)]
+        print(f"{b}, {h}, {g}: {figures[0]}; {figures[1]}; {choice}", flush=True)
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--micro", action="store_true", help="kernel against np.dot per product")
     p.add_argument("--layers", action="store_true", help="layer training steps, on / off")
+    p.add_argument("--alignment", action="store_true", help="np.dot by aligned / offset b")
+    p.add_argument("--gate-blocks", action="store_true", help="one product / per gate block")
+    p.add_argument(
+        "--gate-blocks-layers", action="store_true", help="layer steps, gate blocks as chosen / off"
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--calls", type=int, default=25)
     p.add_argument("--steps", type=int, default=7, help="interleaved steps per setting")
@@ -134,9 +241,16 @@ def main(argv=None) -> None:
     if fused.kernels() is None:
         p.error("numba is not installed (pip install rnnkit[fast])")
     backend.set_accelerator("numba")
-    if not (a.micro or a.layers):
+    if a.gate_blocks_layers:
+        with threadpool_limits(1):
+            layers(a.cells, a.shapes, a.steps, lever="gate_blocks_faster")
+    if not (a.micro or a.layers or a.alignment or a.gate_blocks or a.gate_blocks_layers):
         a.micro = a.layers = True
     with threadpool_limits(1):
+        if a.alignment:
+            alignment(a.rounds, a.calls * 8)
+        if a.gate_blocks:
+            gate_blocks(a.rounds, a.calls * 8)
         if a.micro:
             micro(a.rounds, a.calls)
         if a.layers:

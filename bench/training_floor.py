@@ -80,7 +80,9 @@ def main(argv=None) -> None:
     p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args(argv)
     rng = np.random.default_rng(0)
-    print("cell shape: PyTorch / rnnkit / products alone (ms); PyTorch / rnnkit; PyTorch / products")
+    print(
+        "cell shape: PyTorch / rnnkit / products alone (ms); PyTorch / rnnkit; PyTorch / products"
+    )
     with set_threads(1):
         for kind in a.cells:
             for name in a.shapes:
