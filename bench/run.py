@@ -399,6 +399,7 @@ def machine_info() -> dict:
         "load_before": os.getloadavg(),
         "accelerator": _accelerator_info(),
         "openblas_env": _openblas_env(),
+        "malloc_env": _malloc_env(),
     }
 
 
@@ -415,6 +416,25 @@ def _openblas_env() -> str:
     return ", ".join(found) if found else "none set"
 
 
+# glibc's allocator settings. By default glibc maps blocks of 128 KiB and more one by one
+# and moves that threshold up as such blocks are freed, so whether a library that
+# allocates its per-step buffers anew (PyTorch) pays page faults on them depends on
+# what ran before in the process: PyTorch's LSTM long step took 48 ms in the harness's
+# order and 33 ms after the LSTM large shape, or with these variables set so that freed
+# memory is kept (bench/NOTES.md, session 7). rnnkit reuses its buffers and is unaffected.
+MALLOC_ENV = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "GLIBC_TUNABLES",
+)
+
+
+def _malloc_env() -> str:
+    found = [f"{k}={os.environ[k]}" for k in MALLOC_ENV if k in os.environ]
+    return ", ".join(found) if found else "none set (glibc's defaults)"
+
+
 def _accelerator_info() -> str:
     from rnnkit import backend
 
@@ -422,7 +442,10 @@ def _accelerator_info() -> str:
     if name == "numba":
         import numba
 
-        return f"numba {numba.__version__} (rnnkit.cells.fused: LSTM and GRU element-wise work)"
+        return (
+            f"numba {numba.__version__} (rnnkit.cells.fused: the cells' element-wise work, "
+            f"small-batch products, one-row streaming steps, Adam)"
+        )
     return "numpy (the reference cells)"
 
 
@@ -452,6 +475,7 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         f"- Python {info['python']}, NumPy {info['numpy']}, PyTorch {info['torch']}",
         f"- rnnkit accelerator: {info.get('accelerator', 'numpy')} (`--accelerator` chooses)",
         f"- OpenBLAS kernel overrides in the environment: {info.get('openblas_env', '?')}",
+        f"- glibc allocator settings in the environment: {info.get('malloc_env', '?')}",
         f"- Load average (1, 5, 15 min) before the run: "
         f"{', '.join(f'{v:.2f}' for v in info['load_before'])}; after: "
         f"{', '.join(f'{v:.2f}' for v in info['load_after'])}",
