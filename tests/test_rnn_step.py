@@ -30,14 +30,18 @@ def test_step_matches_forward(kind, dtype):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 7, 3)).astype(dtype)
     init = [rng.normal(size=(2, 5)).astype(dtype) for _ in range(n_states)]
-    seq, *final = layer.forward(x, initial_state=init)
+    _assert_steps_match_forward(layer, x, init, 1e-12 if dtype == "float64" else 1e-5)
 
+
+def _assert_steps_match_forward(layer, x, init, tol):
+    """Stepping through x with layer.step from ``init`` gives forward's outputs and
+    final states."""
+    seq, *final = layer.forward(x, initial_state=init)
     states = [s.copy() for s in init]
     outs = []
     for t in range(x.shape[1]):
         y, states = layer.step(x[:, t], states)
         outs.append(y)
-    tol = 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(np.stack(outs, axis=1), seq, rtol=tol, atol=tol)
     for got, want in zip(states, final):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
@@ -89,21 +93,11 @@ def test_one_row_steps_match_forward(kind, dtype, use_bias, accelerator):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(1, 9, 4)).astype(dtype)
     init = [rng.normal(size=(1, 6)).astype(dtype) for _ in range(n_states)]
-    seq, *final = layer.forward(x, initial_state=init)
     # the compiled step is taken with the accelerator, and only then
     probe = [np.empty((1, 6), dtype) for _ in range(n_states)]
     taken = layer.cell.row_step(x[:, 0].copy(), [s.copy() for s in init], probe)
     assert taken == (accelerator == "numba")
-
-    states = [s.copy() for s in init]
-    outs = []
-    for t in range(x.shape[1]):
-        y, states = layer.step(x[:, t], states)
-        outs.append(y)
-    tol = 1e-12 if dtype == "float64" else 2e-6
-    np.testing.assert_allclose(np.concatenate(outs)[None], seq, rtol=tol, atol=tol)
-    for got, want in zip(states, final):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    _assert_steps_match_forward(layer, x, init, 1e-12 if dtype == "float64" else 2e-6)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

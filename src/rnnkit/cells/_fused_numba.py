@@ -264,13 +264,19 @@ def simple_rnn_row_step(x, u, b, h_prev, w, h_out):
 
 
 @jit
-def lstm_row_step(x, u, b, h_prev, c_prev, w, xw, rec, act_c, c_out, h_out):
-    """One LSTM step of one row (``lstm_forward`` after both products); xw, rec (1, 4H)
-    and act_c (1, H) are scratch."""
+def _row_products(x, u, b, h_prev, w, xw, rec):
+    """xw = x·U + b and rec = h_{t-1}·W for one row, into (1, G·H) arrays."""
     xw[0, :] = b
     _row_accumulate(x[0], u, xw[0])
     rec[0, :] = 0
     _row_accumulate(h_prev[0], w, rec[0])
+
+
+@jit
+def lstm_row_step(x, u, b, h_prev, c_prev, w, xw, rec, act_c, c_out, h_out):
+    """One LSTM step of one row (``lstm_forward`` after both products); xw, rec (1, 4H)
+    and act_c (1, H) are scratch."""
+    _row_products(x, u, b, h_prev, w, xw, rec)
     lstm_forward(xw, rec, c_prev, c_out, act_c, h_out)
 
 
@@ -278,8 +284,5 @@ def lstm_row_step(x, u, b, h_prev, c_prev, w, xw, rec, act_c, c_out, h_out):
 def gru_row_step(x, u, b, h_prev, w, b_rec, xw, rec, rec_h, h_out):
     """One GRU step of one row (``gru_forward`` after both products); xw, rec (1, 3H)
     and rec_h (1, H) are scratch."""
-    xw[0, :] = b
-    _row_accumulate(x[0], u, xw[0])
-    rec[0, :] = 0
-    _row_accumulate(h_prev[0], w, rec[0])
+    _row_products(x, u, b, h_prev, w, xw, rec)
     gru_forward(xw, rec, b_rec, h_prev, rec_h, h_out)
