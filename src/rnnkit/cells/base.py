@@ -17,6 +17,12 @@ import numpy as np
 from .. import activations, backend, initializers
 from . import fused
 
+# Names of the scratch buffers that alternate between consecutive backward steps (step t
+# writes one, step t - 1 reads it and writes the other): indexed by t & 1.
+DH_BUFFERS = ("dh0", "dh1")
+DC_BUFFERS = ("dc0", "dc1")
+DIRECT_BUFFERS = ("direct0", "direct1")
+
 
 class Cell:
     """Base class of the cells. Subclasses set ``n_gates`` and ``state_names`` and
@@ -218,11 +224,13 @@ class Cell:
         the arithmetic done in it). Contents undefined; never hand one out as a
         result that outlives the step that wrote it, except as documented by the
         caller (the time loop copies what leaves BPTT)."""
-        bufs = self.__dict__.setdefault("_scratch_bufs", {})
-        key = (name, dtype if isinstance(dtype, np.dtype) else np.dtype(dtype))
-        buf = bufs.get(key)
-        if buf is None or buf.shape != shape:
-            buf = bufs[key] = backend.aligned_empty(shape, dtype)
+        # (called a few times every step: kept to two dictionary lookups and two tests)
+        bufs = self.__dict__.get("_scratch_bufs")
+        if bufs is None:
+            bufs = self._scratch_bufs = {}
+        buf = bufs.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = bufs[name] = backend.aligned_empty(shape, dtype)
         return buf
 
     def recurrent_grad_columns(self) -> slice:

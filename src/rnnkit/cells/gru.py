@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from .base import Cell
+from .base import DH_BUFFERS, DIRECT_BUFFERS, Cell
 
 
 class GRUCell(Cell):
@@ -129,9 +129,9 @@ class GRUCell(Cell):
             if not np.may_share_memory(dxw, g):  # the kernel works in place
                 np.copyto(dxw, g)
             dzrec = buf("dzrec", g.shape)
-            direct = buf(f"direct{t % 2}", shape)
+            direct = buf(DIRECT_BUFFERS[t & 1], shape)
             kernels.gru_backward(dh, h_prev, dxw, rec_h, dzrec, direct)
-            dh_rec = self.recurrent_product_t(dzrec, buf(f"dh{t % 2}", shape))
+            dh_rec = self.recurrent_product_t(dzrec, buf(DH_BUFFERS[t & 1], shape))
             if out is not None:
                 np.copyto(out[1], dzrec[:, 2 * u :])
                 dzrec = out[1]
@@ -150,8 +150,8 @@ class GRUCell(Cell):
         dzrec = buf("dzrec", g.shape)  # this step's own; the loop keeps only its h~ block
         dzrec[:, : 2 * u] = dxw[:, : 2 * u]
         np.multiply(da_h, r, out=dzrec[:, 2 * u :])
-        dh_rec = self.recurrent_product_t(dzrec, buf(f"dh{t % 2}", shape))
-        direct = np.multiply(dh, z, out=buf(f"direct{t % 2}", shape))
+        dh_rec = self.recurrent_product_t(dzrec, buf(DH_BUFFERS[t & 1], shape))
+        direct = np.multiply(dh, z, out=buf(DIRECT_BUFFERS[t & 1], shape))
         if out is not None:
             np.copyto(out[0], dxw)
             np.copyto(out[1], dzrec[:, 2 * u :])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from .base import Cell
+from .base import DC_BUFFERS, DH_BUFFERS, Cell
 
 
 class LSTMCell(Cell):
@@ -166,7 +166,7 @@ class LSTMCell(Cell):
         be the gates' own buffer (the time loop's): the gates are read before it is
         written."""
         shape, dtype = act_c.shape, act_c.dtype
-        dc = self.scratch(f"dc{t % 2}", shape, dtype)  # dL/dC_{t-1} on return
+        dc = self.scratch(DC_BUFFERS[t & 1], shape, dtype)  # dL/dC_{t-1} on return
         kernels = self.fused_kernels(dtype)
         if kernels is not None:  # the lines below as one compiled loop (cells.fused)
             if dc_next is None:
@@ -177,7 +177,7 @@ class LSTMCell(Cell):
             kernels.lstm_backward(dh, dc_next, c_prev, dz, act_c, dc)
         else:
             self._backward_numpy(dh, dc_next, c_prev, gates, act_c, dz, dc)
-        dh_rec = self.recurrent_product_t(dz, self.scratch(f"dh{t % 2}", shape, dtype))
+        dh_rec = self.recurrent_product_t(dz, self.scratch(DH_BUFFERS[t & 1], shape, dtype))
         return dz, dz, dh_rec, (None, dc)
 
     def _backward_numpy(self, dh, dc_next, c_prev, gates, act_c, dz, dc):

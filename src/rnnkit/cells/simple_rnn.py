@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Cell
+from .base import DH_BUFFERS, Cell
 
 
 class SimpleRNNCell(Cell):
@@ -54,6 +54,6 @@ class SimpleRNNCell(Cell):
         dz = self.activation.grad_into(h, out[0])
         dz *= ds
         # dh_{t-1} in one of two reused buffers (Cell.scratch), alternating between steps
-        dh = self.scratch(f"dh{t % 2}", ds.shape, dz.dtype)
+        dh = self.scratch(DH_BUFFERS[t & 1], ds.shape, dz.dtype)
         dh_rec = self.recurrent_product_t(dz, dh)
         return dz, dz, dh_rec, (None,)

@@ -340,20 +340,23 @@ class RNN(Layer):
 
         cell.begin_forward(batch, self.blas_threads)
         try:
+            # per-step views made once (a streaming-sized step is a few µs: the loop's
+            # own Python counts)
+            views, xw_views = [list(buf) for buf in S], list(xw)
             for t in range(steps):
-                prev = tuple(buf[t] for buf in S)
+                prev = [v[t] for v in views]
                 h_rec = prev[0]
                 if rec_mask is not None:
                     np.multiply(prev[0], rec_mask, out=h_rec_all[t])
                     h_rec = h_rec_all[t]
                 if mt is not None:
-                    new = cell.forward_step(t, xw[t], prev, h_rec, cache)
+                    new = cell.forward_step(t, xw_views[t], prev, h_rec, cache)
                     keep = mt[t][:, None]
                     for buf, s_new, s_prev in zip(S, new, prev):
                         np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
                 else:
-                    out = [buf[t + 1] for buf in S]  # the cell writes the new states here
-                    new = cell.forward_step(t, xw[t], prev, h_rec, cache, out=out)
+                    out = [v[t + 1] for v in views]  # the cell writes the new states here
+                    new = cell.forward_step(t, xw_views[t], prev, h_rec, cache, out=out)
                     for dst, s_new in zip(out, new):
                         if s_new is not dst:  # a cell that did not use ``out``
                             dst[...] = s_new
@@ -547,6 +550,7 @@ class RNN(Layer):
             state_views = [list(buf) for buf in S]  # per-step views, made once
             dxw_views = list(dxw_all)
             dzrec_views = dxw_views if shared else list(dzrec_all)
+            step_cache, n_states = c["cache"], len(d_next)
             for t in range(steps - 1, -1, -1):
                 ds = d_next
                 if d_seq is not None:
@@ -560,7 +564,7 @@ class RNN(Layer):
                     ds = [np.where(keep, d, 0.0) for d in ds]
                 prev = [v[t] for v in state_views]
                 out = (dxw_views[t], dzrec_views[t])
-                dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, c["cache"], out=out)
+                dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, step_cache, out=out)
                 if dxw is not out[0]:  # a cell that did not write into the buffers
                     out[0][...] = dxw
                 if not shared and dzrec is not out[1]:
@@ -573,10 +577,9 @@ class RNN(Layer):
                     d_next[0] = dh_rec
                 else:
                     d_next[0] += dh_rec
-                if any(d is None for d in d_next):
-                    d_next = [
-                        np.zeros((batch, units), self.dtype) if d is None else d for d in d_next
-                    ]
+                for k in range(1, n_states):  # (d_next[0] is set above)
+                    if d_next[k] is None:
+                        d_next[k] = np.zeros((batch, units), self.dtype)
                 if carried is not None:
                     d_next = [d + dc for d, dc in zip(d_next, carried)]
         finally:
