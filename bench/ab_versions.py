@@ -56,7 +56,10 @@ def main(argv=None) -> None:
     p.add_argument("--scale", type=float, default=2.0, help="repetitions: harness's x scale")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        extract(a.base, Path(tmp))
+        try:
+            extract(a.base, Path(tmp))
+        except subprocess.CalledProcessError as err:
+            p.error(f"--base {a.base!r}: git archive failed: {err.stderr.decode().strip()}")
         sys.path.insert(0, tmp)
         packages = [importlib.import_module(n + ".layers") for n in ("rnnkit_base", "rnnkit")]
         print(f"cell shape: {a.base} / working tree, training step (ms), ratio")
