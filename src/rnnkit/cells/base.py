@@ -202,8 +202,13 @@ class Cell:
         return plan
 
     def _row_scratch(self, dtype) -> tuple:
-        """The (1, ...) scratch arrays a cell's row-step kernel needs."""
-        return ()
+        """The scratch rows a cell's row-step kernel needs: none for one gate (SimpleRNN
+        writes h_t straight); for the gated cells x_t·U + b and h_{t-1}·W (1, G·H) and
+        one (1, H) row (LSTM: tanh(C_t); GRU: h_{t-1}·W_h + b'_h)."""
+        if self.n_gates == 1:
+            return ()
+        g = self.n_gates * self.units
+        return np.empty((1, g), dtype), np.empty((1, g), dtype), np.empty((1, self.units), dtype)
 
     def _zeros(self, n: int, dtype) -> np.ndarray:
         """A (n,) array of zeros, made once (a bias for the kernels without one)."""

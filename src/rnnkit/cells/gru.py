@@ -87,10 +87,6 @@ class GRUCell(Cell):
         w = self.params["recurrent_kernel"]
         return self._zeros(w.shape[1], w.dtype)
 
-    def _row_scratch(self, dtype):
-        g = 3 * self.units  # x_t·U + b, h_{t-1}·W, h_{t-1}·W_h + b'_h
-        return np.empty((1, g), dtype), np.empty((1, g), dtype), np.empty((1, self.units), dtype)
-
     def row_step(self, x_t, states, out):
         plan = self._row_plan(x_t.dtype)
         if plan is None:

@@ -89,10 +89,6 @@ class LSTMCell(Cell):
         h = np.multiply(o, act_c, out=h)
         return h, c
 
-    def _row_scratch(self, dtype):
-        g = 4 * self.units  # x_t·U + b, h_{t-1}·W, tanh(C_t)
-        return np.empty((1, g), dtype), np.empty((1, g), dtype), np.empty((1, self.units), dtype)
-
     def row_step(self, x_t, states, out):
         plan = self._row_plan(x_t.dtype)
         if plan is None:
