@@ -1,4 +1,4 @@
-"""rnnkit against PyTorch, side by side in one process; rewrites BENCHMARKS.md.
+"""rnnkit against PyTorch, side by side, one process per row; rewrites BENCHMARKS.md.
 
     PYTHONPATH=src python bench/run.py                 # all, 1 thread; rewrites BENCHMARKS.md
     PYTHONPATH=src python bench/run.py --threads 1 2   # both thread counts
@@ -15,16 +15,22 @@ hidden) it times, with both libraries running the same work on the same thread c
   PyTorch one module call on a (1, 1, I) input with the state passed in), per step.
 
 Repetitions are interleaved (rnnkit, torch, torch, rnnkit, ...) after a warm-up, and the
-table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster).
-Peak memory of a training step is measured for each library in its own process: the
-peak growth of the resident set over two steps after a warm-up step, from a state with
-the weights, gradients and optimizer slots but no activations kept (rnnkit's layers
-keep their last forward pass's buffers, which the probe drops first, as PyTorch frees
-its graph) and no dL/dx of the previous step (PyTorch's x.grad, dropped likewise);
-glibc is told to map every block of 16 KiB or more on its own and return it at once
-(``--mmap-threshold``), so that the resident set follows the allocations. (With 64 KiB,
-the threshold until session 5, PyTorch's per-step tensors of 30-40 KiB came from heap
-memory freed by the warm-up step and did not show: bench/NOTES.md, session 5.)
+table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster). Each
+row is timed in a process of its own (``--one-process``: all in this one): PyTorch makes
+its per-step tensors anew, and what it pays for them in page faults depends on the state
+that earlier rows left glibc's allocator in (bench/NOTES.md, sessions 7-8).
+
+Peak memory of a training step is measured for each library in its own process, over two
+steps after a warm-up step, from a state with the weights, gradients and optimizer slots
+but no activations kept (rnnkit's layers keep their last forward pass's buffers, which the
+probe drops first, as PyTorch frees its graph) and no dL/dx of the previous step
+(PyTorch's x.grad, dropped likewise). By default (``--memory-method allocated``) it is the
+peak of the bytes held in live allocations: memray records every malloc, calloc, realloc,
+aligned allocation and free of the process (NumPy's, PyTorch's, numba's, Python's own
+through PYTHONMALLOC=malloc), and the probe replays them. ``--memory-method rss`` gives
+the peak growth of the resident set instead, with glibc told to map every block of
+``--mmap-threshold`` bytes or more on its own; smaller blocks come from heap memory already
+resident and do not show (at the seeds shape, PyTorch's per-step tensors of 9.8 KiB).
 
 The Reuters row trains one epoch of the default ``rnnkit reuters`` model (bidirectional
 GRU over an embedding, concat pooling, dropout, softmax; Adam with global clipping) in
@@ -213,6 +219,20 @@ def bench_cells(cells, shapes, threads: int, reps_scale: float, log) -> list[dic
     return rows
 
 
+def timing_child(kind: str, shape: str, threads: int, reps_scale: float, reuters_reps: int, log):
+    """One row's timings (both libraries, interleaved) in a new process: what PyTorch
+    pays for its per-step allocations depends on the state glibc's allocator is left in
+    by what ran before (bench/NOTES.md, sessions 7-8), so no row inherits another's."""
+    cmd = [sys.executable, __file__, "--timing-row", kind, shape, str(threads)]
+    cmd += ["--reps-scale", str(reps_scale), "--reuters-reps", str(reuters_reps)]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    if "dims" in row:
+        row["dims"] = tuple(row["dims"])
+    log(format_row(row))
+    return row
+
+
 # ---- Reuters, one epoch ----------------------------------------------------------------
 def reuters_setup(batches: int | None = None):
     """Both models and the same shuffled batches of the default Reuters job."""
@@ -297,37 +317,100 @@ def _drop_caches(layers) -> None:
         )
 
 
-def memory_probe(lib: str, kind: str, shape_name: str, threads: int) -> float:
-    """Peak resident-set growth (MiB) over two training steps after a warm-up step:
-    the memory a step needs beyond the weights, their gradients and the optimizer's
-    slots (which the warm-up step created in both libraries). dL/dx, a product of the
-    step, is counted in both: PyTorch's x.grad from the warm-up step is dropped before
-    the baseline (the step itself replaces it, so it used to be paid for in advance)."""
+MEMORY_METHODS = ("allocated", "rss")
+_MARK_BYTES = 7_654_321  # a block of this size, made and freed, marks the baseline
+
+
+def memory_probe(lib: str, kind: str, shape_name: str, threads: int, method: str) -> float:
+    """Peak memory (MiB) of two training steps after a warm-up step, beyond the state
+    after the warm-up: the memory a step needs beyond the weights, their gradients and
+    the optimizer's slots (which the warm-up step created in both libraries). dL/dx, a
+    product of the step, is counted in both: PyTorch's x.grad from the warm-up step is
+    dropped before the baseline (the step itself replaces it, so it used to be paid for
+    in advance). ``method``: "allocated", the peak of the bytes held in live allocations
+    (malloc and its relatives, every call of the process recorded by memray, Python's
+    objects included through PYTHONMALLOC=malloc); "rss", the peak growth of the
+    resident set (VmHWM), which follows the allocations only as far as glibc's mmap
+    threshold lets it."""
     set_threads(threads)
     if shape_name == "reuters":
         r_epoch, t_epoch, info = reuters_setup(batches=2)
         fn, layers = (r_epoch if lib == "rnnkit" else t_epoch), info["model"].layers
+        release = None
     else:
         pair = make_pair(kind, SHAPES[shape_name])
         fn, layers = pair["train"][0 if lib == "rnnkit" else 1], [pair["layer"]]
         release = pair["release"][0 if lib == "rnnkit" else 1]
     import gc
 
-    fn()
-    _drop_caches(layers)
-    if shape_name != "reuters":
-        release()  # dL/dx is a product of the step in both: none held in the baseline
-    gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to now
-        f.write("5")
-    before = _rss_kib("VmRSS")
-    fn()
-    fn()
-    return (_rss_kib("VmHWM") - before) / 1024
+    def warm_up():
+        fn()
+        _drop_caches(layers)
+        if release is not None:
+            release()  # dL/dx is a product of the step in both: none held in the baseline
+        gc.collect()
+
+    if method == "rss":
+        warm_up()
+        with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to now
+            f.write("5")
+        before = _rss_kib("VmRSS")
+        fn()
+        fn()
+        return (_rss_kib("VmHWM") - before) / 1024
+
+    import tempfile
+
+    import memray
+
+    if os.environ.get("PYTHONMALLOC") != "malloc":
+        raise RuntimeError("the allocated-bytes probe needs PYTHONMALLOC=malloc")
+    fn()  # first calls: compiling and loading kernels, not recorded
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "probe.bin")
+        # recorded from a warm-up step on, so that every block freed later (PyTorch's
+        # gradients from that step, say) has a known size
+        with memray.Tracker(path, trace_python_allocators=False):
+            warm_up()
+            mark = np.empty(_MARK_BYTES, np.uint8)
+            del mark
+            fn()
+            fn()
+        kinds = {int(v): k for k, v in memray.AllocatorType.__members__.items()}
+        records = memray.FileReader(path).get_allocation_records()
+        return _peak_after_mark((kinds[r.allocator], r.address, r.size) for r in records) / 2**20
 
 
-def bench_memory(rows, threads: int, log, mmap_threshold: int = 16384) -> None:
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(mmap_threshold), MALLOC_TRIM_THRESHOLD_="0")
+def _peak_after_mark(records) -> int:
+    """Replays memray's records of one process, ``(allocator name, address, size)`` in
+    order: the peak of the bytes in live blocks after the marking block was freed, less
+    the bytes live before it was made. (memray records a realloc as the old block's
+    FREE, then the new block.)"""
+    live: dict[int, int] = {}
+    now, base, mark, peak = 0, None, None, None
+    for kind, address, size in records:
+        if kind in ("FREE", "MUNMAP"):
+            now -= live.pop(address, 0)
+            if mark is not None and address == mark:
+                mark, peak = None, now  # the measured steps start here
+        else:
+            if base is None and size == _MARK_BYTES:
+                base, mark = now, address
+            live[address] = size
+            now += size
+        if peak is not None:
+            peak = max(peak, now)
+    if peak is None:
+        raise RuntimeError("the memory probe's marking block was not recorded")
+    return peak - base
+
+
+def bench_memory(rows, threads: int, log, method: str = "allocated", mmap_threshold: int = 16384):
+    env = dict(os.environ)
+    if method == "allocated":
+        env["PYTHONMALLOC"] = "malloc"
+    else:
+        env.update(MALLOC_MMAP_THRESHOLD_=str(mmap_threshold), MALLOC_TRIM_THRESHOLD_="0")
     for row in rows:
         row["peak_mib"] = {}
         for lib in ("rnnkit", "torch"):
@@ -340,6 +423,8 @@ def bench_memory(rows, threads: int, log, mmap_threshold: int = 16384) -> None:
                     row["cell"],
                     row["shape"],
                     str(threads),
+                    "--memory-method",
+                    method,
                 ],
                 capture_output=True,
                 text=True,
@@ -460,11 +545,22 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         "",
         "Written by `bench/run.py` (see its docstring for what each column measures); do not "
         "edit by hand. Ratio = PyTorch time / rnnkit time: above 1, rnnkit is faster. Times "
-        "are medians of interleaved repetitions after a warm-up, in one process, both "
-        "libraries limited to the same number of threads (`torch.set_num_threads` and "
-        "threadpoolctl's `threadpool_limits` for NumPy's BLAS). Peak memory: the peak growth "
-        "of the resident set during a training step beyond weights, gradients and "
-        "optimizer slots, each library in its own process. Streaming: per step, batch 1.",
+        "are medians of interleaved repetitions after a warm-up, "
+        + (
+            "all rows in one process"
+            if info.get("one_process")
+            else "both libraries in one process, a new process for each row"
+        )
+        + ", both libraries limited to the same number of threads (`torch.set_num_threads` "
+        "and threadpoolctl's `threadpool_limits` for NumPy's BLAS). Peak memory: "
+        + (
+            "the peak growth of the resident set"
+            if info.get("memory_method") == "rss"
+            else "the peak of the bytes in live allocations (every allocation and free "
+            "recorded by memray)"
+        )
+        + " during a training step beyond weights, gradients and optimizer slots, each "
+        "library in its own process. Streaming: per step, batch 1.",
         "",
         f"Command: `{command}`",
         "",
@@ -563,11 +659,19 @@ def main(argv=None) -> None:
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--reuters-reps", type=int, default=3)
     p.add_argument(
+        "--memory-method",
+        choices=MEMORY_METHODS,
+        default="allocated",
+        help="allocated: peak bytes in live allocations, every allocation recorded by "
+        "memray (default); rss: peak growth of the resident set",
+    )
+    p.add_argument(
         "--mmap-threshold",
         type=int,
         default=16384,
-        help="glibc's mmap threshold in the memory probes (bytes): blocks at least this "
-        "large are mapped and unmapped one by one, so the resident set follows them",
+        help="with --memory-method rss, glibc's mmap threshold in the probes (bytes): "
+        "blocks at least this large are mapped and unmapped one by one, so the resident "
+        "set follows them",
     )
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
@@ -576,6 +680,16 @@ def main(argv=None) -> None:
         "--accelerator",
         choices=["auto", "numba", "numpy"],
         help="rnnkit's accelerator (RNNKIT_ACCELERATOR; default auto: numba when installed)",
+    )
+    p.add_argument(
+        "--one-process",
+        action="store_true",
+        help="time every row in this process, one after another (before session 8's "
+        "default: each row in a process of its own)",
+    )
+    p.add_argument("--reps-scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--timing-row", nargs=3, metavar=("CELL", "SHAPE", "THREADS"), help=argparse.SUPPRESS
     )
     p.add_argument(
         "--memory-probe",
@@ -590,9 +704,18 @@ def main(argv=None) -> None:
         from rnnkit import backend
 
         backend.set_accelerator(a.accelerator)
+    if a.timing_row:
+        kind, shape, threads = a.timing_row
+        with set_threads(int(threads)):
+            if shape == "reuters":
+                row = bench_reuters(int(threads), a.reuters_reps, lambda _: None)
+            else:
+                row = bench_cells([kind], [shape], int(threads), a.reps_scale, lambda _: None)[0]
+        print(json.dumps(row))
+        return
     if a.memory_probe:
         lib, kind, shape, threads = a.memory_probe
-        print(memory_probe(lib, kind, shape, int(threads)))
+        print(memory_probe(lib, kind, shape, int(threads), a.memory_method))
         return
 
     info = machine_info()
@@ -605,15 +728,24 @@ def main(argv=None) -> None:
             file=sys.stderr,
         )
     info["started"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    info["one_process"] = a.one_process
+    info["memory_method"] = None if a.no_memory else a.memory_method
     t0 = time.perf_counter()
     rows = []
+    scale = 0.2 if a.quick else 1.0
+    reuters_reps = 1 if a.quick else a.reuters_reps
     for n in a.threads:
-        with set_threads(n):
-            sel = bench_cells(a.cells, a.shapes, n, 0.2 if a.quick else 1.0, print)
-            if not a.no_reuters:
-                sel.append(bench_reuters(n, 1 if a.quick else a.reuters_reps, print))
+        if a.one_process:
+            with set_threads(n):
+                sel = bench_cells(a.cells, a.shapes, n, scale, print)
+                if not a.no_reuters:
+                    sel.append(bench_reuters(n, reuters_reps, print))
+        else:
+            jobs = [(cell, shape) for shape in a.shapes for cell in a.cells]
+            jobs += [] if a.no_reuters else [("BiGRU", "reuters")]
+            sel = [timing_child(cell, shape, n, scale, reuters_reps, print) for cell, shape in jobs]
         if not a.no_memory:
-            bench_memory(sel, n, print, a.mmap_threshold)
+            bench_memory(sel, n, print, a.memory_method, a.mmap_threshold)
         rows += sel
     info["load_after"] = os.getloadavg()
     info["seconds"] = time.perf_counter() - t0
