@@ -341,10 +341,10 @@ class RNN(Layer):
         cell.begin_forward(batch, self.blas_threads)
         try:
             # per-step views made once (a streaming-sized step is a few µs: the loop's
-            # own Python counts)
-            views, xw_views = [list(buf) for buf in S], list(xw)
+            # own Python counts): states_at[t], the states before step t, one per kind
+            states_at, xw_views = list(zip(*S)), list(xw)
             for t in range(steps):
-                prev = [v[t] for v in views]
+                prev = states_at[t]
                 h_rec = prev[0]
                 if rec_mask is not None:
                     np.multiply(prev[0], rec_mask, out=h_rec_all[t])
@@ -355,7 +355,7 @@ class RNN(Layer):
                     for buf, s_new, s_prev in zip(S, new, prev):
                         np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
                 else:
-                    out = [v[t + 1] for v in views]  # the cell writes the new states here
+                    out = states_at[t + 1]  # the cell writes the new states here
                     new = cell.forward_step(t, xw_views[t], prev, h_rec, cache, out=out)
                     for dst, s_new in zip(out, new):
                         if s_new is not dst:  # a cell that did not use ``out``
@@ -547,9 +547,10 @@ class RNN(Layer):
         norms = np.empty((steps, batch)) if self.record_state_grads else None
         cell.begin_backward(batch, self.blas_threads)
         try:
-            state_views = [list(buf) for buf in S]  # per-step views, made once
-            dxw_views = list(dxw_all)
-            dzrec_views = dxw_views if shared else list(dzrec_all)
+            # per-step views, made once: the states before step t, and the step's two
+            # gradient buffers
+            states_at = list(zip(*S))
+            outs = list(zip(dxw_all, dxw_all if shared else dzrec_all))
             step_cache, n_states = c["cache"], len(d_next)
             for t in range(steps - 1, -1, -1):
                 ds = d_next
@@ -562,9 +563,10 @@ class RNN(Layer):
                     keep = mt[t][:, None]
                     carried = [np.where(keep, 0.0, d) for d in ds]
                     ds = [np.where(keep, d, 0.0) for d in ds]
-                prev = [v[t] for v in state_views]
-                out = (dxw_views[t], dzrec_views[t])
-                dxw, dzrec, dh_rec, direct = cell.backward_step(t, ds, prev, step_cache, out=out)
+                out = outs[t]
+                dxw, dzrec, dh_rec, direct = cell.backward_step(
+                    t, ds, states_at[t], step_cache, out=out
+                )
                 if dxw is not out[0]:  # a cell that did not write into the buffers
                     out[0][...] = dxw
                 if not shared and dzrec is not out[1]:
@@ -652,15 +654,18 @@ DX_BLOCK_BYTES = 4 << 20
 
 
 def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 18):
-    """``seq[t]`` for t = T-1 .. 0, in ``dtype``. A ``seq`` of another dtype (a float64
-    dL/dy reaching a float32 layer) is cast a block of steps at a time into one small
-    buffer, not copied whole: a (T, B, H) array less at the backward pass's peak, and
-    the same values as casting it first."""
+    """``seq[t]`` for t = T-1 .. 0, in ``dtype``, each C-contiguous. A ``seq`` of another
+    dtype (a float64 dL/dy reaching a float32 layer) or with strided steps is copied a
+    block of steps at a time into one small buffer, not whole: a (T, B, H) array less at
+    the backward pass's peak, and the same values as casting it first."""
     steps = seq.shape[0]
-    if seq.dtype == dtype:
+    if seq.dtype == dtype and seq[0].flags.c_contiguous:
         for t in range(steps - 1, -1, -1):
             yield seq[t]
         return
+    # a block of steps copied at a time: the cast, or a batch-major dL/dy seen
+    # time-major, whose steps NumPy adds 2-3x slower than contiguous ones (1.8 against
+    # 0.75 µs for a (8, 128) step; bench/NOTES.md row 43)
     step_bytes = max(1, seq[0].size * np.dtype(dtype).itemsize)
     block = max(1, min(steps, block_bytes // step_bytes))
     buf = np.empty((block,) + seq.shape[1:], dtype)
