@@ -460,13 +460,17 @@ def machine_info() -> dict:
     from threadpoolctl import threadpool_info
 
     cpu = platform.processor() or "?"
-    try:
+    fields = {}
+    try:  # (a VM may name only the brand: family and model tell its generation)
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    if "model name" in fields:
+        cpu = fields["model name"]
+        if "cpu family" in fields and "model" in fields:
+            cpu += f" (family {fields['cpu family']}, model {fields['model']})"
     blas = [
         f"{i['internal_api']} {i.get('version') or ''} ({i['user_api']}, "
         f"{i.get('architecture') or i.get('threading_layer') or ''}, default "

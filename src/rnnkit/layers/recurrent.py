@@ -550,7 +550,8 @@ class RNN(Layer):
             # per-step views, made once: the states before step t, and the step's two
             # gradient buffers
             states_at = list(zip(*S))
-            outs = list(zip(dxw_all, dxw_all if shared else dzrec_all))
+            dxw_views = list(dxw_all)  # (one view per step, twice in a pair when shared)
+            outs = list(zip(dxw_views, dxw_views if shared else dzrec_all))
             step_cache, n_states = c["cache"], len(d_next)
             for t in range(steps - 1, -1, -1):
                 ds = d_next
@@ -586,6 +587,7 @@ class RNN(Layer):
                     d_next = [d + dc for d, dc in zip(d_next, carried)]
         finally:
             cell.end_backward()
+        d_seq = None  # (the generator, and with it its block buffer, freed before dU and dx)
         if cell.gates_in_projection:  # overwritten by the gradients: no stale reads
             del c["cache"]["gates"]
         # copies: a cell may keep these in buffers it reuses (Cell.scratch)
@@ -653,20 +655,20 @@ class RNN(Layer):
 DX_BLOCK_BYTES = 4 << 20
 
 
-def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 18):
-    """``seq[t]`` for t = T-1 .. 0, in ``dtype``, each C-contiguous. A ``seq`` of another
-    dtype (a float64 dL/dy reaching a float32 layer) or with strided steps is copied a
-    block of steps at a time into one small buffer, not whole: a (T, B, H) array less at
-    the backward pass's peak, and the same values as casting it first."""
+def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 16):
+    """``seq[t]`` for t = T-1 .. 0, in ``dtype``. A ``seq`` of another dtype (a float64
+    dL/dy reaching a float32 layer) is cast a block of steps at a time into one small
+    buffer, not copied whole: a (T, B, H) array less at the backward pass's peak, and
+    the same values as casting it first. So are strided steps smaller than a block (a
+    batch-major dL/dy seen time-major), which NumPy adds 2-3x slower than contiguous
+    ones (1.8 against 0.75 µs for a (8, 128) step; bench/NOTES.md row 43): each step
+    handed out is then C-contiguous, and valid until the next is drawn."""
     steps = seq.shape[0]
-    if seq.dtype == dtype and seq[0].flags.c_contiguous:
+    step_bytes = max(1, seq[0].size * np.dtype(dtype).itemsize)
+    if seq.dtype == dtype and (seq[0].flags.c_contiguous or step_bytes >= block_bytes):
         for t in range(steps - 1, -1, -1):
             yield seq[t]
         return
-    # a block of steps copied at a time: the cast, or a batch-major dL/dy seen
-    # time-major, whose steps NumPy adds 2-3x slower than contiguous ones (1.8 against
-    # 0.75 µs for a (8, 128) step; bench/NOTES.md row 43)
-    step_bytes = max(1, seq[0].size * np.dtype(dtype).itemsize)
     block = max(1, min(steps, block_bytes // step_bytes))
     buf = np.empty((block,) + seq.shape[1:], dtype)
     for hi in range(steps, 0, -block):
