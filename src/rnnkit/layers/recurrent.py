@@ -317,11 +317,20 @@ class RNN(Layer):
         rec_mask = (
             self._dropout_mask(self.recurrent_dropout, (batch, self.units)) if training else None
         )
-        xt = np.ascontiguousarray(xt if in_mask is None else xt * in_mask)
-
         gh = cell.n_gates * self.units
-        # all steps' x·U + b in one product
-        xw = cell.project_inputs(xt, out=ws.get("xw", steps, (batch, gh), dtype))
+        packed = _packed_rows(mt, self.go_backwards)
+        if packed is None:
+            xt = np.ascontiguousarray(xt if in_mask is None else xt * in_mask)
+            # all steps' x·U + b in one product
+            xw = cell.project_inputs(xt, out=ws.get("xw", steps, (batch, gh), dtype))
+        else:  # only the steps the mask keeps: one product over those rows
+            xw = ws.get("xw", steps, (batch, gh), dtype)
+            flat = xw.reshape(-1, gh)
+            # zeros where masked: those steps' states are computed, then discarded, and
+            # BPTT multiplies their gradient (zero) by values that must be finite
+            flat[packed.padded] = 0.0
+            flat[packed.rows] = cell.project_inputs(packed.inputs(x, in_mask))
+            xt = None
         if in_mask is None:  # not kept through the step: BPTT makes it again for dU
             xt = None
         states0 = self._initial_states(batch, initial_state)
@@ -372,6 +381,7 @@ class RNN(Layer):
             "h_rec": h_rec_all,
             "cache": cache,
             "mask": mt,
+            "packed": packed,
             "in_mask": in_mask,
             "rec_mask": rec_mask,
             "batch": batch,
@@ -596,6 +606,9 @@ class RNN(Layer):
             norms = norms[::-1] if self.go_backwards else norms
             self.state_grad_norms = np.ascontiguousarray(norms.T)
 
+        packed = c["packed"]
+        if packed is not None:
+            return self._packed_grads(c, packed, dxw_all, dzrec_all, gh)
         n_flat = steps * batch
         # the inputs in reading order, time-major, for dU: made here rather than kept
         # from the forward pass (one copy of x more per step, one array less at the
@@ -636,6 +649,43 @@ class RNN(Layer):
             dx *= c["in_mask"][:, None, :]
         return dx
 
+    def _packed_grads(self, c, packed, dxw_all, dzrec_all, gh):
+        """dU, dW, db and dL/dx from the steps the mask keeps only (``_PackedRows``):
+        the masked steps' dL/d(x·U + b) and dL/d(recurrent pre-activation) are zero (BPTT
+        passed their state gradients through), so they add nothing to the weight
+        gradients, and their dL/dx is zero. The gradient buffers (dead after this) are
+        compacted in place to their kept rows, the states copied (truncated BPTT and the
+        diagnostics read them after backward), then one product per gradient over those
+        rows."""
+        cell, units, rows = self.cell, self.units, packed.rows
+        n_flat = dxw_all.shape[0] * dxw_all.shape[1]
+        dxw = _compact(dxw_all.reshape(n_flat, gh), rows)
+        h_rec = c["h_rec"].reshape(n_flat, units)[rows]
+        if dzrec_all is dxw_all:
+            dzrec = dxw
+        else:
+            dzrec = _compact(dzrec_all.reshape(n_flat, dzrec_all.shape[-1]), rows)
+        x_rows = packed.inputs(c["x"], c["in_mask"])
+        c["x"] = c["xt"] = None
+        cell.weight_grads(x_rows, dxw, h_rec, dzrec)
+        del x_rows
+        if not self.input_grad_needed:
+            return None
+        u_t = cell.params["kernel"].T
+        n_in = u_t.shape[1]
+        dx = np.zeros((c["batch"], dxw_all.shape[0], n_in), self.dtype)
+        # dL/dx = dL/d(x·U + b)·Uᵀ a block of rows at a time (as in _backward), each
+        # block's rows scattered to their (sequence, step) places
+        k = max(1, min(rows.size, 1024, DX_BLOCK_BYTES // (n_in * dx.itemsize)))
+        block = np.empty((k, n_in), self.dtype)
+        for r0 in range(0, rows.size, k):
+            r1 = min(rows.size, r0 + k)
+            part = np.matmul(dxw[r0:r1], u_t, out=block[: r1 - r0])
+            dx[packed.seq[r0:r1], packed.step[r0:r1]] = part
+        if c["in_mask"] is not None:
+            dx *= c["in_mask"][:, None, :]
+        return dx
+
     def get_config(self):
         config = super().get_config()
         config.update(self.cell.get_config())
@@ -653,6 +703,49 @@ class RNN(Layer):
 
 # the most memory BPTT's dL/dx blocks may take (see RNN._backward)
 DX_BLOCK_BYTES = 4 << 20
+# a masked batch whose kept steps are fewer than this fraction of all its steps has its
+# input projection, dU, dW, db and dL/dx formed over the kept steps only (_PackedRows)
+PACKED_BELOW = 0.9
+
+
+class _PackedRows:
+    """The steps a mask keeps, as rows of the time-major (T·B, ·) per-step buffers, in
+    reading order: ``rows`` (ascending), and for each the sequence ``seq`` and the step
+    ``step`` of the (B, T, ·) input they come from (reversed under go_backwards);
+    ``padded``, the rows the mask drops. What PyTorch's packed sequences save, taken
+    from the mask: padding costs no product over the whole sequence (the time loop
+    still runs every row of each step, and discards the masked ones)."""
+
+    def __init__(self, keep: np.ndarray, go_backwards: bool):
+        steps, batch = keep.shape
+        flat = keep.reshape(-1)
+        self.rows = np.flatnonzero(flat)
+        self.padded = np.flatnonzero(~flat)
+        t, self.seq = np.divmod(self.rows, batch)
+        self.step = steps - 1 - t if go_backwards else t
+
+    def inputs(self, x: np.ndarray, in_mask: np.ndarray | None) -> np.ndarray:
+        """The kept steps' inputs (rows, I) from the (B, T, I) input, dropout applied."""
+        rows = x[self.seq, self.step]
+        if in_mask is not None:
+            rows *= in_mask[self.seq]
+        return rows
+
+
+def _packed_rows(keep: np.ndarray | None, go_backwards: bool) -> _PackedRows | None:
+    """``_PackedRows`` for a (T, B) mask in reading order, or None: no mask, or one
+    that keeps too many steps for the gathering to pay (``PACKED_BELOW``)."""
+    if keep is None or np.count_nonzero(keep) >= PACKED_BELOW * keep.size:
+        return None
+    return _PackedRows(keep, go_backwards)
+
+
+def _compact(flat: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``flat[rows]`` moved to the front of ``flat`` (a (N, ·) buffer no longer needed
+    as it is), returned as a view of it."""
+    n = rows.size
+    flat[:n] = flat[rows]
+    return flat[:n]
 
 
 def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 16):
