@@ -330,7 +330,7 @@ class RNN(Layer):
             # BPTT multiplies their gradient (zero) by values that must be finite
             flat[packed.padded] = 0.0
             flat[packed.rows] = cell.project_inputs(packed.inputs(x, in_mask))
-            xt = None
+            xt = None  # BPTT gathers the kept steps' inputs again, dropout included
         if in_mask is None:  # not kept through the step: BPTT makes it again for dU
             xt = None
         states0 = self._initial_states(batch, initial_state)
