@@ -705,7 +705,7 @@ class RNN(Layer):
 DX_BLOCK_BYTES = 4 << 20
 # a masked batch whose kept steps are fewer than this fraction of all its steps has its
 # input projection, dU, dW, db and dL/dx formed over the kept steps only (_PackedRows)
-PACKED_BELOW = 0.9
+PACKED_BELOW = 0.8
 
 
 class _PackedRows:
