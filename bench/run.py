@@ -363,7 +363,13 @@ def memory_probe(lib: str, kind: str, shape_name: str, threads: int, method: str
 
     import tempfile
 
-    import memray
+    try:
+        import memray
+    except ImportError:
+        raise SystemExit(
+            "the allocated-bytes memory probe needs memray (pip install -e '.[bench]'); "
+            "or pass --memory-method rss, or --no-memory"
+        ) from None
 
     if os.environ.get("PYTHONMALLOC") != "malloc":
         raise RuntimeError("the allocated-bytes probe needs PYTHONMALLOC=malloc")
@@ -433,8 +439,12 @@ def bench_memory(
                 capture_output=True,
                 text=True,
                 env=env,
-                check=True,
             )
+            if out.returncode != 0:  # (the probe's own message, not a bare exit status)
+                raise SystemExit(
+                    f"memory probe ({method}) of {lib} {row['cell']} {row['shape']} failed:\n"
+                    + "\n".join(out.stderr.strip().splitlines()[-5:])
+                )
             row[key][lib] = float(out.stdout.strip().splitlines()[-1])
         log(
             f"  memory ({method}) {row['cell']:>9} {row['shape']:>7}: rnnkit "

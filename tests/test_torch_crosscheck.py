@@ -295,8 +295,17 @@ def test_bidirectional_concat_matches_torch_bidirectional(kind):
 
 
 # ---- a whole model: Embedding -> LSTM -> Dense(softmax), cross-entropy ----------------
-@pytest.mark.parametrize("mask_zero", [False, True], ids=["dense", "padded"])
-def test_sequential_embedding_lstm_softmax_matches_torch(mask_zero):
+@pytest.mark.parametrize(
+    "mask_zero, packed_below",
+    [(False, 0.8), (True, 0.0), (True, 2.0)],
+    ids=["dense", "padded", "packed"],
+)
+def test_sequential_embedding_lstm_softmax_matches_torch(mask_zero, packed_below, monkeypatch):
+    """``packed_below``: rnnkit's PACKED_BELOW, so that the masked batch (39 of 48 steps
+    kept) runs the padded path (0) or the packed one (2), against pack_padded_sequence."""
+    from rnnkit.layers import recurrent
+
+    monkeypatch.setattr(recurrent, "PACKED_BELOW", packed_below)
     V, E, U, K, N, S = 17, 6, 5, 4, 6, 8
     rng = np.random.default_rng(2024)
     if mask_zero:
@@ -338,6 +347,7 @@ def test_sequential_embedding_lstm_softmax_matches_torch(mask_zero):
     )
     loss, y_pred, _, grad, fused = model.compute_loss(x, y)
     model.backward(grad, from_logits=fused)
+    assert (model.layers[1]._cache["packed"] is not None) == (packed_below > 1)
 
     assert abs(loss - loss_t.item()) <= 1e-12 * abs(loss_t.item()), (loss, loss_t.item())
     check(y_pred, torch.softmax(logits, dim=-1), "predicted probabilities")
