@@ -5,7 +5,7 @@ A lever worth 1-5 % is lost in the noise between two processes on a shared machi
 ``--base`` (any git revision) into a temporary folder as the package ``rnnkit_base``,
 imports it beside the working tree's ``rnnkit``, builds the same layer in both (same
 weights) and times their training steps (forward and BPTT) alternately, one thread,
-medians:
+medians (``--adam``: with an Adam update after each, as ``bench/run.py``'s train column):
 
     PYTHONPATH=src python bench/ab_versions.py --base HEAD~1
     PYTHONPATH=src python bench/ab_versions.py --base 871196e --cells LSTM --shapes small
@@ -54,6 +54,7 @@ def main(argv=None) -> None:
     p.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
     p.add_argument("--shapes", nargs="+", default=["seeds", "small", "long"], choices=SHAPES)
     p.add_argument("--scale", type=float, default=2.0, help="repetitions: harness's x scale")
+    p.add_argument("--adam", action="store_true", help="each step ends with an Adam update")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -61,7 +62,10 @@ def main(argv=None) -> None:
         except subprocess.CalledProcessError as err:
             p.error(f"--base {a.base!r}: git archive failed: {err.stderr.decode().strip()}")
         sys.path.insert(0, tmp)
-        packages = [importlib.import_module(n + ".layers") for n in ("rnnkit_base", "rnnkit")]
+        packages = [
+            (importlib.import_module(n + ".layers"), importlib.import_module(n + ".optimizers"))
+            for n in ("rnnkit_base", "rnnkit")
+        ]
         print(f"cell shape: {a.base} / working tree, training step (ms), ratio")
         with set_threads(1):
             for kind in a.cells:
@@ -71,16 +75,24 @@ def main(argv=None) -> None:
                     x = rng.standard_normal((batch, steps, n_in)).astype(np.float32)
                     dy = rng.standard_normal((batch, steps, units)).astype(np.float32) / 100
                     fns, weights = [], None
-                    for layers in packages:
+                    for layers, optimizers in packages:
                         layer = getattr(layers, kind)(units, return_sequences=True)
                         layer.ensure_built((steps, n_in))
                         if weights is None:
                             weights = layer.get_weights()
                         layer.set_weights(weights)
 
-                        def step(layer=layer, x=x, dy=dy):
+                        opt = optimizers.Adam(learning_rate=1e-4) if a.adam else None
+
+                        def step(layer=layer, x=x, dy=dy, opt=opt):
                             layer.forward(x, training=True)
                             layer.backward(dy)
+                            if opt is not None:
+                                names = list(layer.params)
+                                opt.apply(
+                                    [layer.params[k] for k in names],
+                                    [layer.grads[k] for k in names],
+                                )
 
                         for _ in range(3):
                             step()

@@ -89,7 +89,9 @@ class Optimizer:
     def clip(self, grads: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
         """Apply the clipping options; returns the clipped gradients and the global
         norm before clipping."""
-        norm = global_norm(grads)
+        return self._clipped(grads), global_norm(grads)
+
+    def _clipped(self, grads: list[np.ndarray]) -> list[np.ndarray]:
         if self.clipvalue is not None:
             grads = [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         if self.clipnorm is not None:
@@ -102,10 +104,12 @@ class Optimizer:
             n = global_norm(grads)
             if n > self.global_clipnorm:
                 grads = [g * (self.global_clipnorm / n) for g in grads]
-        return grads, norm
+        return grads
 
-    def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> float:
-        """One update of ``params`` in place; returns the gradients' global norm."""
+    def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """One update of ``params`` in place, after the clipping options (if any).
+        (The gradients' global norm is ``global_norm(grads)``; the update itself
+        computes it only for ``global_clipnorm``.)"""
         if not self.slots:
             self._create_slots(params)
         elif len(self.slots[next(iter(self.slots))]) != len(params):
@@ -113,11 +117,10 @@ class Optimizer:
                 f"{type(self).__name__} was used with {len(self.slots[next(iter(self.slots))])}"
                 f" weights, now given {len(params)}; use one optimizer per model."
             )
-        grads, norm = self.clip(grads)
+        grads = self._clipped(grads)
         self.iterations += 1
         for i, (p, g) in enumerate(zip(params, grads)):
             self._update(i, p, g.astype(p.dtype, copy=False))
-        return norm
 
     def _create_slots(self, params):
         pass
