@@ -15,7 +15,9 @@ hidden) it times, with both libraries running the same work on the same thread c
   PyTorch one module call on a (1, 1, I) input with the state passed in), per step.
 
 Repetitions are interleaved (rnnkit, torch, torch, rnnkit, ...) after a warm-up, and the
-table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster). Each
+table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster), and for
+training the quartiles of the repetitions' paired ratios (how far this machine's noise
+moves a ratio; a row whose quartiles lie on both sides of 1.0 is named as a tie). Each
 row is timed in a process of its own (``--one-process``: all in this one): PyTorch makes
 its per-step tensors anew, and what it pays for them in page faults depends on the state
 that earlier rows left glibc's allocator in (bench/NOTES.md, sessions 7-8).
@@ -173,8 +175,10 @@ def make_pair(kind: str, shape, seed: int = 0):
 
 
 # ---- timing ------------------------------------------------------------------------------
-def interleaved(fn_a, fn_b, reps: int) -> tuple[float, float]:
-    """Median seconds of fn_a and fn_b, one warm-up each, then alternating order."""
+def interleaved(fn_a, fn_b, reps: int, pair_ratios: list | None = None) -> tuple[float, float]:
+    """Median seconds of fn_a and fn_b, one warm-up each, then alternating order.
+    ``pair_ratios``, if given, receives time_b / time_a of each repetition's pair (the
+    two calls side by side, so both saw about the same machine)."""
     fn_a()
     fn_b()
     ta, tb = [], []
@@ -184,7 +188,22 @@ def interleaved(fn_a, fn_b, reps: int) -> tuple[float, float]:
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
+    if pair_ratios is not None:
+        pair_ratios.extend(b / a for a, b in zip(ta, tb))
     return statistics.median(ta), statistics.median(tb)
+
+
+def timing(fn_rnnkit, fn_torch, reps: int, per: int = 1) -> dict:
+    """One column of a row: medians (seconds, divided by ``per``), their ratio PyTorch /
+    rnnkit, and the quartiles of the repetitions' paired ratios (the spread the median
+    ratio comes with on this machine; ``spread`` needs at least 4 repetitions)."""
+    ratios: list[float] = []
+    tr, tt = interleaved(fn_rnnkit, fn_torch, reps, ratios)
+    out = {"rnnkit": tr / per, "torch": tt / per, "ratio": tt / tr}
+    if len(ratios) >= 4:
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        out["spread"] = [q1, q3]
+    return out
 
 
 def set_threads(n: int):
@@ -212,10 +231,7 @@ def bench_cells(cells, shapes, threads: int, reps_scale: float, log) -> list[dic
             for what in ("train", "infer", "stream"):
                 fr, ft = fns[what]
                 n = reps if what != "stream" else max(1, min(reps, 5))
-                tr, tt = interleaved(fr, ft, n)
-                if what == "stream":
-                    tr, tt = tr / STREAM_STEPS, tt / STREAM_STEPS
-                row[what] = {"rnnkit": tr, "torch": tt, "ratio": tt / tr}
+                row[what] = timing(fr, ft, n, STREAM_STEPS if what == "stream" else 1)
             rows.append(row)
             log(format_row(row))
     return rows
@@ -287,13 +303,12 @@ def reuters_setup(batches: int | None = None):
 def bench_reuters(threads: int, reps: int, log) -> dict:
     r_epoch, t_epoch, info = reuters_setup()
     info.pop("model")
-    tr, tt = interleaved(r_epoch, t_epoch, reps)
     row = {
         "threads": threads,
         "cell": "BiGRU",
         "shape": "reuters",
         "info": info,
-        "train": {"rnnkit": tr, "torch": tt, "ratio": tt / tr},
+        "train": timing(r_epoch, t_epoch, reps),
     }
     log(format_row(row))
     return row
@@ -570,7 +585,10 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
             else "both libraries in one process, a new process for each row"
         )
         + ", both libraries limited to the same number of threads (`torch.set_num_threads` "
-        "and threadpoolctl's `threadpool_limits` for NumPy's BLAS). Peak memory: "
+        "and threadpoolctl's `threadpool_limits` for NumPy's BLAS). Beside a training "
+        "ratio, in brackets: the lower and upper quartiles of the ratios of the "
+        "repetitions' pairs (each rnnkit step and the PyTorch step next to it), the spread "
+        "that this machine's noise gives the median ratio. Peak memory: "
         + (
             "the peak growth of the resident set"
             if info.get("memory_method") == "rss"
@@ -627,7 +645,10 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
             for what in ("train", "infer"):
                 if what in r:
                     v = r[what]
-                    cells += [_ms(v["rnnkit"]), _ms(v["torch"]), f"**{v['ratio']:.2f}**"]
+                    ratio = f"**{v['ratio']:.2f}**"
+                    if what == "train" and "spread" in v:
+                        ratio += " ({:.2f}-{:.2f})".format(*v["spread"])
+                    cells += [_ms(v["rnnkit"]), _ms(v["torch"]), ratio]
                 else:
                     cells += ["", "", ""]
             if "stream" in r:
@@ -649,6 +670,16 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
             f"Training step: geometric mean of the ratios {geomean(tr):.2f}, lowest "
             f"{min(tr):.2f} (target: every row >= 1.0, geometric mean >= 1.5).",
         ]
+        straddle = [
+            f"{r['cell']} {r['shape']}"
+            for r in sel
+            if "spread" in r["train"] and r["train"]["spread"][0] < 1.0 <= r["train"]["spread"][1]
+        ]
+        if straddle:
+            lines.append(
+                "Rows whose paired ratios' quartiles lie on both sides of 1.0 (within this "
+                f"run's noise of a tie): {', '.join(straddle)}."
+            )
         if st:
             lines.append(f"Streaming step: ratios {min(st):.2f} to {max(st):.2f} (target: >= 5).")
         mem = [r for r in sel if "peak_mib" in r]

@@ -1,5 +1,6 @@
-"""The benchmark harness's memory probe: its replay of an allocation record
-(bench/run.py ``_peak_after_mark``), on records written by hand."""
+"""The benchmark harness's own arithmetic (bench/run.py): the memory probe's replay of
+an allocation record (``_peak_after_mark``), on records written by hand, and the timing's
+paired ratios, on a clock driven by hand."""
 
 import importlib.util
 import sys
@@ -51,3 +52,23 @@ def test_blocks_of_unknown_size_and_a_missing_mark(bench_run):
     assert bench_run._peak_after_mark(records) == 4096  # a free of an unknown block: ignored
     with pytest.raises(RuntimeError, match="marking block"):
         bench_run._peak_after_mark([rec("MALLOC", 1, 10), rec("FREE", 1)])
+
+
+def test_timing_pairs_each_repetition_with_its_neighbour(bench_run, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(bench_run.time, "perf_counter", lambda: clock[0])
+    # rnnkit's step takes 1, 1, 1, ... s; PyTorch's 2, 0.5, 2, 0.5, ... after the warm-ups
+    torch_times = iter([9.0] + [2.0, 0.5] * 4)
+
+    def fn_rnnkit():
+        clock[0] += 1.0
+
+    def fn_torch():
+        clock[0] += next(torch_times)
+
+    out = bench_run.timing(fn_rnnkit, fn_torch, reps=8, per=2)
+    assert out["rnnkit"] == 0.5 and out["torch"] == pytest.approx(1.25 / 2)
+    assert out["ratio"] == pytest.approx(1.25)
+    assert out["spread"] == pytest.approx([0.5, 2.0])  # the warm-up's 9 s is left out
+    few = bench_run.timing(fn_rnnkit, lambda: None, reps=3)
+    assert "spread" not in few  # quartiles of three pairs say nothing
