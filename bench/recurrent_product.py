@@ -1,13 +1,14 @@
-"""The compiled recurrent product (bench/NOTES.md rows 26-27) against NumPy's BLAS.
+"""The compiled recurrent product (bench/NOTES.md rows 26-27 and 46) against NumPy's BLAS.
 
 Two measurements, both on one thread (the time loop's default), interleaved rounds,
 medians:
 
-* ``--micro``: ``_fused_numba.matmul_nt(a, bt, out)`` against ``np.dot(a, b, out=out)``
-  for (M, K, N) products, a (M, K) and b (K, N) float32: the ratio BLAS time / kernel
-  time, one figure per round.
+* ``--micro``: ``_fused_numba.packed_matmul(a, panels, out)`` (b packed once, outside
+  the timing, as a pass does) against ``np.dot(a, b, out=out)`` for (M, K, N)
+  products, a (M, K) and b (K, N) float32: the ratio BLAS time / kernel time, one
+  figure per round, and the choice ``fused.packed_worthwhile`` makes.
 * ``--layers``: a layer's training step (forward and BPTT) with the kernel where the
-  policy picks it (``fused.nt_worthwhile``) against the same layer with every
+  policy picks it (``fused.packed_worthwhile``) against the same layer with every
   product through BLAS, at the harness's shapes.
 
 * ``--alignment``: ``np.dot(a, b, out=out)`` with b starting on a 64-byte boundary,
@@ -72,27 +73,31 @@ def median_us(fn, n: int, warmup: int = 1) -> float:
 def micro(rounds: int, calls: int) -> None:
     from rnnkit.cells import fused
 
-    kernel = fused.kernels().matmul_nt
+    kernel = fused.kernels().packed_matmul
     rng = np.random.default_rng(0)
-    print("M, K, N: BLAS time / kernel time, one figure per round (BLAS µs)")
+    print("M, K, N: BLAS time / kernel time, one figure per round (BLAS µs); the choice")
     for m, k, n in MICRO_SHAPES:
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = rng.standard_normal((k, n)).astype(np.float32)
-        bt = np.ascontiguousarray(b.T)
+        panels = fused.pack_panels(b)
         out = np.empty((m, n), np.float32)
         ratios, blas = [], []
         for _ in range(rounds):
             t_blas = median_us(lambda a=a, b=b, out=out: np.dot(a, b, out=out), calls)
-            t_kernel = median_us(lambda a=a, bt=bt, out=out: kernel(a, bt, out), calls)
+            t_kernel = median_us(lambda a=a, p=panels, out=out: kernel(a, p, out), calls)
             ratios.append(t_blas / t_kernel)
             blas.append(t_blas)
         line = " ".join(f"{r:.2f}" for r in ratios)
-        print(f"({m}, {k}, {n}): {line}   ({np.median(blas):.1f} µs)", flush=True)
+        pick = "packed" if fused.packed_worthwhile(m, k, n) else "BLAS"
+        print(f"({m}, {k}, {n}): {line}   ({np.median(blas):.1f} µs)  {pick}", flush=True)
 
 
-def layers(cells: list[str], shapes: list[str], steps: int, lever: str = "nt_worthwhile") -> None:
+def layers(
+    cells: list[str], shapes: list[str], steps: int, lever: str = "packed_worthwhile"
+) -> None:
     """Training steps with ``fused.<lever>`` as it is against it always saying no:
-    ``nt_worthwhile`` (the compiled product) or ``gate_blocks_faster`` (gate blocks)."""
+    ``packed_worthwhile`` (the compiled product) or ``gate_blocks_faster`` (gate
+    blocks)."""
     from rnnkit import layers as L
     from rnnkit.cells import fused
 

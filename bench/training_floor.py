@@ -18,8 +18,9 @@ element-wise work and Python free.
 
     PYTHONPATH=src python bench/training_floor.py [--cells LSTM] [--shapes small]
 
-(On the batch-2-to-8 shapes where rnnkit's compiled recurrent product replaces BLAS,
-``fused.recurrent_matmul``, the floor is BLAS's, not rnnkit's.)
+(The products alone are BLAS's. Where rnnkit's compiled per-step product on weights
+packed once per pass replaces BLAS, ``fused.recurrent_matmul`` (float32 on CPUs with
+AVX-512), rnnkit's whole step can take less than this floor.)
 """
 
 from __future__ import annotations

@@ -40,10 +40,10 @@ def _seed():
 @pytest.fixture(params=["numpy", "numba"])
 def accelerator(request, monkeypatch):
     """Runs a test once with the reference NumPy cells and once with the fused numba
-    kernels (rnnkit.cells.fused), the latter with every per-step recurrent product
-    through the compiled one (``fused.matmul_nt``, which a layer otherwise uses only at
-    the shapes where it beats BLAS, float32 batches of 2-8 with H >= 256): the numba
-    run is skipped when numba is missing."""
+    kernels (rnnkit.cells.fused), the latter with every float32 per-step recurrent
+    product through the compiled one (``fused.packed_matmul``, which a layer otherwise
+    uses only at the shapes where it measured faster than BLAS): the numba run is
+    skipped when numba is missing."""
     from rnnkit import backend
     from rnnkit.cells import fused
 
@@ -52,6 +52,6 @@ def accelerator(request, monkeypatch):
     previous = backend._accelerator
     backend.set_accelerator(request.param)
     if request.param == "numba":
-        monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, cols, dtype: True)
+        monkeypatch.setattr(fused, "packed_worthwhile", lambda rows, inner, cols: True)
     yield request.param
     backend._accelerator = previous

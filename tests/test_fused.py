@@ -138,29 +138,42 @@ def test_bad_environment_value_is_named(monkeypatch):
 
 # ---- the compiled recurrent product (fused.recurrent_matmul) ----------------------
 @needs_numba
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(
-    "m,k,n", [(1, 1, 1), (3, 5, 7), (4, 8, 4), (5, 9, 6), (8, 300, 13), (0, 4, 4), (4, 0, 6)]
+    "m,k,n",
+    [(1, 1, 1), (3, 5, 7), (4, 8, 48), (5, 9, 49), (7, 300, 13), (8, 3, 96), (2, 4, 100)]
+    + [(0, 4, 4), (4, 0, 6), (3, 4, 0)],
 )
-def test_matmul_nt_matches_numpy_at_every_edge(dtype, m, k, n):
+def test_packed_matmul_matches_numpy_at_every_edge(m, k, n):
+    """Every block of rows (4, and 1-3 left over), whole and partial panels, empty
+    shapes; a strided a and out (row stride beyond the width) as a time loop's views."""
     rng = np.random.default_rng(m * 100 + k * 10 + n)
-    a = rng.standard_normal((m, k)).astype(dtype)
-    bt = rng.standard_normal((n, k)).astype(dtype)
-    out = np.full((m, n), np.nan, dtype)
-    fused.kernels().matmul_nt(a, bt, out)
-    ref = a.astype(np.float64) @ bt.T.astype(np.float64)
-    tol = 1e-5 * max(1.0, np.sqrt(k)) if dtype == "float32" else 1e-12 * max(1.0, np.sqrt(k))
-    np.testing.assert_allclose(out, ref, rtol=0, atol=tol)
+    a_wide = rng.standard_normal((m, k + 3)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    out_wide = np.full((m, n + 5), np.nan, np.float32)
+    a, out = a_wide[:, :k], out_wide[:, :n]
+    fused.kernels().packed_matmul(a, fused.pack_panels(b), out)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * max(1.0, np.sqrt(k)))
+    assert np.isnan(out_wide[:, n:]).all()  # nothing written past the columns asked for
+
+
+def test_pack_panels_layout():
+    b = np.arange(5 * 50, dtype=np.float32).reshape(5, 50)
+    panels = fused.pack_panels(b)
+    assert panels.shape == (2, 5, 48) and panels.flags.c_contiguous
+    np.testing.assert_array_equal(panels[0], b[:, :48])
+    np.testing.assert_array_equal(panels[1, :, :2], b[:, 48:])
+    assert (panels[1, :, 2:] == 0).all()
 
 
 @needs_numba
-def test_matmul_nt_propagates_nan_and_inf():
+def test_packed_matmul_propagates_nan_and_inf():
     a = np.ones((6, 8), np.float32)
-    bt = np.ones((5, 8), np.float32)
-    bt[1, 3] = np.nan  # column 1 of every row
+    b = np.ones((8, 5), np.float32)
+    b[3, 1] = np.nan  # column 1 of every row
     a[4, 0] = np.inf  # row 4: inf, or nan where it meets the nan
     out = np.empty((6, 5), np.float32)
-    fused.kernels().matmul_nt(a, bt, out)
+    fused.kernels().packed_matmul(a, fused.pack_panels(b), out)
     assert np.isnan(out[:, 1]).all()
     assert np.isposinf(np.delete(out[4], 1)).all()
     finite = np.delete(np.delete(out, 4, axis=0), 1, axis=1)
@@ -168,35 +181,43 @@ def test_matmul_nt_propagates_nan_and_inf():
 
 
 @needs_numba
-def test_recurrent_matmul_policy():
-    previous = backend._accelerator
-    try:
-        backend.set_accelerator("numba")
-        kernel = fused.kernels().matmul_nt
-        f32 = np.float32
-        assert fused.recurrent_matmul(2, 512, 2048, f32, 1) is kernel  # small batches
-        assert fused.recurrent_matmul(8, 256, 1024, f32, 1) is kernel
-        assert fused.recurrent_matmul(8, 650, 2600, f32, 1) is kernel
-        assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is None  # the lm shape: BLAS
-        assert fused.recurrent_matmul(64, 2048, 512, f32, 1) is None
-        assert fused.recurrent_matmul(64, 128, 512, f32, 1) is None
-        assert fused.recurrent_matmul(8, 512, 128, f32, 1) is None  # a small result
-        assert fused.recurrent_matmul(4, 128, 512, f32, 1) is None  # a short K
-        assert fused.recurrent_matmul(1, 650, 2600, f32, 1) is None  # a streaming step
-        assert fused.recurrent_matmul(8, 650, 2600, np.float64, 1) is None
-        assert fused.recurrent_matmul(8, 650, 2600, f32, 2) is None  # BLAS's threads
-        assert fused.recurrent_matmul(8, 650, 2600, f32, None) is None
-        backend.set_accelerator("numpy")
-        assert fused.recurrent_matmul(8, 650, 2600, f32, 1) is None
-    finally:
-        backend._accelerator = previous
+def test_packed_matmul_refuses_what_it_cannot_take():
+    kernel, b = fused.kernels().packed_matmul, np.ones((8, 5), np.float32)
+    with pytest.raises(ValueError, match="float32"):
+        kernel(np.ones((2, 8)), fused.pack_panels(b), np.empty((2, 5)))
+    with pytest.raises(ValueError, match="shapes"):
+        kernel(np.ones((2, 7), np.float32), fused.pack_panels(b), np.empty((2, 5), np.float32))
+    with pytest.raises(ValueError, match="strides"):
+        a = np.ones((8, 2), np.float32).T  # a column stride of 2 elements
+        kernel(a, fused.pack_panels(b), np.empty((2, 5), np.float32))
+
+
+@needs_numba
+def test_recurrent_matmul_policy(monkeypatch):
+    f32, kernels = np.float32, fused.kernels()
+    monkeypatch.setattr(backend, "_accelerator", "numba")
+    monkeypatch.setattr(kernels, "WIDE_VECTORS", True)
+    assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is kernels.packed_matmul
+    assert fused.recurrent_matmul(2, 650, 2600, f32, 1) is kernels.packed_matmul
+    assert fused.recurrent_matmul(32, 128, 512, f32, 1) is kernels.packed_matmul
+    assert fused.recurrent_matmul(200, 200, 50, f32, 1) is None  # a panel mostly padding
+    assert fused.recurrent_matmul(8, 128, 512, f32, 1) is None  # too small to pay
+    assert fused.recurrent_matmul(20, 650, 2600, np.float64, 1) is None
+    assert fused.recurrent_matmul(20, 650, 2600, f32, 2) is None  # BLAS's threads
+    assert fused.recurrent_matmul(20, 650, 2600, f32, None) is None
+    monkeypatch.setattr(kernels, "WIDE_VECTORS", False)  # no 16-float registers
+    assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is None
+    monkeypatch.setattr(kernels, "WIDE_VECTORS", True)
+    monkeypatch.setattr(backend, "_accelerator", "numpy")
+    assert fused.recurrent_matmul(20, 650, 2600, f32, 1) is None
 
 
 @needs_numba
 @pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN], ids=["LSTM", "GRU", "SimpleRNN"])
 def test_layer_with_the_compiled_product_matches_blas(cls, monkeypatch):
-    """A float32 layer at a shape where the policy picks the kernel (H = 256, batch
-    8), against the same layer with every product through BLAS."""
+    """A float32 layer with every per-step product through the compiled kernel
+    (H = 256, batch 7: a block of 4 rows and one of 3), against the same layer with
+    every product through BLAS."""
     previous = backend._accelerator
     backend.set_accelerator("numba")
     rng = np.random.default_rng(3)
@@ -205,20 +226,21 @@ def test_layer_with_the_compiled_product_matches_blas(cls, monkeypatch):
     layer.set_weights(
         [rng.uniform(-0.1, 0.1, w.shape).astype("float32") for w in layer.get_weights()]
     )
-    x = rng.standard_normal((8, 7, 5)).astype("float32")
-    dy = rng.standard_normal((8, 7, 256)).astype("float32")
+    x = rng.standard_normal((7, 7, 5)).astype("float32")
+    dy = rng.standard_normal((7, 7, 256)).astype("float32")
     calls = []
-    kernel = fused.kernels().matmul_nt
+    kernel = fused.kernels().packed_matmul
 
-    def counted(a, bt, out):
+    def counted(a, panels, out):
         calls.append(a.shape)
-        kernel(a, bt, out)
+        kernel(a, panels, out)
 
     try:
         runs = []
         for use in (True, False):
-            monkeypatch.setattr(fused, "nt_worthwhile", lambda rows, inner, cols, dtype, u=use: u)
-            monkeypatch.setattr(fused.kernels(), "matmul_nt", counted)
+            monkeypatch.setattr(fused, "packed_worthwhile", lambda rows, inner, cols, u=use: u)
+            monkeypatch.setattr(fused, "gate_blocks_faster", lambda *a, **k: False)
+            monkeypatch.setattr(fused.kernels(), "packed_matmul", counted)
             y = layer.forward(x, training=True)
             dx = layer.backward(dy)
             runs.append((y, dx, {k: v.copy() for k, v in layer.grads.items()}))
@@ -350,7 +372,7 @@ def test_gate_blocks_measurement_keeps_one_product_unless_clearly_faster(monkeyp
 def test_gate_block_products_match_the_numpy_cells(cls, dtype, tol, masked, monkeypatch):
     """A training step whose per-step products all go through gate blocks, against the
     reference NumPy cells (one product each)."""
-    monkeypatch.setattr(fused, "nt_worthwhile", lambda *a: False)
+    monkeypatch.setattr(fused, "packed_worthwhile", lambda *a: False)
     monkeypatch.setattr(fused, "_gate_blocks_choice", {})
     monkeypatch.setattr(fused, "_measure_gate_blocks", lambda *a: True)
     calls = []

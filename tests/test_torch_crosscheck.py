@@ -208,6 +208,49 @@ def test_layers_match_torch(kind, num_layers, return_sequences):
         check_param_grads(kind, layer, module, l, H, what=f"layer {l}")
 
 
+# ---- float32: the compiled per-step product -----------------------------------------
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+def test_float32_layers_match_torch_to_float32_rounding(kind, accelerator, monkeypatch):
+    """A float32 layer against PyTorch in float64 with the same (float32) weights: in
+    the numba run every per-step product goes through the compiled kernel on packed
+    weights (batch 7: a block of 4 rows and one of 3; 50 units: whole and partial
+    48-column panels), the other float32 paths in the NumPy run. The two libraries
+    differ by float32 rounding only."""
+    from rnnkit.cells import fused
+
+    calls = []
+    if accelerator == "numba":
+        kernel = fused.kernels().packed_matmul
+        monkeypatch.setattr(
+            fused.kernels(), "packed_matmul", lambda *a: calls.append(1) or kernel(*a)
+        )
+    b, t, units = 7, 6, 50
+    torch.manual_seed(4321)
+    module = torch_rnn(kind, I, units)
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((b, t, I)).astype(np.float32)
+    r = rng.standard_normal((b, t, units))
+    layer = rnnkit_rnn(kind, units, return_sequences=True, dtype="float32")
+    layer.ensure_built((t, I))
+    layer.set_weights([w.astype(np.float32) for w in keras_weights(kind, module, 0, units)])
+    with torch.no_grad():  # PyTorch's weights rounded to the float32 values rnnkit holds
+        for p in module.parameters():
+            p.copy_(p.float().double())
+    xt = leaf(x.astype(np.float64))
+    out_t, _ = module(xt)
+    (out_t * torch.tensor(r)).sum().backward()
+    out = layer(x)
+    assert out.dtype == np.float32
+    check(out, out_t, "output", tol=2e-6)
+    check(layer.backward(r.astype(np.float32)), xt.grad, "dL/dx", tol=2e-5)
+    g_kernel, g_rec, _ = layer.gradients()
+    w_ih, w_hh, _, _ = torch_params(module, 0)
+    idx = gate_index(kind, units)
+    check(g_kernel.T, w_ih.grad[idx], "dL/dweight_ih", tol=2e-5)
+    check(g_rec.T, w_hh.grad[idx], "dL/dweight_hh", tol=2e-5)
+    assert len(calls) == (2 * t if accelerator == "numba" else 0)
+
+
 # ---- go_backwards ----------------------------------------------------------------------
 @pytest.mark.parametrize("return_sequences", [True, False], ids=["seq", "last"])
 @pytest.mark.parametrize("kind", KINDS)

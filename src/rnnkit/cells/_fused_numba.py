@@ -9,7 +9,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .fused import _TANH_CLAMP, _TANH_P, _TANH_Q
+from .fused import _TANH_CLAMP, _TANH_P, _TANH_Q, PANEL
 
 p0, p1, p2, p3, p4, p5, p6 = (np.float32(c) for c in _TANH_P)
 q0, q1, q2, q3 = (np.float32(c) for c in _TANH_Q)
@@ -148,85 +148,160 @@ def gru_backward(dh, h_prev, g, rec_h, dzrec, direct):
             dd[j] = d * u
 
 
-# ---- the recurrent matrix product of one step -----------------------------------
-# c = a·btᵀ for a (M, K) and bt (N, K), both C-contiguous: every entry of c a dot
-# product of two contiguous rows. A step's product has few rows (M = the batch) and
-# the same weights for all T steps of a pass; OpenBLAS copies ("packs") those weights
-# anew in every call, which costs as much as the arithmetic when M is small
-# (bench/NOTES.md, row 26). Here the weights are read as they lie: W's rows for
-# dL/dh_{t-1} = dz·Wᵀ, a cached contiguous Wᵀ for h_{t-1}·W.
+# ---- the recurrent matrix product of one step, on weights packed once per pass ------
+# c = a·b for a (M, K) with unit column stride and b (K, N) given as ``panels``: b's
+# columns in panels of PANEL (48) columns, each panel K rows of 48 contiguous floats,
+# the last one zero-padded (``fused.pack_panels``, once per pass). A step's product has
+# few rows (M = the batch) and the same weights for all T steps of a pass; OpenBLAS
+# copies ("packs") its right-hand factor anew in every call, which costs about as much
+# as the arithmetic when M is 2-64 (bench/NOTES.md rows 26 and 46). Here the packing is
+# done once and each call is arithmetic only.
 #
-# Blocks of 4 rows of a by 4 rows of bt: 16 sums kept in registers while the inner
-# loop runs over K (the compiler vectorises it as 16 reductions), 8 loads per 16
-# multiply-adds. Only reassociation and contraction (FMA) are allowed, not the
-# no-NaN / no-inf assumptions: a NaN or inf in the weights or states propagates.
+# The inner loop is a micro-kernel written directly in LLVM IR (``_panel_kernel``): a
+# block of R <= 4 rows of c by one 48-column panel held in 3·R 16-float vector
+# registers, and for each k one broadcast of a[r, k] per row and three vector loads of
+# the panel's row k, 3·R fused multiply-adds (llvm.fma: no fast-math flags, so NaN and
+# inf propagate). numba's own loops could not keep such a block in registers (row 33).
+# float32 only (``fused.PACKED_DTYPES``): the addresses below count 4-byte elements.
 gemm_jit = numba.njit(fastmath={"reassoc", "contract"}, error_model="numpy", cache=True, nogil=True)
+_LANES = 16  # floats per vector register (AVX-512; LLVM splits them on narrower units)
+
+
+def _panel_kernel(rows: int):
+    """An intrinsic ``f(a_addr, lda, panel_addr, c_addr, ldc, k)``: c[r, 0:48] =
+    Σ_q a[r, q]·panel[q, 0:48] for r < ``rows``; addresses of float32 data, strides
+    in elements, k >= 1."""
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    vectors = PANEL // _LANES
+
+    @intrinsic
+    def kernel(typingctx, a_addr, lda, panel_addr, c_addr, ldc, k):
+        sig = types.void(types.uintp, types.intp, types.uintp, types.uintp, types.intp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            a_i, lda_v, w_i, c_i, ldc_v, k_v = args
+            f32, i64, i32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
+            vec = ir.VectorType(f32, _LANES)
+            fma = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec] * 3), f"llvm.fma.v{_LANES}f32"
+            )
+            a_p, w_p, c_p = (builder.inttoptr(v, f32.as_pointer()) for v in (a_i, w_i, c_i))
+            undef = ir.Constant(vec, ir.Undefined)
+            splat_mask = ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            def vector_at(base, index):
+                return builder.bitcast(builder.gep(base, [index]), vec.as_pointer())
+
+            entry = builder.basic_block
+            loop = builder.append_basic_block("panel.loop")
+            done = builder.append_basic_block("panel.done")
+            builder.branch(loop)
+            builder.position_at_end(loop)
+            q = builder.phi(i64)
+            acc = [[builder.phi(vec) for _ in range(vectors)] for _ in range(rows)]
+            q.add_incoming(const(0), entry)
+            for row in acc:
+                for a in row:
+                    a.add_incoming(ir.Constant(vec, [0.0] * _LANES), entry)
+            w_row = builder.mul(q, const(PANEL))  # the panel's row q
+            w = [
+                builder.load(vector_at(w_p, builder.add(w_row, const(v * _LANES))), align=4)
+                for v in range(vectors)
+            ]
+            new = []
+            for r in range(rows):
+                a_index = builder.add(builder.mul(const(r), lda_v), q)
+                a_rq = builder.load(builder.gep(a_p, [a_index]))
+                a_splat = builder.shuffle_vector(
+                    builder.insert_element(undef, a_rq, ir.Constant(i32, 0)), undef, splat_mask
+                )
+                new.append([builder.call(fma, [a_splat, w[v], acc[r][v]]) for v in range(vectors)])
+            q_next = builder.add(q, const(1))
+            body = builder.basic_block
+            q.add_incoming(q_next, body)
+            for r in range(rows):
+                for v in range(vectors):
+                    acc[r][v].add_incoming(new[r][v], body)
+            builder.cbranch(builder.icmp_signed("<", q_next, k_v), loop, done)
+            builder.position_at_end(done)
+            for r in range(rows):
+                c_row = builder.mul(const(r), ldc_v)
+                for v in range(vectors):
+                    index = builder.add(c_row, const(v * _LANES))
+                    builder.store(new[r][v], vector_at(c_p, index), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return kernel
+
+
+_panel4, _panel3, _panel2, _panel1 = (_panel_kernel(r) for r in (4, 3, 2, 1))
+
+
+def _wide_vectors() -> bool:
+    """Whether numba compiles for this CPU and it has 16-float vector registers."""
+    from llvmlite import binding
+
+    if numba.config.CPU_NAME not in (None, "host"):  # a portable target was asked for
+        return False
+    return bool(binding.get_host_cpu_features().get("avx512f", False))
+
+
+WIDE_VECTORS = _wide_vectors()
 
 
 @gemm_jit
-def _nt_columns(a, bt, c, j_start, j_stop):
-    """c[:, j_start:j_stop] = a · bt[j_start:j_stop]ᵀ."""
+def _panel_rows(a_addr, lda, w_addr, c_addr, ldc, k, m):
+    """All m rows of a against one panel: blocks of 4 rows, then the 1-3 left over."""
+    i = 0
+    while i + 4 <= m:
+        _panel4(a_addr + 4 * i * lda, lda, w_addr, c_addr + 4 * i * ldc, ldc, k)
+        i += 4
+    left = m - i
+    a_i, c_i = a_addr + 4 * i * lda, c_addr + 4 * i * ldc
+    if left == 3:
+        _panel3(a_i, lda, w_addr, c_i, ldc, k)
+    elif left == 2:
+        _panel2(a_i, lda, w_addr, c_i, ldc, k)
+    elif left == 1:
+        _panel1(a_i, lda, w_addr, c_i, ldc, k)
+
+
+@gemm_jit
+def packed_matmul(a, panels, c):
+    """c = a·b (one thread) for b given as its ``panels`` (P, K, 48); a (M, K) and c
+    (M, N) float32 with unit column strides."""
     m, k = a.shape
-    m4 = m - m % 4
-    zero = a.dtype.type(0)
-    j = j_start
-    while j + 4 <= j_stop:
-        w0, w1, w2, w3 = bt[j], bt[j + 1], bt[j + 2], bt[j + 3]
-        for i in range(0, m4, 4):
-            a0, a1, a2, a3 = a[i], a[i + 1], a[i + 2], a[i + 3]
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = zero
-            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = zero
-            for p in range(k):
-                x0, x1, x2, x3 = w0[p], w1[p], w2[p], w3[p]
-                y = a0[p]
-                s00 += y * x0
-                s01 += y * x1
-                s02 += y * x2
-                s03 += y * x3
-                y = a1[p]
-                s10 += y * x0
-                s11 += y * x1
-                s12 += y * x2
-                s13 += y * x3
-                y = a2[p]
-                s20 += y * x0
-                s21 += y * x1
-                s22 += y * x2
-                s23 += y * x3
-                y = a3[p]
-                s30 += y * x0
-                s31 += y * x1
-                s32 += y * x2
-                s33 += y * x3
-            c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3] = s00, s01, s02, s03
-            c[i + 1, j], c[i + 1, j + 1], c[i + 1, j + 2], c[i + 1, j + 3] = s10, s11, s12, s13
-            c[i + 2, j], c[i + 2, j + 1], c[i + 2, j + 2], c[i + 2, j + 3] = s20, s21, s22, s23
-            c[i + 3, j], c[i + 3, j + 1], c[i + 3, j + 2], c[i + 3, j + 3] = s30, s31, s32, s33
-        for i in range(m4, m):  # the rows left over, one at a time
-            ai = a[i]
-            s0 = s1 = s2 = s3 = zero
-            for p in range(k):
-                y = ai[p]
-                s0 += y * w0[p]
-                s1 += y * w1[p]
-                s2 += y * w2[p]
-                s3 += y * w3[p]
-            c[i, j], c[i, j + 1], c[i, j + 2], c[i, j + 3] = s0, s1, s2, s3
-        j += 4
-    for jj in range(j, j_stop):  # the columns left over, one at a time
-        w = bt[jj]
+    n = c.shape[1]
+    p_all = panels.shape[0]
+    if a.itemsize != 4 or c.itemsize != 4 or panels.itemsize != 4:
+        raise ValueError("packed_matmul: float32 arrays only")
+    if panels.shape[1] != k or panels.shape[2] != PANEL or p_all * PANEL < n or c.shape[0] != m:
+        raise ValueError("packed_matmul: shapes do not match")
+    if k == 0 or m == 0 or n == 0:
+        c[:, :] = 0
+        return
+    if a.strides[1] != 4 or c.strides[1] != 4 or not panels.flags.c_contiguous:
+        raise ValueError("packed_matmul: a and c need unit column strides, panels C order")
+    a_addr, w_addr, c_addr = a.ctypes.data, panels.ctypes.data, c.ctypes.data
+    lda, ldc, panel_bytes = a.strides[0] // 4, c.strides[0] // 4, 4 * k * PANEL
+    full = n // PANEL
+    for p in range(full):
+        _panel_rows(a_addr, lda, w_addr + p * panel_bytes, c_addr + 4 * p * PANEL, ldc, k, m)
+    if full < p_all and full * PANEL < n:  # the last, partial panel through a scratch block
+        tmp = np.empty((m, PANEL), np.float32)
+        _panel_rows(a_addr, lda, w_addr + full * panel_bytes, tmp.ctypes.data, PANEL, k, m)
+        j0 = full * PANEL
         for i in range(m):
-            ai = a[i]
-            s = zero
-            for p in range(k):
-                s += ai[p] * w[p]
-            c[i, jj] = s
-
-
-@gemm_jit
-def matmul_nt(a, bt, c):
-    """c = a·btᵀ (one thread)."""
-    _nt_columns(a, bt, c, 0, bt.shape[0])
+            for j in range(j0, n):
+                c[i, j] = tmp[i, j - j0]
 
 
 # ---- a whole step of ONE row (streaming) ---------------------------------------------

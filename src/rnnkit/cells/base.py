@@ -254,16 +254,15 @@ class Cell:
 
     def begin_forward(self, batch: int, threads: int | None = 1) -> None:
         """Choose how the forward steps of one pass (batch ``batch``, at most
-        ``threads`` threads) form h_{t-1}·W: the accelerator's compiled product with a
-        contiguous Wᵀ made once here, where it beats BLAS (``fused.recurrent_matmul``);
-        else, with the accelerator on, one BLAS product per gate block where that
-        measured faster (``fused.gate_blocks_faster``); else ``np.dot``.
-        :meth:`end_forward` must follow (the copies would go stale when the weights
-        change)."""
+        ``threads`` threads) form h_{t-1}·W: the accelerator's compiled product on W
+        packed once here, where it beats BLAS (``fused.recurrent_matmul``); else, with
+        the accelerator on, one BLAS product per gate block where that measured faster
+        (``fused.gate_blocks_faster``); else ``np.dot``. :meth:`end_forward` must
+        follow (the copies would go stale when the weights change)."""
         w = self.params["recurrent_kernel"]
         f = fused.recurrent_matmul(batch, w.shape[0], w.shape[1], w.dtype, threads)
         if f is not None:
-            self._fwd_product = (f, backend.aligned_copy(w.T))
+            self._fwd_product = (f, fused.pack_panels(w))
         elif fused.gate_blocks_faster(batch, self.units, self.n_gates, w.dtype, threads):
             self._fwd_product = (fused.gate_blocks_product, fused.gate_blocks(w, self.n_gates))
         else:
@@ -283,7 +282,7 @@ class Cell:
 
     def begin_backward(self, batch: int, threads: int | None = 1) -> None:
         """Choose how the backward steps of one BPTT pass form dz·Wᵀ: the compiled
-        product reading W's rows as they lie, where it beats BLAS (as in
+        product on Wᵀ packed once here, where it beats BLAS (as in
         :meth:`begin_forward`); else ``np.dot`` with Wᵀ cached as a C-contiguous array
         (OpenBLAS multiplies by it up to 3x faster than by the transposed view of W;
         the weights do not change during a backward pass), with the accelerator on as
@@ -294,7 +293,8 @@ class Cell:
         self._bwd_product = None
         self._rec_kernel_t = None
         if f is not None:
-            self._bwd_product = lambda dz, out: f(dz, w, out)
+            panels = fused.pack_panels(w.T)
+            self._bwd_product = lambda dz, out: f(dz, panels, out)
             return
         w_t = self._rec_kernel_t = backend.aligned_copy(w.T)
         g, u = self.n_gates, self.units

@@ -93,45 +93,83 @@ def for_dtype(dtype):
     return found[0]
 
 
-# ---- the recurrent product of a step --------------------------------------------
-# Where the compiled product (``_fused_numba.matmul_nt``) beats OpenBLAS depends on the
-# CPU (bench/NOTES.md rows 26 and 28, one core, float32). With a batch M of 2-8 and an
-# inner dimension K >= 256 it won 2.2-4.3x on both machines measured. With M = 20-64 it
-# won 1.06-2.15x on session 5's CPU but lost 2-30 % on session 6's AMD Zen 5, whose
-# AVX-512 units OpenBLAS's hand-written kernels use better (whole training steps 4-6 %
-# slower at the lm and large shapes); so the policy keeps BLAS there. With K <= 200 or
-# a small result (M·N = 8 x 128) BLAS wins everywhere; in float64 the kernel's edge is
-# smaller and it lost at (64, 2048, 512), so float64 keeps BLAS.
-NT_MIN_K = 256
-NT_MAX_ROWS = 8
-NT_MIN_OUTPUT = 4096
-NT_DTYPES = (np.dtype(np.float32),)
+# ---- the recurrent product of a step, on weights packed once per pass ------------
+# ``_fused_numba.packed_matmul`` multiplies by W (or Wᵀ, backward) copied once per pass
+# into 48-column panels, where OpenBLAS re-packs the weights in every one of the T calls
+# of a pass. One core, float32, aligned arrays, µs, BLAS / packed (bench/NOTES.md row
+# 46, Zen 5): (20, 650)·(650, 2600) 510 / 320, (20, 2600)·(2600, 650) 572 / 314, (64,
+# 512)·(512, 2048) 1040 / 628, (32, 128)·(128, 512) 32.4 / 19.8, (16, 128)·(128, 384) 9.5
+# / 7.8; level at (8, 512)·(512, 128) 6.7 / 6.6 and (50, 50)·(50, 200) 6.7 / 6.9; lost
+# where the last panel is mostly padding, (50, 150)·(150, 50) 6.4 / 7.7. The rule is
+# fixed, not timed: a timed choice between two close alternatives flips from run to run
+# (it did at (16, 128)·(128, 384)), and the two sum in different orders, so the same
+# seed would train to different floats. The kernel's speed rests on 16-float vector
+# registers: on a CPU without AVX-512 LLVM splits each in two and runs out of registers,
+# so there BLAS keeps every product (``_fused_numba.WIDE_VECTORS``).
+PANEL = 48  # columns per panel: three 16-float vector registers per row of a block
+PACKED_DTYPES = (np.dtype(np.float32),)
+# below 2^20 multiply-adds a call's fixed costs (numba's dispatch of three arrays, about
+# 1 µs more than np.dot's) ate the gain: training steps 0.95-0.97x at the seeds shape,
+# SimpleRNN (32, 128)·(128, 128) and the batch-8 long shape (bench/NOTES.md row 46)
+PACKED_MIN_MACS = 1 << 20
+PACKED_MAX_PADDING = 1.25  # at most this many columns computed per column kept
+
+
+def pack_panels(b: np.ndarray) -> np.ndarray:
+    """b (K, N) as ``packed_matmul``'s panels: (ceil(N / 48), K, 48), each panel 48 of
+    b's columns row by row, the last one zero-padded; an aligned new array."""
+    k, n = b.shape
+    count = -(-n // PANEL)
+    panels = backend.aligned_empty((count, k, PANEL), b.dtype)
+    full = n // PANEL
+    panels[:full] = b[:, : full * PANEL].reshape(k, full, PANEL).transpose(1, 0, 2)
+    if full < count:
+        panels[full, :, : n - full * PANEL] = b[:, full * PANEL :]
+        panels[full, :, n - full * PANEL :] = 0
+    return panels
 
 
 def recurrent_matmul(rows: int, inner: int, cols: int, dtype, threads: int | None):
-    """How one pass should form its per-step products a·btᵀ, a (rows, inner) and bt
-    (cols, inner): the compiled ``f(a, bt, out)``, or None for NumPy's BLAS
-    (accelerator off, numba missing, another dtype, a shape where BLAS is faster, or
-    more than one thread).
+    """How one pass should form its per-step products a·b, a (rows, inner) and b
+    (inner, cols): ``kernels().packed_matmul``, called as ``f(a, pack_panels(b), out)``,
+    or None for NumPy's BLAS (accelerator off, numba missing, another dtype, a shape
+    where BLAS is as fast, or more than one thread).
 
     ``threads``: the BLAS threads the pass may use (``RNN.blas_threads``). The kernel
-    runs on one thread only: a version split over numba's thread pool beat two-thread
-    OpenBLAS alone, but inside a training step, next to OpenBLAS's own threads
-    (which keep spinning after each of the step's large products), it made the
+    runs on one thread only: a compiled product split over numba's thread pool beat
+    two-thread OpenBLAS alone, but inside a training step, next to OpenBLAS's own
+    threads (which keep spinning after each of the step's large products), it made the
     step 10-30 % slower (bench/NOTES.md rows 26-27)."""
-    if threads != 1 or for_dtype(dtype) is None or not nt_worthwhile(rows, inner, cols, dtype):
+    if threads != 1 or for_dtype(dtype) is None or np.dtype(dtype) not in PACKED_DTYPES:
         return None
-    return kernels().matmul_nt
+    return kernels().packed_matmul if packed_worthwhile(rows, inner, cols) else None
 
 
-def nt_worthwhile(rows: int, inner: int, cols: int, dtype) -> bool:
-    """Whether the compiled product beats OpenBLAS for a (rows, inner)·(inner, cols)
-    product (measured: bench/NOTES.md rows 26 and 28). The test suite makes it always
-    true, so that every gradient check and PyTorch cross-check of the numba path runs
-    through the kernel."""
-    if np.dtype(dtype) not in NT_DTYPES or inner < NT_MIN_K:
+def packed_worthwhile(rows: int, inner: int, cols: int) -> bool:
+    """Whether ``packed_matmul`` should make a (rows, inner)·(inner, cols) product
+    (float32, one thread): on a CPU with 16-float vector registers, a product of at
+    least PACKED_MIN_MACS multiply-adds whose last panel is not mostly padding. The
+    test suite makes it always true, so that every gradient check and PyTorch
+    cross-check of the numba path runs through the kernel."""
+    kernel = kernels()
+    if kernel is None or not kernel.WIDE_VECTORS or rows * inner * cols < PACKED_MIN_MACS:
         return False
-    return 2 <= rows <= min(NT_MAX_ROWS, inner // 8) and rows * cols >= NT_MIN_OUTPUT
+    return -(-cols // PANEL) * PANEL <= PACKED_MAX_PADDING * cols
+
+
+def _faster(candidate, reference, margin: float) -> bool:
+    """Whether ``candidate`` runs at least ``margin`` times faster than ``reference``:
+    a warm-up each, then 5 interleaved rounds of 4 calls, medians."""
+    times = {reference: [], candidate: []}
+    for f in times:
+        f()
+    for _ in range(5):
+        for f, acc in times.items():
+            t0 = time.perf_counter()
+            for _ in range(4):
+                f()
+            acc.append(time.perf_counter() - t0)
+    return float(np.median(times[reference])) > margin * float(np.median(times[candidate]))
 
 
 # ---- a step's product with W as one product per gate block ----------------------------
@@ -227,16 +265,7 @@ def _measure_gate_blocks(rows, units, gates, dtype, backward=False) -> bool:
         def by_blocks():
             gate_blocks_product(h, blocks, out)
 
-    times = {one: [], by_blocks: []}
-    for f in times:
-        f()  # warm-up
-    for _ in range(5):  # interleaved rounds of 4 calls each
-        for f, acc in times.items():
-            t0 = time.perf_counter()
-            for _ in range(4):
-                f()
-            acc.append(time.perf_counter() - t0)
-    return float(np.median(times[one])) > GATE_BLOCKS_MARGIN * float(np.median(times[by_blocks]))
+    return _faster(by_blocks, one, GATE_BLOCKS_MARGIN)
 
 
 # ---- a streaming step of one row as one call --------------------------------------
