@@ -193,6 +193,27 @@ def test_packed_matmul_refuses_what_it_cannot_take():
 
 
 @needs_numba
+def test_wide_vectors_come_from_the_host_cpu(monkeypatch):
+    import numba
+    from llvmlite import binding
+
+    kernels = fused.kernels()
+    monkeypatch.setattr(binding, "get_host_cpu_features", lambda: {"avx512f": True})
+    assert kernels._wide_vectors() is True
+    monkeypatch.setattr(binding, "get_host_cpu_features", lambda: {"avx2": True})
+    assert kernels._wide_vectors() is False
+
+    def unreadable():
+        raise RuntimeError("failed to get host cpu features")
+
+    monkeypatch.setattr(binding, "get_host_cpu_features", unreadable)
+    assert kernels._wide_vectors() is False
+    monkeypatch.setattr(binding, "get_host_cpu_features", lambda: {"avx512f": True})
+    monkeypatch.setattr(numba.config, "CPU_NAME", "generic")  # a portable build asked for
+    assert kernels._wide_vectors() is False
+
+
+@needs_numba
 def test_recurrent_matmul_policy(monkeypatch):
     f32, kernels = np.float32, fused.kernels()
     monkeypatch.setattr(backend, "_accelerator", "numba")

@@ -251,7 +251,11 @@ def _wide_vectors() -> bool:
 
     if numba.config.CPU_NAME not in (None, "host"):  # a portable target was asked for
         return False
-    return bool(binding.get_host_cpu_features().get("avx512f", False))
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # LLVM cannot read this host's features: assume none
+        return False
+    return bool(features.get("avx512f", False))
 
 
 WIDE_VECTORS = _wide_vectors()
@@ -295,7 +299,7 @@ def packed_matmul(a, panels, c):
     full = n // PANEL
     for p in range(full):
         _panel_rows(a_addr, lda, w_addr + p * panel_bytes, c_addr + 4 * p * PANEL, ldc, k, m)
-    if full < p_all and full * PANEL < n:  # the last, partial panel through a scratch block
+    if full * PANEL < n:  # the last, partial panel through a scratch block
         tmp = np.empty((m, PANEL), np.float32)
         _panel_rows(a_addr, lda, w_addr + full * panel_bytes, tmp.ctypes.data, PANEL, k, m)
         j0 = full * PANEL
