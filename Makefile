@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export RNNKIT_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: setup test lint reuters bench clean
+.PHONY: setup test lint typecheck docs reuters bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,20 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 lint: setup
-	$(PY) -m ruff check src tests $(wildcard bench)
+	$(PY) -m ruff check src tests $(wildcard bench) scripts
+
+# the public API's annotations against its documented uses (tests/typecheck/)
+typecheck: setup
+	$(PY) -m mypy tests/typecheck
+
+# the documentation site, built strictly: a broken link or reference fails it
+docs: setup
+	$(PY) -m pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 # Two test workers on two cores: one BLAS/OpenMP thread each. (Spinning BLAS threads
 # competing for the same cores slowed training steps 40x here; see bench/NOTES.md.)
-test: setup lint
+test: setup lint typecheck docs
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg \
 		$(PY) -m pytest -q -n 2
 
