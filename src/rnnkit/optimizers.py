@@ -5,6 +5,13 @@ writes it), ``clipnorm`` (each gradient's own L2 norm capped — Keras's meaning
 ``global_clipnorm`` (the norm of all gradients together capped: Pascanu et al.
 2013's clipping, what PyTorch's ``clip_grad_norm_`` does) and ``clipvalue``
 (element-wise). Clipping happens before the update, in that order.
+
+A gradient is an array, or a :class:`RowSparse` (an embedding's: only the rows a
+batch used). Every optimizer here gives a row-sparse gradient the same update as its
+dense equivalent (the dense semantics of Keras and PyTorch: moments decay on every
+row every step), at the cost of the rows used where the update allows it (SGD
+without momentum, Adagrad) and otherwise in one compiled pass over the table.
+:class:`LazyAdam` is the different optimizer whose update touches only the rows used.
 """
 
 from __future__ import annotations
@@ -16,20 +23,116 @@ import numpy as np
 from .utils import validation
 
 
+class RowSparse:
+    """The gradient of a 2-D weight that is zero except on some rows: an embedding
+    table's, which a batch touches only at the ids it holds.
+
+    Anything that reads gradients as arrays can read it: ``np.asarray(g)`` and
+    ``g.to_dense()`` give the dense (rows x columns) gradient, and ``shape``,
+    ``dtype``, ``ndim``, ``copy`` and ``astype`` behave as an array's. Norms and
+    clipping (:func:`global_norm`, ``clipnorm``, ``clipvalue``) read only ``values``,
+    and the optimizers here update from it without forming the dense array.
+
+    Args:
+        rows: the rows used: sorted, unique, int64, each in [0, shape[0]).
+        values: the gradient of those rows, shape (len(rows), shape[1]); duplicates
+            already summed.
+        shape: the dense gradient's (and the weight's) shape.
+
+    Example:
+        >>> g = RowSparse(np.array([1, 3]), np.ones((2, 2), np.float32), (5, 2))
+        >>> g.to_dense().sum(axis=1)
+        array([0., 2., 0., 2., 0.], dtype=float32)
+    """
+
+    __slots__ = ("rows", "values", "shape")
+
+    def __init__(self, rows, values, shape):
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.values = np.asarray(values)
+        self.shape = tuple(int(s) for s in shape)
+        if (
+            len(self.shape) != 2
+            or self.rows.ndim != 1
+            or self.values.shape != (self.rows.size, self.shape[1])
+        ):
+            raise ValueError(
+                f"RowSparse expects rows (n,), values (n, {self.shape[1:] or '?'}) and a 2-D "
+                f"shape; got rows {self.rows.shape}, values {self.values.shape}, shape "
+                f"{self.shape}."
+            )
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def to_dense(self, dtype=None) -> np.ndarray:
+        """The dense gradient, a new (shape) array (for an all-reduce, a saver, a plot)."""
+        out = np.zeros(self.shape, dtype or self.values.dtype)
+        out[self.rows] = self.values
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return self.to_dense(dtype)
+
+    def copy(self) -> RowSparse:
+        return RowSparse(self.rows.copy(), self.values.copy(), self.shape)
+
+    def astype(self, dtype, copy: bool = True) -> RowSparse:
+        if not copy and self.values.dtype == np.dtype(dtype):
+            return self
+        return RowSparse(self.rows, self.values.astype(dtype), self.shape)
+
+    def __mul__(self, scale) -> RowSparse:
+        if not np.isscalar(scale):
+            return NotImplemented
+        return RowSparse(self.rows, self.values * scale, self.shape)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"RowSparse(shape={self.shape}, dtype={self.dtype}, {self.rows.size} rows used)"
+
+
+def to_dense(grad) -> np.ndarray:
+    """A gradient as a dense array (an array is returned as it is)."""
+    return grad.to_dense() if isinstance(grad, RowSparse) else grad
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernels_for(p, *arrays):
+    """``rnnkit._fused_adam`` (the compiled updates) when the accelerator is numba
+    (``rnnkit.backend.accelerator()``, the one place that decides), p is a writeable
+    float32 or float64 array and every array is C-contiguous in p's dtype (the kernels
+    run over flat or row views); else None, for the NumPy lines."""
+    if p.dtype not in _KERNEL_DTYPES or not p.flags.writeable:
+        return None
+    if not all(a.flags.c_contiguous and a.dtype == p.dtype for a in (p, *arrays)):
+        return None
+    from . import backend
+
+    if backend.accelerator() != "numba":
+        return None
+    from . import _fused_adam
+
+    return _fused_adam
+
+
 def _fused_adam(p, g, m, v):
     """The accelerator's compiled Adam update (``rnnkit._fused_adam``) for these arrays,
-    or None for the NumPy lines: the accelerator off or missing for this dtype
-    (``cells.fused.for_dtype``, the one place that decides), or an array that is not
-    C-contiguous in p's dtype (the kernel runs over flat views)."""
-    from .cells import fused
-
-    if fused.for_dtype(p.dtype) is None or not p.flags.writeable:
-        return None
-    if not all(a.flags.c_contiguous and a.dtype == p.dtype for a in (p, g, m, v)):
-        return None
-    from ._fused_adam import adam_update  # numba is there: for_dtype imported it
-
-    return adam_update
+    or None for the NumPy lines (see ``_kernels_for``)."""
+    kernels = _kernels_for(p, g, m, v)
+    return None if kernels is None else kernels.adam_update
 
 
 class Optimizer:
@@ -92,12 +195,20 @@ class Optimizer:
         return self._clipped(grads), global_norm(grads)
 
     def _clipped(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        # a RowSparse gradient is clipped through its values: the rows it leaves out
+        # are zeros, which neither clipping changes nor a norm counts
         if self.clipvalue is not None:
-            grads = [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+            grads = [
+                RowSparse(g.rows, np.clip(g.values, -self.clipvalue, self.clipvalue), g.shape)
+                if isinstance(g, RowSparse)
+                else np.clip(g, -self.clipvalue, self.clipvalue)
+                for g in grads
+            ]
         if self.clipnorm is not None:
             clipped = []
             for g in grads:
-                n = float(np.sqrt(np.sum(g * g)))
+                vals = g.values if isinstance(g, RowSparse) else g
+                n = float(np.sqrt(np.sum(vals * vals)))
                 clipped.append(g * (self.clipnorm / n) if n > self.clipnorm else g)
             grads = clipped
         if self.global_clipnorm is not None:
@@ -120,13 +231,28 @@ class Optimizer:
         grads = self._clipped(grads)
         self.iterations += 1
         for i, (p, g) in enumerate(zip(params, grads)):
-            self._update(i, p, g.astype(p.dtype, copy=False))
+            g = g.astype(p.dtype, copy=False)
+            if isinstance(g, RowSparse):
+                if g.shape != p.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}: weight {i} has shape {p.shape}, its "
+                        f"row-sparse gradient shape {g.shape}."
+                    )
+                self._update_rows(i, p, g)
+            else:
+                self._update(i, p, g)
 
     def _create_slots(self, params):
         pass
 
     def _update(self, i, p, g):
         raise NotImplementedError
+
+    def _update_rows(self, i, p, g: RowSparse):
+        """The update for a row-sparse gradient; by default the dense update on
+        ``g.to_dense()`` (the reference, and the NumPy fallback of the compiled
+        passes)."""
+        self._update(i, p, g.to_dense())
 
     def get_config(self) -> dict:
         return {
@@ -161,7 +287,7 @@ def global_norm(grads) -> float:
     of a whole gradient is made (it was the peak of a training step's memory)."""
     total = 0.0
     for g in grads:
-        flat = np.ravel(g)
+        flat = np.ravel(g.values if isinstance(g, RowSparse) else g)
         for start in range(0, flat.size, _NORM_CHUNK):
             chunk = flat[start : start + _NORM_CHUNK]
             total += float(np.sum(np.square(chunk, dtype=np.float64)))
@@ -196,6 +322,19 @@ class SGD(Optimizer):
         else:
             p += v
 
+    def _update_rows(self, i, p, g):
+        if not self.momentum:  # the untouched rows' gradient, 0, moves nothing
+            p[g.rows] -= self.learning_rate * g.values
+            return
+        v = self.slots["velocity"][i]
+        kernels = _kernels_for(p, g.values, v)
+        if kernels is None:
+            return super()._update_rows(i, p, g)
+        one = p.dtype.type
+        kernels.momentum_rows(
+            p, g.rows, g.values, v, one(self.momentum), one(self.learning_rate), self.nesterov
+        )
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
@@ -218,6 +357,22 @@ class RMSprop(Optimizer):
         a *= self.rho
         a += (1 - self.rho) * g * g
         p -= self.learning_rate * g / (np.sqrt(a) + self.epsilon)
+
+    def _update_rows(self, i, p, g):
+        a = self.slots["rms"][i]
+        kernels = _kernels_for(p, g.values, a)
+        if kernels is None:
+            return super()._update_rows(i, p, g)
+        one = p.dtype.type
+        kernels.rmsprop_rows(
+            p,
+            g.rows,
+            g.values,
+            a,
+            *(one(x) for x in (self.rho, 1 - self.rho)),
+            one(self.learning_rate),
+            one(self.epsilon),
+        )
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -242,6 +397,19 @@ class Adagrad(Optimizer):
         a = self.slots["accumulator"][i]
         a += g * g
         p -= self.learning_rate * g / (np.sqrt(a) + self.epsilon)
+
+    def _update_rows(self, i, p, g):
+        if not (self.epsilon > 0 or self.initial_accumulator_value > 0):
+            # an untouched row's 0 / (√0 + 0) is NaN in the dense update: keep it dense
+            return super()._update_rows(i, p, g)
+        # a zero gradient leaves a row's accumulator and weights as they are: the same
+        # lines over the rows used are the dense update
+        a = self.slots["accumulator"][i]
+        rows, values = g.rows, g.values
+        acc = a[rows]
+        acc += values * values
+        a[rows] = acc
+        p[rows] -= self.learning_rate * values / (np.sqrt(acc) + self.epsilon)
 
     def get_config(self):
         return {
@@ -293,23 +461,36 @@ class Adam(Optimizer):
             "v": [np.zeros_like(p) for p in params],
         }
 
-    def _update(self, i, p, g):
-        m, v = self.slots["m"][i], self.slots["v"][i]
+    def _step_sizes(self) -> tuple[float, float]:
+        """(step, c2) of the update at this iteration: p ← p - step·m / (√v / c2 + ε)."""
         t = self.iterations
         if self.epsilon_form == "keras":
-            step = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-            c2 = 1.0
-        else:  # ε added to √v̂ = √(v / (1 - β2^t))
-            step = self.learning_rate / (1 - self.beta_1**t)
-            c2 = math.sqrt(1 - self.beta_2**t)
+            return self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t), 1.0
+        # ε added to √v̂ = √(v / (1 - β2^t))
+        return self.learning_rate / (1 - self.beta_1**t), math.sqrt(1 - self.beta_2**t)
+
+    def _kernel_scalars(self, dtype, step, c2) -> tuple:
+        one = np.dtype(dtype).type
+        return tuple(
+            one(x) for x in (self.beta_1, 1 - self.beta_1, self.beta_2, 1 - self.beta_2, step, c2)
+        ) + (one(self.epsilon),)
+
+    def _update_rows(self, i, p, g):
+        m, v = self.slots["m"][i], self.slots["v"][i]
+        kernels = _kernels_for(p, g.values, m, v)
+        if kernels is None:
+            return super()._update_rows(i, p, g)
+        # every row's moments decay and every row moves: one pass over the table
+        kernels.adam_rows(
+            p, g.rows, g.values, m, v, *self._kernel_scalars(p.dtype, *self._step_sizes())
+        )
+
+    def _update(self, i, p, g):
+        m, v = self.slots["m"][i], self.slots["v"][i]
+        step, c2 = self._step_sizes()
         kernel = _fused_adam(p, g, m, v)
         if kernel is not None:  # the lines below as one compiled pass (rnnkit._fused_adam)
-            one = p.dtype.type
-            kernel(
-                *(a.reshape(-1) for a in (p, g, m, v)),
-                *(one(x) for x in (self.beta_1, 1 - self.beta_1, self.beta_2)),
-                *(one(x) for x in (1 - self.beta_2, step, c2, self.epsilon)),
-            )
+            kernel(*(a.reshape(-1) for a in (p, g, m, v)), *self._kernel_scalars(p.dtype, step, c2))
             return
         # the same operations in the same order as the formula, through two scratch
         # arrays instead of eight temporaries
@@ -338,7 +519,55 @@ class Adam(Optimizer):
         }
 
 
-_REGISTRY = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam}
+class LazyAdam(Adam):
+    """Adam whose update of a row-sparse gradient (an embedding's) moves only the rows
+    the batch used: their moments and weights follow Adam's lines, every other row's
+    moments and weights stay as they are. TensorFlow Addons' ``LazyAdam`` and
+    PyTorch's ``SparseAdam`` (``epsilon=1e-8`` for its default; both add ε to √v, this
+    class's default ``epsilon_form="keras"``) do the same; the bias corrections use
+    the step count, as both do.
+
+    This is a different optimizer from :class:`Adam`, not a faster form of it: under
+    Adam a row no batch touches still moves (its momentum carries it) and its moments
+    decay; here it waits until an id in it comes back, so results differ. It costs
+    the rows used rather than the whole table, which is what makes it the choice for
+    large vocabularies. Dense gradients (every other weight) get Adam's update.
+
+    Args: those of :class:`Adam`.
+
+    Example:
+        >>> model.compile(optimizer=LazyAdam(learning_rate=1e-3), loss="...")  # doctest: +SKIP
+        >>> model.compile(optimizer="lazy_adam", loss="...")  # doctest: +SKIP
+    """
+
+    name = "lazy_adam"
+
+    def _update_rows(self, i, p, g):
+        m, v = self.slots["m"][i], self.slots["v"][i]
+        scalars = self._kernel_scalars(p.dtype, *self._step_sizes())
+        kernels = _kernels_for(p, g.values, m, v)
+        if kernels is not None:
+            kernels.lazy_adam_rows(p, g.rows, g.values, m, v, *scalars)
+            return
+        # Adam's NumPy lines on the rows used (gathered, updated, scattered back)
+        beta_1, omb1, beta_2, omb2, step, c2, eps = scalars
+        rows, gr = g.rows, g.values
+        mr = m[rows] * beta_1 + gr * omb1
+        vr = v[rows] * beta_2 + (gr * gr) * omb2
+        m[rows], v[rows] = mr, vr
+        denom = np.sqrt(vr)
+        if c2 != 1:
+            denom /= c2
+        p[rows] -= (mr * step) / (denom + eps)
+
+
+_REGISTRY = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adam": Adam,
+    "lazy_adam": LazyAdam,
+}
 
 
 def get(identifier) -> Optimizer:

@@ -5,12 +5,36 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers
+from ..optimizers import RowSparse, _kernels_for
 from ..utils import validation
 from .base import Layer
 
 
+def _row_gradient(ids: np.ndarray, dy: np.ndarray, input_dim: int):
+    """(rows, values): the sorted unique ids and, for each, the sum of the rows of
+    ``dy`` that used it, in the order of ``ids`` (the floats ``np.add.at`` on a dense
+    table gives). The accelerator's loop when it runs this dtype; ``np.unique`` and
+    ``np.add.at`` over the rows used otherwise."""
+    dy = np.ascontiguousarray(dy)
+    kernels = _kernels_for(dy)
+    if kernels is not None:
+        return kernels.embedding_row_grad(ids, dy, input_dim)
+    rows, inverse = np.unique(ids, return_inverse=True)
+    values = np.zeros((rows.size, dy.shape[1]), dy.dtype)
+    np.add.at(values, inverse.ravel(), dy)
+    return rows, values
+
+
 class Embedding(Layer):
     """Maps integer ids in [0, input_dim) to rows of a (input_dim, output_dim) matrix.
+
+    Its gradient is row-sparse (:class:`rnnkit.optimizers.RowSparse`): only the rows
+    of the ids a batch used, summed over their uses; ``np.asarray(grad)`` or
+    ``grad.to_dense()`` gives the dense table when something needs it. The
+    optimizers update from it with their dense semantics (the same result as the
+    dense gradient), ``"lazy_adam"`` (:class:`rnnkit.optimizers.LazyAdam`) moving only
+    the rows used. Tied to a ``TiedDense`` output layer, whose gradient reaches every
+    row, the gradient is a dense array.
 
     Args:
         input_dim: vocabulary size (largest id + 1), a positive int.
@@ -102,12 +126,18 @@ class Embedding(Layer):
             # array per step; a read-only zero view stands for the unused gradient
             self.grads["embeddings"] = np.broadcast_to(np.zeros((), emb.dtype), emb.shape)
             return None
-        grad = np.zeros_like(emb)
-        np.add.at(grad, self._ids.ravel(), dy.reshape(-1, self.output_dim))
-        if self.tied_grad is not None:  # the share of a TiedDense output layer
-            grad += self.tied_grad
+        rows, values = _row_gradient(
+            self._ids.ravel(),
+            dy.reshape(-1, self.output_dim).astype(emb.dtype, copy=False),
+            self.input_dim,
+        )
+        if self.tied_grad is not None:  # the share of a TiedDense output layer: dense
+            grad = np.array(self.tied_grad, dtype=emb.dtype, order="C")
+            grad[rows] += values
             self.tied_grad = None
-        self.grads["embeddings"] = grad
+            self.grads["embeddings"] = grad
+        else:
+            self.grads["embeddings"] = RowSparse(rows, values, emb.shape)
         return None  # integer input: no gradient
 
     def get_config(self):
