@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     seq2seq.register(sub, _positive_int)
     add_gradients(sub)
+    from . import export
+
+    export.register(sub)
     return parser
 
 

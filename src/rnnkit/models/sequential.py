@@ -823,6 +823,32 @@ class Sequential:
 
         load_weights(self, filepath)
 
+    def export(self, filepath, format: str = "onnx") -> None:
+        """Export the model for inference elsewhere (Keras 3's name): an ONNX file whose
+        outputs equal :meth:`predict` (float32), written atomically. See
+        :mod:`rnnkit.interop.onnx` for the graph's inputs and outputs.
+
+        Args:
+            filepath: the file to write, conventionally ``*.onnx``.
+            format: ``"onnx"``, the one format implemented.
+
+        Raises:
+            ValueError: another format; a layer or option ONNX cannot reproduce (named);
+                an unbuilt model. Nothing is written then.
+            ImportError: the ``onnx`` package is missing (``pip install rnnkit[onnx]``).
+
+        Example:
+            >>> model.export("model.onnx")  # doctest: +SKIP
+        """
+        if format != "onnx":
+            raise ValueError(
+                f"Received an invalid value for argument format, expected 'onnx', got "
+                f"{format!r}."
+            )
+        from ..interop.onnx import export_onnx
+
+        export_onnx(self, filepath)
+
 
 def _n(x) -> int:
     """Number of samples of an input array, or of a list of input arrays."""

@@ -1,0 +1,38 @@
+"""``rnnkit export RUN_FOLDER OUT.onnx``: a trained model as an ONNX file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a trained model to ONNX (for onnxruntime and other runtimes)",
+        description="Write the model of a run folder (its model.rnnkit), or a model file, "
+        "as an ONNX file whose outputs equal the model's predictions. Needs the onnx "
+        "package (pip install rnnkit[onnx]).",
+    )
+    p.add_argument("run_folder", help="a run folder with a model.rnnkit, or a .rnnkit file")
+    p.add_argument("out", help="the ONNX file to write (e.g. model.onnx)")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..interop.onnx import export_onnx
+    from ..models import load_model
+
+    source = Path(args.run_folder)
+    model_file = source / "model.rnnkit" if source.is_dir() else source
+    if not model_file.is_file():
+        raise FileNotFoundError(
+            f"{model_file} not found: give a run folder holding model.rnnkit, or a model file"
+        )
+    proto = export_onnx(load_model(model_file), args.out)
+    inputs = ", ".join(i.name for i in proto.graph.input)
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    print(f"wrote {args.out}")
+    print(f"  inputs:  {inputs}")
+    print(f"  outputs: {outputs}")
+    return 0

@@ -1,0 +1,398 @@
+"""ONNX export: every exported graph passes onnx.checker, and onnxruntime's outputs equal
+rnnkit's predict to 1e-5 (float32) at batch and time sizes other than the ones the
+model was built or run with; masks of every pattern (post-, pre-padding, holes, all
+masked) reproduce Keras's carried states; the state inputs and outputs stream; what
+cannot be exported raises before any file is written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime (a test dependency) is missing")
+
+from rnnkit import activations  # noqa: E402
+from rnnkit.interop.onnx import export_onnx  # noqa: E402
+from rnnkit.layers import (  # noqa: E402
+    GRU,
+    LSTM,
+    Activation,
+    Add,
+    BahdanauAttention,
+    Bidirectional,
+    Concatenate,
+    Dense,
+    DotAttention,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxAveragePooling1D,
+    GlobalMaxPooling1D,
+    Layer,
+    Masking,
+    RepeatVector,
+    SimpleRNN,
+    SpatialDropout1D,
+    TiedDense,
+    TimeDistributed,
+)
+from rnnkit.models import Input, Model, Sequential  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+ATOL = 1e-5
+VOCAB = 17
+RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
+
+
+def session(model, tmp_path, name="model.onnx"):
+    """Export ``model`` through its public method, check the file, open it. The weights
+    are shaken first: the biases start at zero, where a misplaced one would not show."""
+    rng = np.random.default_rng(99)
+    for _, w in model.weights():
+        w += rng.normal(scale=0.3, size=w.shape).astype(w.dtype)
+    path = tmp_path / name
+    model.export(path)
+    onnx.checker.check_model(str(path), full_check=True)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # (the state inputs' defaults make a warning)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run(sess, xs, extra=None):
+    """All outputs of ``sess`` for the model inputs ``xs`` (the graph's first inputs)."""
+    xs = xs if isinstance(xs, list) else [xs]
+    feeds = {}
+    for meta, x in zip(sess.get_inputs(), xs):
+        feeds[meta.name] = x.astype(np.int64 if meta.type == "tensor(int64)" else np.float32)
+    feeds.update(extra or {})
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(names, feeds)))
+
+
+def assert_matches(model, sess, xs):
+    expected = model.predict(xs, batch_size=64)
+    expected = expected if isinstance(expected, list) else [expected]
+    got = run(sess, xs)
+    names = ["output"] if len(expected) == 1 else [f"output_{k}" for k in range(len(expected))]
+    for name, want in zip(names, expected):
+        assert got[name].shape == want.shape, name
+        np.testing.assert_allclose(got[name], want, rtol=0, atol=ATOL, err_msg=name)
+
+
+def padded_ids(rng, batch, steps):
+    """Token ids with every padding pattern: none, post, pre, holes, all padding."""
+    ids = rng.integers(1, VOCAB, size=(batch, steps))
+    ids[1, steps // 2 :] = 0  # post-padding (sequence_lens's own case)
+    ids[2, : steps - 2] = 0  # pre-padding (Keras's pad_sequences default)
+    ids[3, 1::3] = 0  # holes
+    ids[4] = 0  # nothing kept: the initial state throughout
+    return ids
+
+
+def floats(rng, batch, steps, features=3):
+    return rng.normal(size=(batch, steps, features)).astype(np.float32)
+
+
+# ---- recurrent layers: every option, masked and not ------------------------------------
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_recurrent_layer(tmp_path, kind, go_backwards, return_sequences, masked):
+    rng = np.random.default_rng(0)
+    layer = RECURRENT[kind](5, go_backwards=go_backwards, return_sequences=return_sequences)
+    if masked:
+        model = Sequential([Embedding(VOCAB, 4, mask_zero=True, input_shape=(None,)), layer])
+        model.predict(padded_ids(rng, 6, 8))  # run at one size, checked at others
+        sess = session(model, tmp_path)
+        for batch, steps in [(7, 11), (5, 3)]:
+            assert_matches(model, sess, padded_ids(rng, batch, steps))
+        assert_matches(model, sess, rng.integers(1, VOCAB, size=(3, 6)))  # unpadded
+    else:
+        model = Sequential([layer])
+        model.build((None, 3))
+        model.predict(floats(rng, 2, 4))
+        sess = session(model, tmp_path)
+        for batch, steps in [(3, 9), (1, 1), (4, 2)]:
+            assert_matches(model, sess, floats(rng, batch, steps))
+
+
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+def test_return_state_and_zero_output_for_mask(tmp_path, kind):
+    rng = np.random.default_rng(1)
+    tokens = Input(shape=(None,))
+    x = Embedding(VOCAB, 4, mask_zero=True)(tokens)
+    outs = RECURRENT[kind](6, return_sequences=True, return_state=True, zero_output_for_mask=True)(
+        x
+    )
+    model = Model(tokens, list(outs))
+    sess = session(model, tmp_path)
+    assert_matches(model, sess, padded_ids(rng, 6, 9))
+    assert_matches(model, sess, rng.integers(1, VOCAB, size=(2, 4)))
+
+
+def test_stacked_layers_with_masks_and_per_step_dense(tmp_path):
+    rng = np.random.default_rng(2)
+    model = Sequential(
+        [
+            Embedding(VOCAB, 5, mask_zero=True, input_shape=(None,)),
+            SpatialDropout1D(0.3),
+            LSTM(6, return_sequences=True),
+            Dropout(0.2),
+            GRU(5, return_sequences=True, go_backwards=True),
+            SimpleRNN(4, return_sequences=True),
+            Dense(3, activation="softmax"),  # per step on 3-D input
+        ]
+    )
+    sess = session(model, tmp_path)
+    assert_matches(model, sess, padded_ids(rng, 6, 10))
+    assert_matches(model, sess, rng.integers(1, VOCAB, size=(2, 3)))
+
+
+@pytest.mark.parametrize(
+    "kind, options",
+    [
+        ("SimpleRNN", {"activation": "relu"}),
+        ("SimpleRNN", {"activation": "linear", "use_bias": False}),
+        ("SimpleRNN", {"activation": "sigmoid"}),
+        ("LSTM", {"recurrent_activation": "hard_sigmoid"}),
+        ("LSTM", {"activation": "relu", "use_bias": False}),
+        ("GRU", {"activation": "relu", "recurrent_activation": "hard_sigmoid"}),
+        ("GRU", {"use_bias": False}),
+    ],
+)
+def test_activations_and_bias(tmp_path, kind, options):
+    rng = np.random.default_rng(3)
+    layer = RECURRENT[kind](5, return_sequences=True, **options)
+    model = Sequential([layer])
+    model.build((None, 3))
+    for p in layer.params.values():  # biases away from zero, so that they count
+        p += rng.normal(scale=0.3, size=p.shape).astype(p.dtype)
+    assert_matches(model, session(model, tmp_path), floats(rng, 4, 7) * 2)
+
+
+# ---- Bidirectional ------------------------------------------------------------------------
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_bidirectional(tmp_path, merge_mode, return_sequences, kind):
+    rng = np.random.default_rng(4)
+    layer = RECURRENT[kind](4, return_sequences=return_sequences)
+    model = Sequential(
+        [
+            Embedding(VOCAB, 3, mask_zero=True, input_shape=(None,)),
+            Bidirectional(layer, merge_mode=merge_mode),
+        ]
+    )
+    sess = session(model, tmp_path)
+    assert_matches(model, sess, padded_ids(rng, 6, 7))
+    assert_matches(model, sess, rng.integers(1, VOCAB, size=(3, 12)))
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node]
+    assert ops.count(kind) == 1  # one operator, direction="bidirectional"
+
+
+def test_bidirectional_merge_none_return_state_and_backwards_forward_layer(tmp_path):
+    rng = np.random.default_rng(5)
+    tokens = Input(shape=(None,))
+    x = Embedding(VOCAB, 3, mask_zero=True)(tokens)
+    both = Bidirectional(SimpleRNN(4, return_sequences=True), merge_mode=None)(x)
+    y, h_f, c_f, h_b, c_b = Bidirectional(LSTM(3, return_state=True))(x)
+    # a forward layer that reads backwards: two operators, each in its own direction
+    z = Bidirectional(GRU(3, return_sequences=True, go_backwards=True))(x)
+    model = Model(tokens, [both[0], both[1], y, h_f, c_f, h_b, c_b, z])
+    sess = session(model, tmp_path)
+    assert_matches(model, sess, padded_ids(rng, 6, 8))
+    assert_matches(model, sess, rng.integers(1, VOCAB, size=(2, 5)))
+
+
+# ---- the other layers ---------------------------------------------------------------------
+def test_masking_and_pooling(tmp_path):
+    rng = np.random.default_rng(6)
+    inp = Input(shape=(None, 3))
+    masked = Masking(0.0)(inp)
+    seq = GRU(4, return_sequences=True)(masked)
+    pooled = [
+        GlobalMaxPooling1D()(seq),
+        GlobalAveragePooling1D()(seq),
+        GlobalMaxAveragePooling1D()(seq),
+        GlobalAveragePooling1D()(Dense(2)(inp)),  # unmasked
+        GlobalMaxPooling1D()(inp),
+    ]
+    model = Model(inp, pooled + [Activation("tanh")(masked)])
+    sess = session(model, tmp_path)
+    x = floats(rng, 5, 9)
+    x[1, 5:] = 0.0
+    x[2, :4] = 0.0
+    x[3, 2] = 0.0
+    x[4] = 0.0
+    assert_matches(model, sess, x)
+    assert_matches(model, sess, floats(rng, 2, 3))
+
+
+def test_time_distributed_repeat_vector_flatten(tmp_path):
+    rng = np.random.default_rng(7)
+    model = Sequential(
+        [
+            LSTM(6, input_shape=(None, 3)),
+            RepeatVector(4),
+            GRU(5, return_sequences=True),
+            TimeDistributed(Dense(2, activation="sigmoid")),
+            Flatten(),
+            Dense(3, activation="hard_sigmoid"),
+        ]
+    )
+    sess = session(model, tmp_path)
+    assert_matches(model, sess, floats(rng, 3, 9))
+    assert_matches(model, sess, floats(rng, 5, 2))
+
+
+def test_tied_dense_language_model(tmp_path):
+    rng = np.random.default_rng(8)
+    emb = Embedding(VOCAB, 6, input_shape=(None,))
+    model = Sequential([emb, LSTM(6, return_sequences=True), TiedDense(emb)])
+    sess = session(model, tmp_path)
+    assert_matches(model, sess, rng.integers(0, VOCAB, size=(3, 7)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DotAttention(),
+        lambda: DotAttention("general", scale=True),
+        lambda: BahdanauAttention(5),
+    ],
+)
+def test_attention_encoder_decoder(tmp_path, make):
+    """An encoder-decoder: the encoder's states are the decoder's initial states (no
+    state inputs for it), attention over the masked encoder outputs, Concatenate and
+    Add, and a single-query attention."""
+    rng = np.random.default_rng(9)
+    src, tgt = Input(shape=(None,), name="source"), Input(shape=(None,), name="target")
+    enc_seq, h, c = LSTM(6, return_sequences=True, return_state=True)(
+        Embedding(VOCAB, 4, mask_zero=True)(src)
+    )
+    dec = LSTM(6, return_sequences=True)(Embedding(VOCAB, 4)(tgt), initial_state=[h, c])
+    context = make()([dec, enc_seq])
+    joined = Concatenate()([dec, context])
+    summed = Add()([dec, context, dec])
+    single = make()([h, enc_seq])  # one query: (batch, units)
+    out = TimeDistributed(Dense(VOCAB, activation="softmax"))(joined)
+    model = Model([src, tgt], [out, summed, single])
+    sess = session(model, tmp_path)
+    names = [i.name for i in sess.get_inputs()]
+    assert names[:2] == ["source", "target"]
+    assert not any(n.startswith(dec.node.layer.name) for n in names)  # fed by the encoder
+    for b, ts, tt in [(6, 7, 5), (2, 3, 9)]:
+        ids = padded_ids(rng, b, ts) if b >= 5 else rng.integers(1, VOCAB, size=(b, ts))
+        assert_matches(model, sess, [ids, rng.integers(0, VOCAB, size=(b, tt))])
+
+
+def test_float64_model_exports_float32(tmp_path):
+    rng = np.random.default_rng(10)
+    model = Sequential([LSTM(4, dtype="float64"), Dense(2, dtype="float64")])
+    model.build((None, 3))
+    sess = session(model, tmp_path)
+    x = floats(rng, 3, 6)
+    np.testing.assert_allclose(run(sess, x)["output"], model.predict(x), rtol=0, atol=ATOL)
+
+
+# ---- streaming: the state inputs and outputs ----------------------------------------------
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+def test_states_stream_a_sequence_in_chunks(tmp_path, kind):
+    rng = np.random.default_rng(11)
+    model = Sequential([RECURRENT[kind](5, return_sequences=True), SimpleRNN(4)])
+    model.build((None, 3))
+    sess = session(model, tmp_path)
+    assert [i.name for i in sess.get_inputs()] == ["input"]  # the states are optional:
+    state_in = [i.name for i in sess.get_overridable_initializers()]  # inputs with defaults
+    state_out = [o.name for o in sess.get_outputs()[1:]]
+    assert [s.replace("initial", "final") for s in state_in] == state_out
+    x = floats(rng, 3, 12)
+    whole = run(sess, x)
+    carried = {}
+    for chunk in (x[:, :5], x[:, 5:6], x[:, 6:]):
+        got = run(sess, chunk, carried)
+        carried = {i: got[o] for i, o in zip(state_in, state_out)}
+    np.testing.assert_allclose(got["output"], model.predict(x), rtol=0, atol=ATOL)
+    for name in state_out:
+        np.testing.assert_allclose(got[name], whole[name], rtol=0, atol=ATOL)
+
+
+# ---- what cannot be exported: an error before any file --------------------------------------
+class Doubling(Layer):
+    def forward(self, x, training=False, mask=None):
+        return 2 * x
+
+
+def _swish():
+    return activations.Activation("swish", lambda z: z / (1 + np.exp(-z)), None)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: Sequential([LSTM(3, stateful=True, input_shape=(None, 2))]), "stateful=True"),
+        (lambda: Sequential([GRU(3, activation=_swish(), input_shape=(None, 2))]), "'swish'"),
+        (lambda: Sequential([SimpleRNN(3, input_shape=(None, 2)), Doubling()]), "Doubling"),
+        (lambda: Sequential([LSTM(3)]), "not built"),
+    ],
+)
+def test_unexportable_models_raise_before_writing(tmp_path, build, message):
+    model = build()
+    path = tmp_path / "model.onnx"
+    with pytest.raises(ValueError, match=message):
+        model.export(path)
+    assert list(tmp_path.iterdir()) == []
+    path.write_bytes(b"older file")  # an existing file is left as it was
+    with pytest.raises(ValueError, match=message):
+        export_onnx(model, path)
+    assert path.read_bytes() == b"older file"
+
+
+def test_error_names_the_layer(tmp_path):
+    model = Sequential([LSTM(3, stateful=True, name="streamer", input_shape=(None, 2))])
+    with pytest.raises(ValueError, match="layer 'streamer'"):
+        model.export(tmp_path / "m.onnx")
+
+
+def test_other_formats_are_refused(tmp_path):
+    model = Sequential([SimpleRNN(2, input_shape=(None, 1))])
+    with pytest.raises(ValueError, match="format"):
+        model.export(tmp_path / "m", format="tf_saved_model")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed
+    model = Sequential([SimpleRNN(2, input_shape=(None, 1))])
+    with pytest.raises(ImportError, match=r"pip install rnnkit\[onnx\]"):
+        model.export(tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- the command line ---------------------------------------------------------------------
+def test_cli_export(tmp_path, capsys):
+    from rnnkit.cli.main import main
+
+    rng = np.random.default_rng(12)
+    model = Sequential([Embedding(VOCAB, 4, mask_zero=True, input_shape=(None,)), GRU(3)])
+    run_dir = tmp_path / "run"
+    model.save(run_dir / "model.rnnkit")
+    out = tmp_path / "exported" / "model.onnx"
+    assert main(["export", str(run_dir), str(out)]) == 0
+    assert "output" in capsys.readouterr().out
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    sess = ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"])
+    assert_matches(model, sess, padded_ids(rng, 5, 6))
+
+    assert main(["export", str(tmp_path / "nowhere"), str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "model.rnnkit" in err and "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists()
