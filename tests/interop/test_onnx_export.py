@@ -104,8 +104,9 @@ def floats(rng, batch, steps, features=3):
 @pytest.mark.parametrize("masked", [False, True])
 def test_recurrent_layer(tmp_path, kind, go_backwards, return_sequences, masked):
     rng = np.random.default_rng(0)
-    layer = RECURRENT[kind](5, go_backwards=go_backwards, return_sequences=return_sequences)
+    options = {"go_backwards": go_backwards, "return_sequences": return_sequences}
     if masked:
+        layer = RECURRENT[kind](5, **options)
         model = Sequential([Embedding(VOCAB, 4, mask_zero=True, input_shape=(None,)), layer])
         model.predict(padded_ids(rng, 6, 8))  # run at one size, checked at others
         sess = session(model, tmp_path)
@@ -113,8 +114,7 @@ def test_recurrent_layer(tmp_path, kind, go_backwards, return_sequences, masked)
             assert_matches(model, sess, padded_ids(rng, batch, steps))
         assert_matches(model, sess, rng.integers(1, VOCAB, size=(3, 6)))  # unpadded
     else:
-        model = Sequential([layer])
-        model.build((None, 3))
+        model = Sequential([RECURRENT[kind](5, input_shape=(None, 3), **options)])
         model.predict(floats(rng, 2, 4))
         sess = session(model, tmp_path)
         for batch, steps in [(3, 9), (1, 1), (4, 2)]:
@@ -167,9 +167,8 @@ def test_stacked_layers_with_masks_and_per_step_dense(tmp_path):
 )
 def test_activations_and_bias(tmp_path, kind, options):
     rng = np.random.default_rng(3)
-    layer = RECURRENT[kind](5, return_sequences=True, **options)
+    layer = RECURRENT[kind](5, return_sequences=True, input_shape=(None, 3), **options)
     model = Sequential([layer])
-    model.build((None, 3))
     for p in layer.params.values():  # biases away from zero, so that they count
         p += rng.normal(scale=0.3, size=p.shape).astype(p.dtype)
     assert_matches(model, session(model, tmp_path), floats(rng, 4, 7) * 2)
@@ -293,8 +292,7 @@ def test_attention_encoder_decoder(tmp_path, make):
 
 def test_float64_model_exports_float32(tmp_path):
     rng = np.random.default_rng(10)
-    model = Sequential([LSTM(4, dtype="float64"), Dense(2, dtype="float64")])
-    model.build((None, 3))
+    model = Sequential([LSTM(4, dtype="float64", input_shape=(None, 3)), Dense(2, dtype="float64")])
     sess = session(model, tmp_path)
     x = floats(rng, 3, 6)
     np.testing.assert_allclose(run(sess, x)["output"], model.predict(x), rtol=0, atol=ATOL)
@@ -304,8 +302,9 @@ def test_float64_model_exports_float32(tmp_path):
 @pytest.mark.parametrize("kind", sorted(RECURRENT))
 def test_states_stream_a_sequence_in_chunks(tmp_path, kind):
     rng = np.random.default_rng(11)
-    model = Sequential([RECURRENT[kind](5, return_sequences=True), SimpleRNN(4)])
-    model.build((None, 3))
+    model = Sequential(
+        [RECURRENT[kind](5, return_sequences=True, input_shape=(None, 3)), SimpleRNN(4)]
+    )
     sess = session(model, tmp_path)
     assert [i.name for i in sess.get_inputs()] == ["input"]  # the states are optional:
     state_in = [i.name for i in sess.get_overridable_initializers()]  # inputs with defaults

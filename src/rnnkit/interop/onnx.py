@@ -207,9 +207,10 @@ class _Exporter:
                 isinstance(node.layer, Embedding) for node in model.nodes if tensor in node.inputs
             )
             name = self.g.fresh(tensor.name)
-            dims = ["batch"] + _sample_dims(tensor.shape, ids, f"{name}_time", name)
+            shape = _sample_shape(tensor)
+            dims = ["batch"] + _sample_dims(shape, ids, f"{name}_time", name)
             self.g.add_input(name, self.tp.INT64 if ids else self.tp.FLOAT, dims)
-            values[id(tensor)] = _Value(name, tuple(tensor.shape))
+            values[id(tensor)] = _Value(name, shape)
             masks[id(tensor)] = None
         for node in model.nodes:
             ins = [values[id(t)] for t in node.inputs]
@@ -225,7 +226,7 @@ class _Exporter:
                     f"the model has {len(node.outputs)}."
                 )
             for t, v in zip(node.outputs, outs):
-                values[id(t)] = _Value(v.name, tuple(t.shape))
+                values[id(t)] = _Value(v.name, _sample_shape(t))
                 masks[id(t)] = out_mask if t.index == 0 else None
         return [values[id(t)] for t in model.outputs]
 
@@ -492,6 +493,11 @@ _LAYER_METHODS = {
 
 def _f32(array) -> np.ndarray:
     return np.asarray(array, dtype=np.float32)
+
+
+def _sample_shape(tensor) -> tuple:
+    """A symbolic tensor's shape without the batch axis."""
+    return tuple(getattr(tensor, "sample_shape", tensor.shape))
 
 
 def _sample_dims(shape, ids: bool, time_name: str, prefix: str) -> list:
