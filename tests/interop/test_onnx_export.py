@@ -321,6 +321,39 @@ def test_states_stream_a_sequence_in_chunks(tmp_path, kind):
         np.testing.assert_allclose(got[name], whole[name], rtol=0, atol=ATOL)
 
 
+def test_stateful_layers_stream_when_asked(tmp_path):
+    """A stateful language model (``rnnkit lm``'s shape): refused by default, exported
+    with ``stateful="stream"``; the caller carries the states between runs as the
+    layers carry them between batches."""
+    rng = np.random.default_rng(13)
+    model = Sequential(
+        [
+            Embedding(VOCAB, 4, input_shape=(None,)),
+            LSTM(5, return_sequences=True, stateful=True),
+            GRU(4, return_sequences=True, stateful=True),
+            Dense(VOCAB, activation="softmax"),
+        ]
+    )
+    with pytest.raises(ValueError, match="stateful='stream'"):
+        model.export(tmp_path / "refused.onnx")
+    assert list(tmp_path.iterdir()) == []
+    path = tmp_path / "lm.onnx"
+    export_onnx(model, path, stateful="stream")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    state_in = [i.name for i in sess.get_overridable_initializers()]
+    state_out = [s.replace("initial", "final") for s in state_in]
+    model.reset_states()
+    carried = {}
+    for steps in (4, 1, 6):
+        ids = rng.integers(0, VOCAB, size=(2, steps))
+        want = model.predict(ids)  # continues the previous batch's states
+        got = run(sess, ids, carried)
+        np.testing.assert_allclose(got["output"], want, rtol=0, atol=ATOL)
+        carried = {i: got[o] for i, o in zip(state_in, state_out)}
+
+
 # ---- what cannot be exported: an error before any file --------------------------------------
 class Doubling(Layer):
     def forward(self, x, training=False, mask=None):
@@ -335,6 +368,10 @@ def _swish():
     "build, message",
     [
         (lambda: Sequential([LSTM(3, stateful=True, input_shape=(None, 2))]), "stateful=True"),
+        (
+            lambda: Sequential([Bidirectional(GRU(3, stateful=True), input_shape=(None, 2))]),
+            "stateful=True",
+        ),
         (lambda: Sequential([GRU(3, activation=_swish(), input_shape=(None, 2))]), "'swish'"),
         (lambda: Sequential([SimpleRNN(3, input_shape=(None, 2)), Doubling()]), "Doubling"),
         (lambda: Sequential([LSTM(3)]), "not built"),
@@ -395,3 +432,12 @@ def test_cli_export(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "model.rnnkit" in err and "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+    lm_dir = tmp_path / "lm"
+    lm = Sequential([Embedding(VOCAB, 4, input_shape=(None,)), LSTM(3, stateful=True)])
+    lm.save(lm_dir / "model.rnnkit")
+    assert main(["export", str(lm_dir), str(tmp_path / "lm.onnx")]) == 2
+    assert "--stateful stream" in capsys.readouterr().err
+    assert not (tmp_path / "lm.onnx").exists()
+    assert main(["export", str(lm_dir), str(tmp_path / "lm.onnx"), "--stateful", "stream"]) == 0
+    assert "lstm" in capsys.readouterr().out  # its state inputs and outputs are listed

@@ -16,6 +16,14 @@ def register(sub) -> None:
     )
     p.add_argument("run_folder", help="a run folder with a model.rnnkit, or a .rnnkit file")
     p.add_argument("out", help="the ONNX file to write (e.g. model.onnx)")
+    p.add_argument(
+        "--stateful",
+        choices=("error", "stream"),
+        default="error",
+        help="stateful recurrent layers (a language model's): refuse them (error, the "
+        "default), or export them stateless with their states as the graph's inputs and "
+        "outputs, for the caller to carry between runs (stream)",
+    )
     p.set_defaults(func=_cmd_export)
 
 
@@ -29,7 +37,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"{model_file} not found: give a run folder holding model.rnnkit, or a model file"
         )
-    proto = export_onnx(load_model(model_file), args.out)
+    proto = export_onnx(load_model(model_file), args.out, stateful=args.stateful)
     inputs = ", ".join(i.name for i in proto.graph.input)
     outputs = ", ".join(o.name for o in proto.graph.output)
     print(f"wrote {args.out}")

@@ -46,8 +46,8 @@ def op_config(layer) -> dict:
     """What the ONNX operator needs to know about one direction of ``layer``.
 
     Raises:
-        ValueError: an option ONNX cannot express (stateful, an activation it lacks, a
-            cell it has no operator for), naming the layer.
+        ValueError: an option ONNX cannot express (an activation it lacks, a cell it
+            has no operator for), naming the layer.
     """
     cell = layer.cell
     kind = type(cell)
@@ -55,12 +55,6 @@ def op_config(layer) -> dict:
         raise ValueError(
             f"ONNX export: layer {layer.name!r} uses the cell {kind.__name__}, which has no "
             f"ONNX operator; exportable cells: SimpleRNNCell, LSTMCell, GRUCell."
-        )
-    if layer.stateful:
-        raise ValueError(
-            f"ONNX export: layer {layer.name!r} has stateful=True, which an ONNX graph "
-            f"cannot carry between calls; export it with stateful=False and pass its states "
-            f"through the graph's initial-state inputs and final-state outputs instead."
         )
     acts = []
     if kind is not SimpleRNNCell:

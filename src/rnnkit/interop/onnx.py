@@ -87,7 +87,7 @@ class _Value(NamedTuple):
     shape: tuple
 
 
-def export_onnx(model, filepath):
+def export_onnx(model, filepath, *, stateful: str = "error"):
     """Write ``model`` to ``filepath`` as an ONNX model (atomically: the file appears
     whole or not at all, and an export that fails leaves no file).
 
@@ -95,6 +95,11 @@ def export_onnx(model, filepath):
         model: a built :class:`rnnkit.models.Sequential` or functional
             :class:`rnnkit.models.Model`.
         filepath: where to write (conventionally ``*.onnx``).
+        stateful: what to do with a ``stateful=True`` recurrent layer, whose carried
+            states a graph cannot keep between runs: ``"error"`` (default) refuses it;
+            ``"stream"`` exports it as a stateless layer whose initial-state inputs and
+            final-state outputs the caller carries from one run to the next (what the
+            layer does between batches; the states it holds now are not exported).
 
     Returns:
         The ``onnx.ModelProto`` written (its ``graph.input`` / ``graph.output`` list
@@ -108,14 +113,14 @@ def export_onnx(model, filepath):
     Example:
         >>> export_onnx(model, "model.onnx")  # doctest: +SKIP
     """
-    proto = to_onnx(model)
+    proto = to_onnx(model, stateful=stateful)
     data = proto.SerializeToString()
     with atomic_write(os.fspath(filepath), "wb") as f:
         f.write(data)
     return proto
 
 
-def to_onnx(model):
+def to_onnx(model, *, stateful: str = "error"):
     """The ONNX ``ModelProto`` of ``model``, checked by ``onnx.checker``; nothing is
     written. Same arguments and errors as :func:`export_onnx`.
 
@@ -124,6 +129,11 @@ def to_onnx(model):
         >>> [o.name for o in proto.graph.output][:1]  # doctest: +SKIP
         ['output']
     """
+    if stateful not in ("error", "stream"):
+        raise ValueError(
+            f"Received an invalid value for argument stateful, expected 'error' or 'stream', "
+            f"got {stateful!r}."
+        )
     onnx = _import_onnx()
     from ..models.functional import Model
     from ..models.sequential import Sequential
@@ -141,7 +151,7 @@ def to_onnx(model):
             f"input_shape, or call build() or fit() first."
         )
     g = GraphBuilder(onnx)
-    exporter = _Exporter(g)
+    exporter = _Exporter(g, stream_stateful=stateful == "stream")
     if isinstance(model, Model):
         outputs = exporter.functional(model)
     else:
@@ -176,8 +186,9 @@ class _Exporter:
     """Turns layers into nodes, mirroring each layer's ``forward`` and
     ``compute_mask`` (the masks are (B, T) bool values)."""
 
-    def __init__(self, g: GraphBuilder):
+    def __init__(self, g: GraphBuilder, stream_stateful: bool = False):
         self.g = g
+        self.stream_stateful = stream_stateful
         self.tp = g.onnx.TensorProto
 
     # ---- models --------------------------------------------------------------------
@@ -403,6 +414,15 @@ class _Exporter:
         return g.op("Identity", [context], layer.name), None
 
     # ---- recurrent layers ------------------------------------------------------------
+    def _check_stateful(self, layer) -> None:
+        if layer.stateful and not self.stream_stateful:
+            raise ValueError(
+                f"ONNX export: layer {layer.name!r} has stateful=True, which an ONNX graph "
+                f"cannot carry between runs; export with stateful='stream' (the command "
+                f"line's --stateful stream) to carry its states through the graph's "
+                f"initial-state inputs and final-state outputs instead."
+            )
+
     def _check_sequence(self, layer, x):
         if isinstance(x, list) or len(x.shape) != 2:
             raise ValueError(
@@ -411,6 +431,7 @@ class _Exporter:
 
     def rnn(self, layer, x, mask, initial):
         self._check_sequence(layer, x)
+        self._check_stateful(layer)
         g = self.g
         [(sequence, states)] = recurrent.emit(
             g, x.name, [(layer, layer.go_backwards)], mask, [initial], layer.return_sequences
@@ -430,6 +451,8 @@ class _Exporter:
         self._check_sequence(layer, x)
         g = self.g
         fwd, bwd = layer.forward_layer, layer.backward_layer
+        self._check_stateful(fwd)
+        self._check_stateful(bwd)
         rs = layer.return_sequences
         fused = (
             not fwd.go_backwards
