@@ -163,6 +163,7 @@ def test_stacked_layers_with_masks_and_per_step_dense(tmp_path):
         ("LSTM", {"activation": "relu", "use_bias": False}),
         ("GRU", {"activation": "relu", "recurrent_activation": "hard_sigmoid"}),
         ("GRU", {"use_bias": False}),
+        ("LSTM", {"dropout": 0.3, "recurrent_dropout": 0.3}),  # the identity at inference
     ],
 )
 def test_activations_and_bias(tmp_path, kind, options):
