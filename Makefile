@@ -28,13 +28,13 @@ typecheck: setup
 
 # the documentation site, built strictly: a broken link or reference fails it
 docs: setup
-	$(PY) -m pip install -q -e '.[docs]'
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 # Two test workers on two cores: one BLAS/OpenMP thread each. (Spinning BLAS threads
 # competing for the same cores slowed training steps 40x here; see bench/NOTES.md.)
 test: setup lint typecheck docs
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg \
+		KERAS_BACKEND=jax JAX_PLATFORMS=cpu PATH="$(abspath $(VENV))/bin:$$PATH" \
 		$(PY) -m pytest -q -n 2
 
 reuters: setup
