@@ -171,6 +171,7 @@ def activation_spec(activation, where: str) -> tuple[str, float | None, float | 
         ValueError: an activation ONNX lacks, naming ``where`` (the layer and argument).
     """
     name = getattr(activation, "name", None)
+    spec: tuple[str, float | None, float | None]
     if name == "hard_sigmoid":
         y0 = float(activation(np.array([0.0]))[0])
         alpha = float(activation(np.array([0.5]))[0]) - y0
@@ -178,7 +179,7 @@ def activation_spec(activation, where: str) -> tuple[str, float | None, float | 
         spec = ("HardSigmoid", alpha, beta)
         reference = np.clip(alpha * _PROBE + beta, 0.0, 1.0)
     else:
-        formulas = {
+        formulas: dict[str, tuple] = {
             "tanh": (("Tanh", None, None), np.tanh),
             "sigmoid": (("Sigmoid", None, None), lambda z: 1.0 / (1.0 + np.exp(-z))),
             "relu": (("Relu", None, None), lambda z: np.maximum(z, 0.0)),

@@ -104,10 +104,11 @@ class _MaskIndex:
         self.m = g.cast(mask, tp.INT64)  # (B, T)
         self.n = g.reduce("ReduceSum", self.m, [1])  # kept steps per sequence (B,)
         self.n_col = g.unsqueeze(self.n, [1])  # (B, 1)
-        self._cum = None
+        self._cum: str | None = None
 
     @property
     def cum(self) -> str:
+        """(B, T) int64: the kept steps up to and including each step."""
         if self._cum is None:
             self._cum = self.g.op("CumSum", [self.m, self.g.const(1, "int64")], "cumsum")
         return self._cum

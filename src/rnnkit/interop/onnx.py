@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -65,6 +65,9 @@ from ..utils.io import atomic_write
 from . import _onnx_recurrent as recurrent
 from ._onnx_graph import GraphBuilder, activation_spec
 
+if TYPE_CHECKING:
+    import onnx
+
 #: the ONNX operator set the exported graphs use (onnxruntime 1.14 and later run it)
 OPSET = 18
 _IR_VERSION = 8  # the lowest IR version that carries opset 18
@@ -87,7 +90,7 @@ class _Value(NamedTuple):
     shape: tuple
 
 
-def export_onnx(model, filepath, *, stateful: str = "error"):
+def export_onnx(model, filepath, *, stateful: str = "error") -> onnx.ModelProto:
     """Write ``model`` to ``filepath`` as an ONNX model (atomically: the file appears
     whole or not at all, and an export that fails leaves no file).
 
@@ -120,7 +123,7 @@ def export_onnx(model, filepath, *, stateful: str = "error"):
     return proto
 
 
-def to_onnx(model, *, stateful: str = "error"):
+def to_onnx(model, *, stateful: str = "error") -> onnx.ModelProto:
     """The ONNX ``ModelProto`` of ``model``, checked by ``onnx.checker``; nothing is
     written. Same arguments and errors as :func:`export_onnx`.
 
@@ -526,7 +529,7 @@ def _sample_shape(tensor) -> tuple:
 def _sample_dims(shape, ids: bool, time_name: str, prefix: str) -> list:
     """ONNX dims of an input's sample shape: every axis but the features dynamic (the
     first is time), the features' size fixed when known; all dynamic for token ids."""
-    dims = []
+    dims: list[int | str] = []
     for k, size in enumerate(shape):
         last = k == len(shape) - 1 and not ids
         if last and size is not None:
