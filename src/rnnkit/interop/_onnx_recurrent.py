@@ -98,13 +98,14 @@ def onnx_weights(cell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class _MaskIndex:
     """The index arithmetic of a mask (B, T), made once per recurrent operator."""
 
-    def __init__(self, g: GraphBuilder, x: str, mask: str):
+    def __init__(self, g: GraphBuilder, mask: str):
         tp = g.onnx.TensorProto
         self.g, self.mask = g, mask
         self.m = g.cast(mask, tp.INT64)  # (B, T)
         self.n = g.reduce("ReduceSum", self.m, [1])  # kept steps per sequence (B,)
         self.n_col = g.unsqueeze(self.n, [1])  # (B, 1)
         self._cum: str | None = None
+        self._any: str | None = None
 
     @property
     def cum(self) -> str:
@@ -135,7 +136,9 @@ class _MaskIndex:
 
     def any_kept(self) -> str:
         """(B, 1) bool: the sequence keeps at least one step."""
-        return self.g.op("Greater", [self.n_col, self.g.const(0, "int64")])
+        if self._any is None:
+            self._any = self.g.op("Greater", [self.n_col, self.g.const(0, "int64")])
+        return self._any
 
 
 def gather_steps(g: GraphBuilder, x: str, index: str) -> str:
@@ -194,7 +197,7 @@ def emit(g: GraphBuilder, x: str, directions, mask, initial, want_sequences: boo
     xs = x
     lens = ""
     if mask is not None:
-        index = _MaskIndex(g, x, mask)
+        index = _MaskIndex(g, mask)
         xs = index.compact(x)
         lens = index.lengths()
     x_tbf = g.transpose(xs, [1, 0, 2])
