@@ -106,7 +106,7 @@ def test_backup_and_restore_callback(tmp_path):
     x, y = resume_job.data()
     first = resume_job.build()
     first.fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[BackupAndRestore(tmp_path)])
-    assert list_checkpoints(tmp_path)[-1].name == "ckpt-00002-0000000.rnnkit"
+    assert list_checkpoints(tmp_path)[-1].name.startswith("ckpt-00002-0000000-")
     second = resume_job.build()
     history = second.fit(
         x, y, epochs=3, batch_size=10, verbose=0, callbacks=[BackupAndRestore(tmp_path)]
@@ -159,14 +159,18 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(np.isfinite(w).all() for w in model.get_weights())  # never updated with NaN
     epoch, batch = map(int, re.search(r"epoch (\d+), batch (\d+)", str(err.value)).groups())
     # the newest checkpoint is the position just before the failing batch
-    assert checkpoints[-1].name == f"ckpt-{epoch - 1:05d}-{batch - 1:07d}.rnnkit" or batch == 1
+    assert checkpoints[-1].name.startswith(f"ckpt-{epoch - 1:05d}-{batch - 1:07d}-") or batch == 1
+    assert checkpoints[-1].name in str(err.value)  # the message names the intact one
 
     skipping = exploding_model()
     with np.errstate(all="ignore"):
         history = skipping.fit(
             x, y, epochs=5, batch_size=10, shuffle=False, verbose=0, on_nonfinite="skip"
         )
-    assert skipping.skipped_batches > 0 and np.isfinite(history.history["loss"]).all()
+    skipped = history.history["skipped_batches"]
+    assert skipping.skipped_batches == sum(skipped) > 0
+    for loss, n in zip(history.history["loss"], skipped):  # NaN only where nothing trained
+        assert np.isnan(loss) if n == 4 else np.isfinite(loss)
     assert all(np.isfinite(w).all() for w in skipping.get_weights())
     with pytest.raises(ValueError, match="on_nonfinite"):
         skipping.fit(x, y, on_nonfinite="ignore")

@@ -1,5 +1,10 @@
 """Training callbacks with Keras's names and hooks: History, EarlyStopping,
-ModelCheckpoint, CSVLogger, LambdaCallback."""
+ModelCheckpoint, CSVLogger, BackupAndRestore, LearningRateScheduler,
+ReduceLROnPlateau, TensorBoard, LambdaCallback.
+
+An epoch in which nothing was trained (every batch skipped for a non-finite step:
+a NaN ``loss``) or whose monitored value is NaN is never an improvement for the
+callbacks that monitor a value."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import csv
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -55,6 +61,16 @@ class History(Callback):
     def set_state(self, values, arrays):
         self.history = {k: list(v) for k, v in values["history"].items()}
         self.epoch = list(values["epoch"])
+
+
+def _diverged(logs, monitor: str) -> bool:
+    """An epoch that cannot count as an improvement: its monitored value is missing or
+    not finite, or nothing was trained (every batch skipped: a NaN training loss)."""
+    logs = logs or {}
+    value, loss = logs.get(monitor), logs.get("loss")
+    if value is None or not math.isfinite(value):
+        return True
+    return loss is not None and not math.isfinite(loss)
 
 
 def _mode_better(mode: str, monitor: str):
@@ -125,7 +141,8 @@ class EarlyStopping(Callback):
             )
         if epoch < self.start_from_epoch:
             return
-        if self._improved(value, self.best):  # best starts at +-inf (or the baseline)
+        if not _diverged(logs, self.monitor) and self._improved(value, self.best):
+            # best starts at +-inf (or the baseline)
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
@@ -195,12 +212,20 @@ class ModelCheckpoint(Callback):
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:
             value = logs.get(self.monitor)
-            if value is None or not np.isfinite(value):
+            if _diverged(logs, self.monitor):
                 return
             better = value < self.best if self.mode == "min" else value > self.best
             if not better:
                 return
             self.best = value
+        if not all(
+            np.isfinite(w).all() for _, w in self.model.weights() if w.dtype.kind == "f"
+        ):
+            warnings.warn(
+                f"Epoch {epoch + 1}: the model's weights are NaN or inf; not saved to {path}.",
+                stacklevel=2,
+            )
+            return
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -351,7 +376,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        improved = (
+        improved = not _diverged(logs, self.monitor) and (
             value < self.best - self.min_delta
             if self.mode == "min"
             else value > self.best + self.min_delta
@@ -465,3 +490,128 @@ class LambdaCallback(Callback):
         ]:
             if fn is not None:
                 setattr(self, name, fn)
+
+
+class TensorBoard(Callback):
+    """Writes event files that TensorBoard reads, as Keras's callback of the same
+    name: in ``log_dir/train`` the training scalars (``epoch_loss``,
+    ``epoch_<metric>``, ``epoch_learning_rate``, ``epoch_skipped_batches``; per batch
+    ``batch_loss`` and ``batch_gradient_norm``), in ``log_dir/validation`` the
+    validation ones (``epoch_loss``, ...), and every ``histogram_freq`` epochs the
+    histograms of each weight and of the epoch's gradient norms (the global norm of
+    each batch, and each weight's gradient norm per batch). Written with tensorboardX
+    (the ``tensorboard`` extra).
+
+    Args:
+        log_dir: folder for the event files (default ``"logs"``).
+        histogram_freq: epochs between histograms; 0 (default) writes none.
+        update_freq: ``"epoch"`` (default) writes scalars after each epoch only;
+            ``"batch"`` also after every batch; an integer N every N batches.
+
+    Raises:
+        ImportError: tensorboardX is missing (``pip install rnnkit[tensorboard]``).
+        ValueError: a bad ``histogram_freq`` or ``update_freq``.
+
+    Example:
+        >>> model.fit(x, y, epochs=5,  # doctest: +SKIP
+        ...           callbacks=[TensorBoard("logs", update_freq="batch", histogram_freq=1)])
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq: int = 0, update_freq="epoch"):
+        super().__init__()
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise ImportError(
+                "The TensorBoard callback writes with tensorboardX, which is not installed: "
+                "pip install rnnkit[tensorboard]"
+            ) from None
+        self._writer_class = SummaryWriter
+        if (
+            isinstance(histogram_freq, bool)
+            or not isinstance(histogram_freq, (int, np.integer))
+            or histogram_freq < 0
+        ):
+            raise ValueError(
+                f"Received an invalid value for argument histogram_freq, expected an integer "
+                f">= 0, got {histogram_freq!r}."
+            )
+        if update_freq not in ("epoch", "batch") and (
+            isinstance(update_freq, bool)
+            or not isinstance(update_freq, (int, np.integer))
+            or update_freq <= 0
+        ):
+            raise ValueError(
+                f"Received an invalid value for argument update_freq, expected 'epoch', "
+                f"'batch' or a positive integer, got {update_freq!r}."
+            )
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = int(histogram_freq)
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.step = 0  # batches trained over the whole run (resumes with the run)
+        self._writers: dict = {}
+        self._norms: list[float] = []
+        self._weight_norms: dict[str, list[float]] = {}
+
+    def _writer(self, kind: str):
+        if kind not in self._writers:
+            self._writers[kind] = self._writer_class(os.path.join(self.log_dir, kind))
+        return self._writers[kind]
+
+    def _histogram_epoch(self, epoch) -> bool:
+        return self.histogram_freq > 0 and (epoch + 1) % self.histogram_freq == 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._norms, self._weight_norms = [], {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.step += 1
+        if self._histogram_epoch(getattr(self, "_epoch", 0)):
+            if "gradient_norm" in logs:
+                self._norms.append(float(logs["gradient_norm"]))
+            grads = self.model.gradients()
+            names = [n for n, _ in self.model.trainable_weights()]
+            for name, g in zip(names, grads):
+                values = getattr(g, "values", g)  # a row-sparse gradient's rows
+                norm = float(np.sqrt(np.sum(np.square(values, dtype=np.float64))))
+                self._weight_norms.setdefault(name, []).append(norm)
+        if self.update_freq != "epoch" and self.step % self.update_freq == 0:
+            writer = self._writer("train")
+            for key, value in logs.items():
+                if isinstance(value, (int, float, np.number)):
+                    writer.add_scalar(f"batch_{key}", float(value), self.step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train, val = self._writer("train"), None
+        for key, value in logs.items():
+            if not isinstance(value, (int, float, np.number)) or key == "lr":
+                continue
+            if key.startswith("val_"):
+                val = val or self._writer("validation")
+                val.add_scalar(f"epoch_{key[4:]}", float(value), epoch)
+            else:
+                train.add_scalar(f"epoch_{key}", float(value), epoch)
+        train.add_scalar("epoch_learning_rate", float(self.model.optimizer.learning_rate), epoch)
+        if self._histogram_epoch(epoch):
+            for name, w in self.model.weights():
+                train.add_histogram(name, np.asarray(w, dtype=np.float64), epoch)
+            if self._norms:
+                train.add_histogram("gradient_norm/global", np.asarray(self._norms), epoch)
+            for name, norms in self._weight_norms.items():
+                train.add_histogram(f"gradient_norm/{name}", np.asarray(norms), epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def get_state(self):
+        return {"step": self.step}, {}
+
+    def set_state(self, values, arrays):
+        self.step = int(values["step"])

@@ -1,26 +1,48 @@
-"""Training checkpoints that survive a crash, and exact resumption.
+"""Training checkpoints that survive a crash, belong to one run, and resume exactly.
 
 A checkpoint is a model file (:mod:`rnnkit.models.saving`) whose extra fields hold
 the training position: epoch, the next batch, the epoch's batches (the data order),
 the running loss and metric sums of the epoch so far, the state of every random
-generator (the model's shuffling generator and every layer's dropout generator) and
-the callbacks' state. Files are named ``ckpt-EEEEE-BBBBBBB.rnnkit`` and written
-atomically; older ones are removed only after a newer one is safely on disk, so a
-crash at any instant leaves the last good checkpoint intact.
+generator (the model's shuffling generator and every layer's dropout generator), the
+callbacks' state, and the identity of the run that wrote it.
+
+A checkpoint folder belongs to one run:
+
+* every run has a random id, made when a fresh ``fit`` starts and kept across
+  resumes; it is in each checkpoint's name (``ckpt-EEEEE-BBBBBBB-<run id>.rnnkit``;
+  the numbers widen past 99,999 epochs and are compared as numbers) and inside it;
+* a run prunes only its own checkpoints, and only after a newer one is safely on
+  disk, so a crash at any instant leaves the last good checkpoint intact;
+* while a run trains, the folder holds a lock file (``rnnkit-checkpoints.lock``,
+  created with ``O_EXCL``, holding the pid and host); a second process is refused
+  with :class:`CheckpointFolderBusyError`; the lock of a process that died (SIGKILL)
+  is recognised as stale and taken over;
+* temporary files left by a save that was killed midway are removed by the next save.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
-from dataclasses import dataclass
+import secrets
+import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .saving import load_model, save_model
 
-_NAME = re.compile(r"^ckpt-(\d{5})-(\d{7})\.rnnkit$")
+_NAME = re.compile(r"^ckpt-(\d{5,})-(\d{7,})(?:-([0-9a-f]{16}))?\.rnnkit$")
+# what utils.io.atomic_write leaves behind when killed while writing a checkpoint
+_TEMP = re.compile(r"^\.tmp-.*-ckpt-\d{5,}-\d{7,}(?:-[0-9a-f]{16})?\.rnnkit$")
+LOCK_NAME = "rnnkit-checkpoints.lock"
+
+
+class CheckpointFolderBusyError(RuntimeError, ValueError):
+    """Another live process holds the checkpoint folder's lock."""
 
 
 @dataclass
@@ -33,6 +55,194 @@ class TrainingPosition:
     totals: dict | None
     n_samples: int
     batch_size: int
+    run_id: str | None = None
+    run_optimizer: dict | None = None  # the optimizer the run started with
+    path: Path | None = field(default=None, compare=False)
+
+
+def new_run_id() -> str:
+    """A fresh random run id (16 hex digits). Drawn from the OS, never from the
+    model's generators, so that making one does not change a seeded run."""
+    return secrets.token_hex(8)
+
+
+def checkpoint_name(epoch: int, batch: int, run_id: str | None) -> str:
+    suffix = "" if run_id is None else f"-{run_id}"
+    return f"ckpt-{epoch:05d}-{batch:07d}{suffix}.rnnkit"
+
+
+def parse_name(name: str) -> tuple[int, int, str | None] | None:
+    """``(epoch, batch, run id or None)`` from a checkpoint's file name, or None."""
+    m = _NAME.match(name)
+    if m is None:
+        return None
+    return int(m.group(1)), int(m.group(2)), m.group(3)
+
+
+_ANY = object()
+
+
+def list_checkpoints(directory, run_id=_ANY) -> list[Path]:
+    """Checkpoints in ``directory``, oldest first, by (epoch, batch) as numbers
+    (temporary files are ignored). With ``run_id``, only that run's (None: only
+    files without a run id, written by earlier versions)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = []
+    for p in directory.iterdir():
+        parsed = parse_name(p.name)
+        if parsed is not None and (run_id is _ANY or parsed[2] == run_id) and p.is_file():
+            found.append((parsed[0], parsed[1], p.name, p))
+    return [item[3] for item in sorted(found)]
+
+
+def runs_in(directory) -> dict[str | None, list[Path]]:
+    """The checkpoints of each run found in ``directory`` (oldest first)."""
+    runs: dict[str | None, list[Path]] = {}
+    for p in list_checkpoints(directory):
+        runs.setdefault(parse_name(p.name)[2], []).append(p)
+    return runs
+
+
+def latest(path, run_id=_ANY) -> Path | None:
+    """The newest checkpoint in a folder (or the file itself).
+
+    Raises:
+        ValueError: the folder holds checkpoints of several runs and no ``run_id``
+            says which one is meant.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if run_id is _ANY:
+        runs = runs_in(path)
+        if len(runs) > 1:
+            described = ", ".join(
+                f"{rid or 'unnamed'} (newest {files[-1].name})" for rid, files in runs.items()
+            )
+            raise ValueError(
+                f"Checkpoint folder {os.fspath(path)!r} holds checkpoints of {len(runs)} runs: "
+                f"{described}; pass the file to resume from as resume=<path>."
+            )
+    found = list_checkpoints(path, run_id)
+    return found[-1] if found else None
+
+
+# ---- the folder lock ------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class FolderLock:
+    """An exclusive lock on a checkpoint folder for the life of one ``fit``.
+
+    Example:
+        >>> with FolderLock("checkpoints"):  # doctest: +SKIP
+        ...     ...  # write checkpoints
+    Raises:
+        CheckpointFolderBusyError: a live process (this one included, in another
+            ``fit``) holds the lock.
+    """
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_NAME
+        self.held = False
+
+    def _describe_holder(self) -> tuple[int | None, str | None]:
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None, None
+        except OSError:
+            return None, None
+        parts = text.split()
+        pid = int(parts[0]) if parts and parts[0].isdigit() else None
+        host = parts[1] if len(parts) > 1 else None
+        return pid, host
+
+    def acquire(self) -> FolderLock:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        me = f"{os.getpid()} {socket.gethostname()}\n".encode()
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pid, host = self._describe_holder()
+                if pid is None and host is None and not self.path.exists():
+                    continue  # released meanwhile
+                stale = pid is not None and host == socket.gethostname() and not _pid_alive(pid)
+                if pid is None:  # unreadable or empty: a holder killed while writing it
+                    stale = True
+                if not stale:
+                    raise CheckpointFolderBusyError(
+                        f"Checkpoint folder {os.fspath(self.directory)!r} is in use by another "
+                        f"training run (process {pid} on {host}, lock file {self.path.name}); "
+                        f"wait for it to finish, or use another checkpoint_dir. If no such "
+                        f"process runs, delete {os.fspath(self.path)!r}."
+                    ) from None
+                self._break_stale(pid)
+                continue
+            with os.fdopen(fd, "wb") as f:
+                f.write(me)
+            self.held = True
+            return self
+        raise CheckpointFolderBusyError(
+            f"Could not lock checkpoint folder {os.fspath(self.directory)!r}: its lock file "
+            f"{self.path.name} keeps reappearing (another run is starting there)."
+        )
+
+    def _break_stale(self, dead_pid) -> None:
+        # move the stale lock aside atomically; if what was moved is not the dead
+        # process's lock (another process took it over meanwhile), put it back
+        aside = self.path.with_name(f"{LOCK_NAME}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        try:
+            text = aside.read_text(encoding="utf-8", errors="replace").split()
+        except OSError:
+            text = []
+        moved_pid = int(text[0]) if text and text[0].isdigit() else None
+        if moved_pid != dead_pid and moved_pid is not None and _pid_alive(moved_pid):
+            with contextlib.suppress(OSError):
+                os.link(aside, self.path)  # fails if yet another lock appeared: fine
+        with contextlib.suppress(OSError):
+            aside.unlink()
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        pid, _ = self._describe_holder()
+        if pid == os.getpid():
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _all_callbacks_state(callbacks) -> tuple[list, dict]:
+    values, arrays = [], {}
+    for i, cb in enumerate(callbacks):
+        v, a = cb.get_state()
+        values.append({"class": type(cb).__name__, "values": v})
+        arrays.update({f"cb/{i}/{k}": np.asarray(x) for k, x in a.items()})
+    return values, arrays
 
 
 def generators(model) -> list[tuple[str, np.random.Generator]]:
@@ -55,25 +265,51 @@ def generators(model) -> list[tuple[str, np.random.Generator]]:
     return found
 
 
-def _all_callbacks_state(callbacks) -> tuple[list, dict]:
-    values, arrays = [], {}
-    for i, cb in enumerate(callbacks):
-        v, a = cb.get_state()
-        values.append({"class": type(cb).__name__, "values": v})
-        arrays.update({f"cb/{i}/{k}": np.asarray(x) for k, x in a.items()})
-    return values, arrays
+def remove_temporary_files(directory) -> list[Path]:
+    """Remove what a killed checkpoint save left behind; returns the removed paths."""
+    directory = Path(directory)
+    removed = []
+    if directory.is_dir():
+        for p in directory.iterdir():
+            if _TEMP.match(p.name):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+                    removed.append(p)
+    return removed
+
+
+def _weights_finite(model) -> bool:
+    for _, w in model.weights():
+        if np.issubdtype(w.dtype, np.floating) and not math.isfinite(float(w.sum())):
+            if not np.isfinite(w).all():
+                return False
+    return True
 
 
 def write(directory, model, position: TrainingPosition, callbacks, keep: int) -> Path:
-    """Write a checkpoint atomically, then prune all but the newest ``keep``."""
+    """Write a checkpoint atomically, then prune all but the newest ``keep`` of the
+    same run (``position.run_id``); other runs' files are never touched.
+
+    Raises:
+        FloatingPointError: the model's weights are not finite (such a state is
+            never written).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if not _weights_finite(model):
+        raise FloatingPointError(
+            f"The model's weights are NaN or inf; no checkpoint written to "
+            f"{os.fspath(directory)!r}."
+        )
+    remove_temporary_files(directory)
     cb_values, arrays = _all_callbacks_state(callbacks)
     if position.batches is not None:
         arrays["order"] = np.concatenate(position.batches).astype(np.int64)
         arrays["bounds"] = np.cumsum([0] + [len(b) for b in position.batches]).astype(np.int64)
     extra = {
         "kind": "training-checkpoint",
+        "run_id": position.run_id,
+        "run_optimizer": position.run_optimizer,
         "epoch": position.epoch,
         "batch": position.batch,
         "totals": position.totals,
@@ -82,67 +318,240 @@ def write(directory, model, position: TrainingPosition, callbacks, keep: int) ->
         "generators": {name: rng.bit_generator.state for name, rng in generators(model)},
         "callbacks": cb_values,
     }
-    path = directory / f"ckpt-{position.epoch:05d}-{position.batch:07d}.rnnkit"
+    path = directory / checkpoint_name(position.epoch, position.batch, position.run_id)
     save_model(model, path, include_optimizer=True, extra=extra, extra_arrays=arrays)
-    for old in list_checkpoints(directory)[:-keep]:
+    for old in list_checkpoints(directory, position.run_id)[:-keep]:
         old.unlink(missing_ok=True)
     return path
 
 
-def list_checkpoints(directory) -> list[Path]:
-    """Checkpoints in ``directory``, oldest first (temporary files are ignored)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    names = [p for p in directory.iterdir() if _NAME.match(p.name)]
-    return sorted(names, key=lambda p: tuple(int(g) for g in _NAME.match(p.name).groups()))
+# ---- reading a checkpoint back ------------------------------------------------------
+def _bad(path, field_name, expected, got) -> ValueError:
+    return ValueError(
+        f"Checkpoint {os.fspath(path)!r}: field {field_name!r} must be {expected}, got {got!r}."
+    )
 
 
-def latest(path) -> Path | None:
-    """The newest checkpoint in a folder (or the file itself)."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    found = list_checkpoints(path)
-    return found[-1] if found else None
+def _count(path, extra, name, minimum=0) -> int:
+    value = extra.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _bad(path, name, f"an integer >= {minimum}", value)
+    return value
 
 
-def restore(path, model, callbacks) -> TrainingPosition:
+def _optimizer_spec(opt) -> dict:
+    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+
+
+def optimizer_spec(opt) -> dict:
+    """The class and hyperparameters of an optimizer, as a checkpoint records them."""
+    return _optimizer_spec(opt)
+
+
+def _differences(a: dict, b: dict) -> list[str]:
+    out = []
+    if a["class_name"] != b["class_name"]:
+        out.append(f"class {a['class_name']} vs {b['class_name']}")
+    ca, cb = a.get("config", {}), b.get("config", {})
+    for key in sorted(set(ca) | set(cb)):
+        if ca.get(key) != cb.get(key):
+            out.append(f"{key} {ca.get(key)!r} vs {cb.get(key)!r}")
+    return out
+
+
+def _check_totals(path, totals, n_metrics):
+    if totals is None:
+        return
+    if not isinstance(totals, dict):
+        raise _bad(path, "totals", "an object", totals)
+    loss_sum, count = totals.get("loss_sum"), totals.get("count")
+    if isinstance(loss_sum, bool) or not isinstance(loss_sum, (int, float)):
+        raise _bad(path, "totals.loss_sum", "a number", loss_sum)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise _bad(path, "totals.count", "an integer >= 0", count)
+    for key in ("sums", "counts"):
+        seq = totals.get(key)
+        if not isinstance(seq, list) or len(seq) != n_metrics:
+            raise _bad(path, f"totals.{key}", f"a list of {n_metrics} numbers", seq)
+        for v in seq:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise _bad(path, f"totals.{key}", "a list of numbers", seq)
+    skipped = totals.get("skipped", 0)
+    if isinstance(skipped, bool) or not isinstance(skipped, int) or skipped < 0:
+        raise _bad(path, "totals.skipped", "an integer >= 0", skipped)
+
+
+def restore(path, model, callbacks, resume_optimizer: bool = True) -> TrainingPosition:
     """Load a checkpoint into ``model`` (weights, optimizer state, generators) and
-    ``callbacks``; returns the position to continue from.
+    ``callbacks``; returns the position to continue from. Everything is checked
+    before anything is changed: a refused checkpoint leaves the model as it was.
+
+    Args:
+        path: the checkpoint file.
+        model: the compiled model being trained.
+        callbacks: the run's callbacks (matched to the saved ones by class, in order).
+        resume_optimizer: True (default): the model's optimizer must be the one the
+            checkpoint's run used (same class and hyperparameters) and continues
+            from its saved state (moments, step count, the learning rate a schedule
+            had reached). False: the model's optimizer starts fresh, as compiled.
 
     Raises:
-        ValueError: the file is not a checkpoint of this model.
+        ValueError: the file is not a checkpoint of this model, a field is malformed
+            (named in the message), or the optimizer differs from the checkpoint's
+            (the differences named) while ``resume_optimizer`` is True.
     """
+    path = Path(path)
     saved = load_model(path)
     extra = getattr(saved, "saved_extra", {})
-    if extra.get("kind") != "training-checkpoint":
+    if not isinstance(extra, dict) or extra.get("kind") != "training-checkpoint":
         raise ValueError(f"{os.fspath(path)!r} is a model file, not a training checkpoint.")
-    ours = [n for n, _ in model.weights()]
-    theirs = [n for n, _ in saved.weights()]
-    shapes_ok = all(a.shape == b.shape for (_, a), (_, b) in zip(model.weights(), saved.weights()))
-    if len(ours) != len(theirs) or not shapes_ok:
+    ours, theirs = model.weights(), saved.weights()
+    shapes_ok = len(ours) == len(theirs) and all(
+        a.shape == b.shape for (_, a), (_, b) in zip(ours, theirs)
+    )
+    if not shapes_ok:
         raise ValueError(
             f"Checkpoint {os.fspath(path)!r} holds a different model ({len(theirs)} weights) "
             f"than the one being trained ({len(ours)} weights)."
         )
-    model.set_weights(saved.get_weights())
-    params = [w for _, w in model.trainable_weights()]
-    if saved.optimizer is not None:
-        if saved.optimizer.slots:
-            model.optimizer.load_state(saved.optimizer.state(), params)
-        # the rate a schedule had reached (ReduceLROnPlateau, decays) comes back too
-        model.optimizer.learning_rate = saved.optimizer.learning_rate
-    states = extra["generators"]
-    for name, rng in generators(model):
-        if name not in states:
-            raise ValueError(f"Checkpoint {os.fspath(path)!r} has no state for generator {name!r}.")
-        rng.bit_generator.state = states[name]
+    # ---- counters and fields
+    epoch = _count(path, extra, "epoch")
+    batch = _count(path, extra, "batch")
+    n_samples = _count(path, extra, "n_samples", 1)
+    batch_size = _count(path, extra, "batch_size", 1)
+    run_id = extra.get("run_id")
+    if run_id is not None and (
+        not isinstance(run_id, str) or not re.fullmatch(r"[0-9a-f]{16}", run_id)
+    ):
+        raise _bad(path, "run_id", "16 hex digits", run_id)
+    named = parse_name(path.name)
+    if named is not None and named[2] is not None and named[2] != run_id:
+        raise _bad(path, "run_id", f"{named[2]!r} (as in the file name)", run_id)
+    _check_totals(path, extra.get("totals"), len(model.metric_fns))
     arrays = saved.saved_extra_arrays
+    batches = None
+    if "order" in arrays or "bounds" in arrays:
+        order, bounds = arrays.get("order"), arrays.get("bounds")
+        if order is None or bounds is None:
+            raise _bad(
+                path,
+                "order/bounds",
+                "both present",
+                sorted(k for k in arrays if k in ("order", "bounds")),
+            )
+        if (
+            order.ndim != 1
+            or bounds.ndim != 1
+            or order.dtype.kind not in "iu"
+            or bounds.dtype.kind not in "iu"
+        ):
+            raise _bad(path, "order", "1-D integer arrays", f"{order.dtype}{order.shape}")
+        if len(order) and (order.min() < 0 or order.max() >= n_samples):
+            raise _bad(
+                path,
+                "order",
+                f"sample indices in [0, {n_samples})",
+                f"min {order.min()}, max {order.max()}",
+            )
+        if (
+            len(bounds) < 2
+            or bounds[0] != 0
+            or bounds[-1] != len(order)
+            or np.any(np.diff(bounds) <= 0)
+        ):
+            raise _bad(
+                path,
+                "bounds",
+                f"increasing batch bounds from 0 to {len(order)}",
+                bounds[:8].tolist(),
+            )
+        batches = [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+        if batch > len(batches):
+            raise _bad(
+                path, "batch", f"a batch index <= {len(batches)} (the epoch's batches)", batch
+            )
+        if extra.get("totals") is None:
+            raise _bad(path, "totals", "the running sums of a checkpoint taken mid-epoch", None)
+    elif batch != 0:
+        raise _bad(path, "batch", "0 for a checkpoint taken at an epoch's end", batch)
+    # ---- the optimizer
+    run_optimizer = extra.get("run_optimizer")
+    if run_optimizer is not None and (
+        not isinstance(run_optimizer, dict) or not isinstance(run_optimizer.get("config"), dict)
+    ):
+        raise _bad(path, "run_optimizer", "an object with class_name and config", run_optimizer)
+    current = _optimizer_spec(model.optimizer)
+    params = [w for _, w in model.trainable_weights()]
+    if resume_optimizer and saved.optimizer is not None:
+        at_save = _optimizer_spec(saved.optimizer)
+        # the same process continuing (its optimizer as it was saved) or a new process
+        # compiled as the run was at its start: both are this run's optimizer
+        candidates = [at_save] + ([run_optimizer] if run_optimizer is not None else [])
+        if run_optimizer is None:  # older checkpoints: a schedule may have moved the rate
+            at_save_lr = {
+                **at_save,
+                "config": {
+                    **at_save["config"],
+                    "learning_rate": current["config"].get("learning_rate"),
+                },
+            }
+            candidates.append(at_save_lr)
+        if not any(not _differences(c, current) for c in candidates):
+            ref = run_optimizer if run_optimizer is not None else at_save
+            raise ValueError(
+                f"Checkpoint {os.fspath(path)!r} was trained with another optimizer: "
+                f"{'; '.join(_differences(ref, current))} (checkpoint vs this run). Compile "
+                f"with the checkpoint's optimizer to continue it exactly, or pass "
+                f"fit(..., resume_optimizer=False) to start this optimizer fresh from the "
+                f"checkpoint's weights."
+            )
+        slots = saved.optimizer.slots
+        for name, arrays_ in slots.items():
+            if len(arrays_) != len(params) or any(
+                a.shape != p.shape for a, p in zip(arrays_, params)
+            ):
+                raise _bad(
+                    path,
+                    f"optimizer slot {name}",
+                    "one array per trainable weight, of its shape",
+                    [a.shape for a in arrays_],
+                )
+        if saved.optimizer.iterations < 0:
+            raise _bad(path, "optimizer iterations", "an integer >= 0", saved.optimizer.iterations)
+    # ---- generators
+    states = extra.get("generators")
+    if not isinstance(states, dict):
+        raise _bad(path, "generators", "an object of generator states", states)
+    checked_states = []
+    for name, rng in generators(model):
+        state = states.get(name)
+        if state is None:
+            raise ValueError(f"Checkpoint {os.fspath(path)!r} has no state for generator {name!r}.")
+        kind = type(rng.bit_generator)
+        if not isinstance(state, dict) or state.get("bit_generator") != kind.__name__:
+            raise _bad(path, f"generators.{name}", f"a {kind.__name__} state", state)
+        probe = kind()
+        try:
+            probe.state = state
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise _bad(
+                path, f"generators.{name}", f"a valid {kind.__name__} state ({exc})", "..."
+            ) from None
+        checked_states.append((rng, state))
+    saved_callbacks = extra.get("callbacks")
+    if not isinstance(saved_callbacks, list) or not all(
+        isinstance(s, dict)
+        and isinstance(s.get("class"), str)
+        and isinstance(s.get("values"), dict)
+        for s in saved_callbacks
+    ):
+        raise _bad(path, "callbacks", "a list of {class, values} objects", saved_callbacks)
+
+    # ---- apply: callbacks first (their own checks may still refuse), then the model
     # match callbacks by class, in order of appearance: the n-th EarlyStopping now gets
     # the n-th EarlyStopping's state; a callback new at resume time starts fresh
     saved_by_class: dict[str, list[int]] = {}
-    for i, spec in enumerate(extra["callbacks"]):
+    for i, spec in enumerate(saved_callbacks):
         saved_by_class.setdefault(spec["class"], []).append(i)
     for cb in callbacks:
         queue = saved_by_class.get(type(cb).__name__)
@@ -151,16 +560,38 @@ def restore(path, model, callbacks) -> TrainingPosition:
         i = queue.pop(0)
         prefix = f"cb/{i}/"
         mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        cb.set_state(extra["callbacks"][i]["values"], mine)
-    batches = None
-    if "order" in arrays:
-        order, bounds = arrays["order"], arrays["bounds"]
-        batches = [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+        try:
+            cb.set_state(saved_callbacks[i]["values"], mine)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise _bad(
+                path,
+                f"callbacks[{i}] ({saved_callbacks[i]['class']})",
+                "the state that callback saves",
+                f"{type(exc).__name__}: {exc}",
+            ) from None
+    model.set_weights(saved.get_weights())
+    if resume_optimizer and saved.optimizer is not None:
+        if saved.optimizer.slots:
+            model.optimizer.load_state(saved.optimizer.state(), params)
+        else:
+            model.optimizer.slots = {}
+            model.optimizer.iterations = saved.optimizer.iterations
+        # the rate a schedule had reached (ReduceLROnPlateau, decays) comes back too
+        model.optimizer.learning_rate = saved.optimizer.learning_rate
+    else:
+        model.optimizer.slots = {}
+        model.optimizer.iterations = 0
+        run_optimizer = current  # the run goes on with this optimizer
+    for rng, state in checked_states:
+        rng.bit_generator.state = state
     return TrainingPosition(
-        extra["epoch"],
-        extra["batch"],
+        epoch,
+        batch,
         batches,
-        extra["totals"],
-        extra["n_samples"],
-        extra["batch_size"],
+        extra.get("totals"),
+        n_samples,
+        batch_size,
+        run_id=run_id,
+        run_optimizer=run_optimizer,
+        path=path,
     )
