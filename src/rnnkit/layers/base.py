@@ -17,6 +17,10 @@ Every layer:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
+
 import numpy as np
 
 from .. import backend
@@ -69,7 +73,12 @@ class Layer:
 
     def ensure_built(self, input_shape: tuple) -> None:
         if not self.built:
-            self.build(tuple(input_shape))
+            budget = _weight_budget.get()
+            if budget is None:
+                self.build(tuple(input_shape))
+            else:
+                with budget.counting(self):
+                    self.build(tuple(input_shape))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
@@ -117,26 +126,76 @@ class Layer:
     def get_weights(self) -> list[np.ndarray]:
         return [w.copy() for _, w in self.weights()]
 
-    def set_weights(self, weights) -> None:
-        """Load arrays in get_weights() order; shapes must match exactly.
+    def check_weights(self, weights) -> list[np.ndarray]:
+        """Check arrays for :meth:`set_weights` without assigning any.
+
+        Args:
+            weights: one array per weight, in get_weights() order.
+
+        Returns:
+            The arrays as they would be stored: in each weight's dtype.
 
         Raises:
-            ValueError: wrong count or shape, naming the layer and the weight.
+            ValueError: wrong count or shape, or a NaN or inf, naming the layer and the
+                weight.
+            TypeError: an array that is not numeric (object, string, complex).
+
+        Example:
+            >>> layer.check_weights(layer.get_weights())  # doctest: +SKIP
         """
         current = self.weights()
+        if isinstance(weights, np.ndarray) or not hasattr(weights, "__iter__"):
+            raise TypeError(
+                f"Layer {self.name!r}: set_weights expects a list of arrays, got "
+                f"{type(weights).__name__}."
+            )
         weights = list(weights)
         if len(weights) != len(current):
             raise ValueError(
                 f"Layer {self.name!r} expects {len(current)} weight arrays "
                 f"({[n for n, _ in current]}), got {len(weights)}."
             )
+        checked = []
         for (name, target), value in zip(current, weights):
-            value = np.asarray(value)
+            try:
+                value = np.asarray(value)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"Layer {self.name!r} weight {name!r}: expected an array, got "
+                    f"{type(value).__name__} ({exc})."
+                ) from None
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Layer {self.name!r} weight {name!r}: expected a numeric array, got "
+                    f"dtype {value.dtype}."
+                )
             if value.shape != target.shape:
                 raise ValueError(
                     f"Layer {self.name!r} weight {name!r}: expected shape {target.shape}, "
                     f"got {value.shape}."
                 )
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = value.astype(target.dtype, copy=False)
+            if value.dtype.kind == "f" and not _all_finite(value):
+                raise ValueError(
+                    f"Layer {self.name!r} weight {name!r}: holds NaN or inf (or values too "
+                    f"large for {target.dtype})."
+                )
+            checked.append(value)
+        return checked
+
+    def set_weights(self, weights) -> None:
+        """Load arrays in get_weights() order; shapes must match exactly. Every array
+        is checked (:meth:`check_weights`) before any is assigned, so a refused call
+        leaves the layer as it was.
+
+        Raises:
+            ValueError: wrong count or shape, or a NaN or inf, naming the layer and the
+                weight.
+            TypeError: an array that is not numeric.
+        """
+        checked = self.check_weights(weights)
+        for (_, target), value in zip(self.weights(), checked):
             target[...] = value
 
     def count_params(self) -> int:
@@ -154,6 +213,102 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
+
+
+_FINITE_CHUNK = 1 << 20  # elements tested at a time: no bool copy of a whole embedding
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    flat = array.reshape(-1)
+    return all(
+        bool(np.isfinite(flat[i : i + _FINITE_CHUNK]).all())
+        for i in range(0, flat.size, _FINITE_CHUNK)
+    )
+
+
+class WeightBudgetError(ValueError):
+    """Building layers would create more weight values than a :func:`weight_budget`
+    allows."""
+
+
+class _WeightBudget:
+    def __init__(self, values: int, origin: str):
+        self.left = int(values)
+        self.total = int(values)
+        self.origin = origin
+
+    @contextlib.contextmanager
+    def counting(self, layer):
+        """While ``layer`` builds, its initializers (and its cell's) count every value
+        they create against the budget and refuse one that would exceed it, before it
+        is allocated."""
+        swapped = []
+        owners = [layer] + [
+            v for v in vars(layer).values() if hasattr(v, "build") and not isinstance(v, Layer)
+        ]
+        for owner in owners:
+            for attr, value in list(vars(owner).items()):
+                if attr.endswith("initializer") and callable(value):
+                    swapped.append((owner, attr, value))
+                    setattr(owner, attr, _CountedInitializer(value, self, layer.name))
+        try:
+            yield
+        finally:
+            for owner, attr, value in swapped:
+                setattr(owner, attr, value)
+
+
+class _CountedInitializer:
+    def __init__(self, init, budget: _WeightBudget, layer_name: str):
+        self.init, self.budget, self.layer_name = init, budget, layer_name
+
+    def __call__(self, shape, dtype, rng):
+        dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if any(int(d) < 0 for d in dims):
+            raise WeightBudgetError(
+                f"{self.budget.origin}: layer {self.layer_name!r} would create a weight of "
+                f"shape {dims}."
+            )
+        values = math.prod(int(d) for d in dims)
+        if values > self.budget.left:
+            raise WeightBudgetError(
+                f"{self.budget.origin}: layer {self.layer_name!r} would create a weight of "
+                f"shape {dims} ({values:,} values), more than the "
+                f"{self.budget.total:,} values the saved weights hold in all."
+            )
+        self.budget.left -= values
+        return self.init(shape, dtype, rng)
+
+
+_weight_budget: contextvars.ContextVar[_WeightBudget | None] = contextvars.ContextVar(
+    "rnnkit_weight_budget", default=None
+)
+
+
+@contextlib.contextmanager
+def weight_budget(values: int, origin: str):
+    """Bound the weights that layers built inside the block may create, in all.
+
+    Loading a model builds it from an untrusted config: within this block every
+    initializer a layer's ``build`` calls is checked first, so that a config asking
+    for ``units=10**12`` is refused before anything is allocated.
+
+    Args:
+        values: how many weight values (elements, all weights together) may be made.
+        origin: what to name in the error, e.g. the file.
+
+    Raises:
+        WeightBudgetError: (a ValueError) from a build that would exceed the bound.
+
+    Example:
+        >>> with weight_budget(100, "'m.rnnkit'"):  # doctest: +SKIP
+        ...     Dense(10**6).ensure_built((8,))
+    """
+    token = _weight_budget.set(_WeightBudget(values, origin))
+    try:
+        yield
+    finally:
+        _weight_budget.reset(token)
 
 
 def _snake(name: str) -> str:
