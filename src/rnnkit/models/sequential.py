@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -218,24 +219,61 @@ class Sequential:
         return loss, y_pred, mask, grad, fused
 
     def train_on_batch(self, x, y, sample_weight=None) -> float:
-        """One optimizer step on one batch; returns the batch's loss."""
+        """One optimizer step on one batch; returns the batch's loss.
+
+        A NaN or inf loss or gradient is returned as the loss with the weights left
+        as they were (as Keras returns it).
+
+        Raises:
+            FloatingPointError: the update would have made a weight NaN or inf; the
+                step is undone (weights and optimizer state as before the call).
+        """
         self._require_compiled()
         x, y = self._check_data(x, y)
-        return self._train_step(x, y, sample_weight)[0]
+        loss, _, _, _, problem = self._train_step(x, y, sample_weight)
+        if problem is not None and problem.startswith("weight"):
+            raise FloatingPointError(
+                f"The update made {problem} NaN or inf; the step was undone (weights and "
+                f"optimizer state as before this batch). Lower the learning rate or clip "
+                f"the gradients."
+            )
+        return loss
 
     def _train_step(self, x, y, sample_weight):
         """Forward, backward and (if loss and gradients are finite) one update.
-        Returns (loss, y_pred, mask, gradient norm); a non-finite loss or norm means
-        the weights were left untouched."""
+
+        Returns (loss, y_pred, mask, gradient norm, problem): ``problem`` is None, or
+        what became non-finite ("loss", "gradient norm", "weight <name>"); in every
+        such case the weights and the optimizer state are those from before the call
+        (an update that produced a non-finite weight is undone)."""
         loss, y_pred, mask, grad, fused = self.compute_loss(x, y, sample_weight, training=True)
-        gnorm = math.nan
-        if np.isfinite(loss):
-            self.backward(grad, from_logits=fused, input_grad=False)
-            grads = self.gradients()
-            gnorm = optimizers.global_norm(grads)
-            if np.isfinite(gnorm):
-                self.optimizer.apply([w for _, w in self.trainable_weights()], grads)
-        return loss, y_pred, mask, gnorm
+        if not np.isfinite(loss):
+            return loss, y_pred, mask, math.nan, "loss"
+        self.backward(grad, from_logits=fused, input_grad=False)
+        grads = self.gradients()
+        gnorm = optimizers.global_norm(grads)
+        if not np.isfinite(gnorm):
+            return loss, y_pred, mask, gnorm, "gradient norm"
+        named = self.trainable_weights()
+        params = [w for _, w in named]
+        undo = self._undo_buffers(params)
+        self.optimizer.apply(params, grads)
+        for name, w in named:
+            # a float32 sum overflows only when the weights are past any sane scale;
+            # the exact test runs then
+            if not math.isfinite(float(w.sum())) and not np.isfinite(w).all():
+                undo.restore(params)
+                return loss, y_pred, mask, gnorm, f"weight {name}"
+        return loss, y_pred, mask, gnorm, None
+
+    def _undo_buffers(self, params) -> _UndoBuffers:
+        """The weights and optimizer state before an update, copied into buffers kept
+        from step to step (no allocation after the first step)."""
+        undo = getattr(self, "_undo", None)
+        if undo is None or not undo.fits(params, self.optimizer):
+            undo = self._undo = _UndoBuffers(params, self.optimizer)
+        undo.save(params)
+        return undo
 
     # ---- validation of user data ------------------------------------------------
     def _require_compiled(self):
@@ -335,77 +373,165 @@ class Sequential:
         class_weight=None,
         sample_weight=None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         bucket_by_length: bool = False,
         checkpoint_dir=None,
         checkpoint_every="epoch",
         keep_checkpoints: int = 3,
         resume=None,
         on_nonfinite: str = "raise",
+        overwrite: bool = False,
+        resume_optimizer: bool = True,
     ) -> History:
         """Train for ``epochs`` passes over (x, y); returns a History.
 
         Args:
             x, y: inputs and targets (y one-hot for categorical_crossentropy,
-                integer labels for sparse_categorical_crossentropy).
+                integer labels for sparse_categorical_crossentropy). ``x`` may also be
+                a Python generator or a Keras-style :class:`~rnnkit.models.PyDataset`
+                (``Sequence``) yielding ``(x, y)`` or ``(x, y, sample_weight)``
+                batches; ``y`` and ``sample_weight`` are then not given, and
+                ``batch_size`` is ignored (the data makes the batches).
             batch_size: samples per step, default 32.
-            epochs: index of the last epoch to train (with ``initial_epoch``).
+            epochs: index of the last epoch to train (with ``initial_epoch``), an
+                integer >= 0.
             verbose: 0 silent, 1 (or "auto") a progress bar per epoch, 2 one line.
             callbacks: list of :class:`rnnkit.callbacks.Callback`.
             validation_split: fraction of the samples, taken from the end before
                 shuffling (as Keras), held out for validation.
-            validation_data: (x_val, y_val) or (x_val, y_val, sample_weight).
-            shuffle: reshuffle the samples every epoch.
-            class_weight: dict class -> weight, applied as sample weights.
-            sample_weight: array (samples,) of per-sample loss weights.
+            validation_data: (x_val, y_val), (x_val, y_val, sample_weight), or a
+                generator / PyDataset of such batches.
+            shuffle: reshuffle the samples every epoch (for a PyDataset: the order
+                of its batches, as Keras; a generator's order is its own).
+            class_weight: dict class id -> weight (>= 0), applied as sample weights.
+            sample_weight: array (samples,) (or (samples, time steps)) of per-sample
+                loss weights, >= 0.
             initial_epoch: epoch to start from (for resuming).
+            steps_per_epoch: batches per epoch: needed for a generator that never
+                ends; with arrays or a PyDataset, the first ones of each epoch.
+                Default: all (a generator: until it is exhausted).
+            validation_steps: batches of a generator / PyDataset ``validation_data``
+                per evaluation (default: all, or until exhausted).
             bucket_by_length: (rnnkit extension) with a masking ``Embedding`` first,
                 form batches of stories of similar length, in random order, so that
                 the trimming of all-padding steps saves the most time. The gradient of
                 each batch is unchanged by padding; only which samples share a batch
                 differs from plain shuffling.
             checkpoint_dir: write crash-safe checkpoints here (see
-                :mod:`rnnkit.models.checkpoint`); also set by a BackupAndRestore callback.
+                :mod:`rnnkit.models.checkpoint`); also set by a BackupAndRestore
+                callback. The folder belongs to this run while it trains (a lock file
+                refuses a second process), and a fresh run is refused in a folder
+                holding another run's checkpoints unless ``overwrite=True``.
             checkpoint_every: ``"epoch"`` or a number of batches.
-            keep_checkpoints: how many checkpoints to keep (newest).
+            keep_checkpoints: how many of this run's checkpoints to keep (newest).
             resume: continue from a checkpoint: a checkpoint file, a folder (its newest),
                 or True (the newest in ``checkpoint_dir``; a fresh start if none). The
                 model, data and fit arguments must be those of the interrupted run; the
                 result is then identical to an uninterrupted run.
             on_nonfinite: ``"raise"`` (default) stops with FloatingPointError naming the
-                epoch and batch when the loss or the gradients are NaN or inf; ``"skip"``
-                drops that batch and goes on. The weights are never updated with a
-                non-finite gradient, and no checkpoint is written from such a state.
+                epoch and batch when the loss, the gradients or the updated weights
+                are NaN or inf; ``"skip"`` drops that batch and goes on. Either way the
+                step is undone (weights and optimizer state as before that batch) and
+                no checkpoint is written from a non-finite state. Skipped batches are
+                counted in the logs and History (``skipped_batches``), never averaged
+                in; an epoch with every batch skipped has a NaN loss, and no built-in
+                callback counts it as an improvement.
+            overwrite: start a new run in a ``checkpoint_dir`` that holds another
+                run's checkpoints; they are deleted once this run's first checkpoint
+                is safely written. Default False: such a folder is refused.
+            resume_optimizer: with ``resume``: True (default) continues the
+                checkpoint's optimizer state, and the compiled optimizer must be the
+                one the checkpoint's run used (a ValueError names what differs);
+                False keeps the compiled optimizer and starts it fresh (moments and
+                step count from zero, its own learning rate) from the checkpoint's
+                weights.
+        Returns:
+            The History (also ``model.history``).
         Raises:
             ValueError, TypeError: for malformed data or arguments, before training.
-            FloatingPointError: when the loss or gradients become NaN or inf.
+            FloatingPointError: when the loss, gradients or weights become NaN or inf
+                (with ``on_nonfinite="raise"``).
+            CheckpointFolderBusyError: another live process trains into
+                ``checkpoint_dir``.
+
+        Example:
+            >>> history = model.fit(x, y, epochs=5, batch_size=32,  # doctest: +SKIP
+            ...                     validation_split=0.1, checkpoint_dir="ckpt")
         """
         from ..callbacks import BackupAndRestore
         from . import checkpoint as ckpt_mod
+        from . import data_adapters as da
 
         self._require_compiled()
-        batch_size = 32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
-        epochs = int(epochs)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        epochs = _count_arg(epochs, "epochs")
+        initial_epoch = _count_arg(initial_epoch, "initial_epoch")
+        verbose = _verbose_arg(verbose)
+        for name, value in (
+            ("shuffle", shuffle),
+            ("bucket_by_length", bucket_by_length),
+            ("overwrite", overwrite),
+            ("resume_optimizer", resume_optimizer),
+        ):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(
+                    f"Received an invalid value for argument {name}, expected True or False, "
+                    f"got {value!r}."
+                )
+        if on_nonfinite not in ("raise", "skip"):
+            raise ValueError(
+                f"Received an invalid value for argument on_nonfinite, expected 'raise' or "
+                f"'skip', got {on_nonfinite!r}."
+            )
+        if steps_per_epoch is not None:
+            steps_per_epoch = validation.positive_int(steps_per_epoch, "steps_per_epoch")
+        if validation_steps is not None:
+            validation_steps = validation.positive_int(validation_steps, "validation_steps")
+        if batch_size is not None:
+            batch_size = validation.positive_int(batch_size, "batch_size")
         validation_split = validation.fraction(validation_split, "validation_split")
-        x, y = self._check_data(x, y)
-        n = _n(x)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=float)
-            if sample_weight.shape[0] != n:
-                raise ValueError(
-                    f"sample_weight has {sample_weight.shape[0]} entries; expected one per "
-                    f"sample ({n})."
-                )
-        if sample_weight is not None:
-            validation.check_finite(sample_weight, "sample_weight")
-            if np.any(sample_weight < 0):
-                raise ValueError(
-                    "Received an invalid value for argument sample_weight: expected weights "
-                    f">= 0, got min {sample_weight.min()}."
-                )
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(
+                f"Received an invalid value for argument callbacks, expected a list of "
+                f"Callback instances, got {validation.describe(callbacks)}."
+            )
         if class_weight is not None:
-            cw = self._class_weights(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
+            self._check_class_weight(class_weight)
+        source = da.kind(x)
+        if source == "arrays":
+            if x is None:
+                raise ValueError("Received an invalid value for argument x: x is required.")
+            if y is None:
+                raise ValueError(
+                    "Received an invalid value for argument y: the targets are required "
+                    "(or pass x as a generator / PyDataset of (x, y) batches)."
+                )
+            batch_size = 32 if batch_size is None else batch_size
+            x, y = self._check_data(x, y)
+            n = _n(x)
+            sample_weight = self._check_sample_weight(sample_weight, y, n)
+            if class_weight is not None:
+                cw = self._class_weights(y, class_weight)
+                sample_weight = cw if sample_weight is None else sample_weight * cw
+        else:
+            what = "PyDataset" if source == "dataset" else "generator"
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(
+                        f"When providing `x` as a {what}, `{name}` should not be passed; "
+                        f"the {what} yields (x, y) or (x, y, sample_weight) batches."
+                    )
+            if validation_split:
+                raise ValueError(
+                    f"Received an invalid value for argument validation_split: it needs "
+                    f"arrays; with x a {what}, pass validation_data."
+                )
+            if bucket_by_length:
+                raise ValueError(
+                    f"Received an invalid value for argument bucket_by_length: it needs "
+                    f"arrays; a {what} makes its own batches."
+                )
+            n = da.dataset_length(x, "x") if source == "dataset" else None
         if validation_data is None and validation_split > 0:
             split = int(n * (1.0 - validation_split))
             if split == 0 or split == n:
@@ -419,25 +545,29 @@ class Sequential:
             x, y = _take(x, slice(None, split)), _take(y, slice(None, split))
             sample_weight = None if sample_weight is None else sample_weight[:split]
             n = split
-        if validation_data is not None:
-            if len(validation_data) not in (2, 3):
+        val_source = da.kind(validation_data) if validation_data is not None else None
+        if val_source == "arrays":
+            if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (
+                2,
+                3,
+            ):
                 raise ValueError(
                     "validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight), "
-                    f"got a sequence of {len(validation_data)}."
+                    f"or a generator / PyDataset of batches; got "
+                    f"{validation.describe(validation_data)}."
                 )
             val_x, val_y = self._check_data(validation_data[0], validation_data[1])
-            val_sw = validation_data[2] if len(validation_data) == 3 else None
-
-        if on_nonfinite not in ("raise", "skip"):
-            raise ValueError(
-                f"Received an invalid value for argument on_nonfinite, expected 'raise' or "
-                f"'skip', got {on_nonfinite!r}."
+            val_sw = (
+                self._check_sample_weight(validation_data[2], val_y, _n(val_x), "validation_data")
+                if len(validation_data) == 3
+                else None
             )
         history = History()
         cbs: list[Callback] = list(callbacks or []) + [history]  # History last, as Keras
         for cb in cbs:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be rnnkit Callback instances, got {cb!r}.")
+        for cb in cbs:
             cb.set_model(self)
             if isinstance(cb, BackupAndRestore):
                 checkpoint_dir, checkpoint_every = cb.backup_dir, cb.save_freq
@@ -447,12 +577,62 @@ class Sequential:
         if checkpoint_every != "epoch":
             every_batches = validation.positive_int(checkpoint_every, "checkpoint_every")
         keep_checkpoints = validation.positive_int(keep_checkpoints, "keep_checkpoints")
-        n_batches = math.ceil(n / batch_size)
+        resuming = resume is not None and resume is not False
+        if source == "generator" and (checkpoint_dir is not None or resuming):
+            raise ValueError(
+                "Received an invalid value for argument x: checkpoints and resume need data "
+                "whose position can be restored (arrays or a PyDataset); a generator's cannot."
+            )
+        if resuming and resume is not True and not isinstance(resume, (str, os.PathLike)):
+            raise TypeError(
+                f"Received an invalid value for argument resume, expected None, True, False "
+                f"or a path, got {validation.describe(resume)}."
+            )
+        # a PyDataset is checkpointed as a data set of len(x) items in batches of one
+        unit = batch_size if source == "arrays" else 1
+        if source == "arrays":
+            n_batches = math.ceil(n / batch_size)
+        elif source == "dataset":
+            n_batches = n
+        else:
+            n_batches = steps_per_epoch
+        if steps_per_epoch is not None and source != "generator":
+            if steps_per_epoch > n_batches:
+                raise ValueError(
+                    f"Received an invalid value for argument steps_per_epoch: the data has "
+                    f"{n_batches} batches per epoch, got steps_per_epoch={steps_per_epoch}."
+                )
+            n_batches = steps_per_epoch
+
+        def make_batches():
+            if source == "generator":
+                return None if n_batches is None else [None] * n_batches
+            order = self.rng.permutation(n) if shuffle else np.arange(n)
+            if source == "dataset":
+                return [order[i : i + 1] for i in range(n_batches)]
+            if bucket_by_length and shuffle:
+                return self._length_buckets(x, order, batch_size)[:n_batches]
+            return [order[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)]
+
+        iterator = iter(x) if source == "generator" else None
+
+        def fetch(key, b):
+            if source == "arrays":
+                idx = np.sort(key) if shuffle else key
+                yb = _take(y, idx)
+                swb = None if sample_weight is None else sample_weight[idx]
+                xb, yb = self._trim_padding(_take(x, idx), yb)
+                return xb, yb, swb
+            item = x[int(key[0])] if source == "dataset" else next(iterator)
+            return self._source_batch(item, "x", f"batch {b + 1}", class_weight)
+
+        run = {"id": None, "optimizer": None}
+        written = {"last": None, "replaced": []}
 
         def save_checkpoint(epoch, next_batch, batches, totals):
             if checkpoint_dir is None:
                 return
-            ckpt_mod.write(
+            path = ckpt_mod.write(
                 checkpoint_dir,
                 self,
                 ckpt_mod.TrainingPosition(
@@ -461,126 +641,246 @@ class Sequential:
                     batches,
                     None if totals is None else totals.state(),
                     n,
-                    batch_size,
+                    unit,
+                    run_id=run["id"],
+                    run_optimizer=run["optimizer"],
                 ),
                 cbs,
                 keep_checkpoints,
             )
+            written["last"] = path
+            for old in written["replaced"]:  # overwrite=True: the replaced run's files
+                old.unlink(missing_ok=True)
+            written["replaced"] = []
 
-        self.stop_training = False
-        self.history = history
-        self.skipped_batches = 0
-        for cb in cbs:
-            cb.on_train_begin()
-        # restore after on_train_begin, which resets the callbacks' own state
-        position = None
-        if resume is not None and resume is not False:
-            source = checkpoint_dir if resume is True else resume
-            if source is None:
-                raise ValueError("resume=True needs checkpoint_dir (or a BackupAndRestore).")
-            found = ckpt_mod.latest(source)
-            if found is None and resume is not True:
-                raise FileNotFoundError(f"No checkpoint to resume from in {os.fspath(source)!r}.")
-            if found is not None:
-                position = ckpt_mod.restore(found, self, cbs)
-                if (position.n_samples, position.batch_size) != (n, batch_size):
-                    raise ValueError(
-                        f"Checkpoint {found} was written for {position.n_samples} training "
-                        f"samples in batches of {position.batch_size}; this fit has {n} in "
-                        f"batches of {batch_size}. Resume with the same data and arguments."
-                    )
-                initial_epoch = position.epoch
-
-        for epoch in range(initial_epoch, epochs):
+        lock = ckpt_mod.FolderLock(checkpoint_dir) if checkpoint_dir is not None else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            self.stop_training = False
+            self.history = history
+            self.skipped_batches = 0
             for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            first = 0
-            if position is not None and position.batches is not None and position.epoch == epoch:
-                batches, first = position.batches, position.batch
-                totals = _Totals.from_state(self.metric_fns, position.totals)
-            else:
-                order = self.rng.permutation(n) if shuffle else np.arange(n)
-                if bucket_by_length and shuffle:
-                    batches = self._length_buckets(x, order, batch_size)
-                else:
-                    batches = [
-                        order[b * batch_size : (b + 1) * batch_size] for b in range(n_batches)
-                    ]
-                totals = _Totals(self.metric_fns)
+                cb.on_train_begin()
+            # restore after on_train_begin, which resets the callbacks' own state
             position = None
-            started, seen_steps = time.perf_counter(), 0  # time steps per second, for the bar
-            bar = tqdm(
-                total=len(batches),
-                initial=first,
-                desc=f"Epoch {epoch + 1}/{epochs}",
-                unit="batch",
-                disable=verbose != 1,
-                leave=True,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-            with bar:
-                for b in range(first, len(batches)):
-                    idx = np.sort(batches[b]) if shuffle else batches[b]
-                    yb = _take(y, idx)
-                    swb = None if sample_weight is None else sample_weight[idx]
-                    xb, yb = self._trim_padding(_take(x, idx), yb)
-                    loss, y_pred, mask, gnorm = self._train_step(xb, yb, swb)
-                    if not (np.isfinite(loss) and np.isfinite(gnorm)):
-                        what = "loss" if not np.isfinite(loss) else "gradient norm"
-                        value = loss if not np.isfinite(loss) else gnorm
-                        if on_nonfinite == "raise":
-                            saved = (
-                                (
-                                    f"; the last checkpoint in {os.fspath(checkpoint_dir)!r} "
-                                    f"is intact"
+            if resuming:
+                src = checkpoint_dir if resume is True else resume
+                if src is None:
+                    raise ValueError("resume=True needs checkpoint_dir (or a BackupAndRestore).")
+                found = ckpt_mod.latest(src)
+                if found is None and resume is not True:
+                    raise FileNotFoundError(f"No checkpoint to resume from in {os.fspath(src)!r}.")
+                if found is not None:
+                    position = ckpt_mod.restore(
+                        found, self, cbs, resume_optimizer=bool(resume_optimizer)
+                    )
+                    if (position.n_samples, position.batch_size) != (n, unit):
+                        raise ValueError(
+                            f"Checkpoint {found} was written for {position.n_samples} training "
+                            f"samples in batches of {position.batch_size}; this fit has {n} in "
+                            f"batches of {unit}. Resume with the same data and arguments."
+                        )
+                    initial_epoch = position.epoch
+                    run["id"], run["optimizer"] = position.run_id, position.run_optimizer
+                    written["last"] = found
+            if position is None:
+                run["id"] = ckpt_mod.new_run_id()
+                run["optimizer"] = ckpt_mod.optimizer_spec(self.optimizer)
+            if checkpoint_dir is not None:
+                others = {
+                    rid: files
+                    for rid, files in ckpt_mod.runs_in(checkpoint_dir).items()
+                    if rid != run["id"]
+                }
+                if others and not overwrite:
+                    newest = max((f for files in others.values() for f in files), key=_ckpt_key)
+                    raise ValueError(
+                        f"Checkpoint folder {os.fspath(checkpoint_dir)!r} holds checkpoints of "
+                        f"another run ({sum(map(len, others.values()))} files, newest "
+                        f"{newest.name}). Pass resume=True to continue that run, "
+                        f"overwrite=True to start over (its checkpoints are deleted once this "
+                        f"run's first one is written), or another checkpoint_dir."
+                    )
+                written["replaced"] = [f for files in others.values() for f in files]
+
+            for epoch in range(initial_epoch, epochs):
+                for cb in cbs:
+                    cb.on_epoch_begin(epoch)
+                first = 0
+                if (
+                    position is not None
+                    and position.batches is not None
+                    and position.epoch == epoch
+                ):
+                    batches, first = position.batches, position.batch
+                    totals = _Totals.from_state(self.metric_fns, position.totals)
+                else:
+                    batches = make_batches()
+                    totals = _Totals(self.metric_fns)
+                position = None
+                started, seen_steps = time.perf_counter(), 0  # time steps per second
+                bar = tqdm(
+                    total=None if batches is None else len(batches),
+                    initial=first,
+                    desc=f"Epoch {epoch + 1}/{epochs}",
+                    unit="batch",
+                    disable=verbose != 1,
+                    leave=True,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
+                ran_out = False
+                with bar:
+                    b = first
+                    while batches is None or b < len(batches):
+                        try:
+                            xb, yb, swb = fetch(None if batches is None else batches[b], b)
+                        except StopIteration:
+                            ran_out = True
+                            break
+                        for cb in cbs:
+                            cb.on_train_batch_begin(b)
+                        loss, y_pred, mask, gnorm, problem = self._train_step(xb, yb, swb)
+                        if problem is not None:
+                            if on_nonfinite == "raise":
+                                raise FloatingPointError(
+                                    self._nonfinite_message(
+                                        problem, loss, gnorm, epoch, b, checkpoint_dir, written
+                                    )
                                 )
-                                if checkpoint_dir is not None
-                                else ""
-                            )
-                            raise FloatingPointError(
-                                f"The {what} became {value} at epoch {epoch + 1}, batch "
-                                f"{b + 1}; training stopped, weights not updated{saved} "
-                                f"(lower the learning rate, clip gradients, or pass "
-                                f"on_nonfinite='skip')."
-                            )
-                        self.skipped_batches += 1
+                            self.skipped_batches += 1
+                            totals.skipped += 1
+                            bar.update(1)
+                            b += 1
+                            continue
+                        totals.add(loss, _n(yb), yb, y_pred, mask)
+                        for cb in cbs:
+                            cb.on_train_batch_end(b, {"loss": loss, "gradient_norm": gnorm})
+                        first_input = xb[0] if isinstance(xb, list) else xb
+                        seen_steps += _n(xb) * (
+                            first_input.shape[1] if first_input.ndim >= 2 else 1
+                        )
+                        rate = seen_steps / max(time.perf_counter() - started, 1e-9)
+                        bar.set_postfix({**totals.logs(), "tok/s": f"{rate:.0f}"}, refresh=False)
                         bar.update(1)
-                        continue
-                    totals.add(loss, len(idx), yb, y_pred, mask)
-                    for cb in cbs:
-                        cb.on_train_batch_end(b, {"loss": loss})
-                    first_input = xb[0] if isinstance(xb, list) else xb
-                    seen_steps += len(idx) * (first_input.shape[1] if first_input.ndim >= 2 else 1)
-                    rate = seen_steps / max(time.perf_counter() - started, 1e-9)
-                    bar.set_postfix({**totals.logs(), "tok/s": f"{rate:.0f}"}, refresh=False)
-                    bar.update(1)
-                    if (
-                        every_batches is not None
-                        and (b + 1) % every_batches == 0
-                        and b + 1 < len(batches)
-                    ):
-                        save_checkpoint(epoch, b + 1, batches, totals)
-                logs = totals.logs()
-                if validation_data is not None:
-                    val = self._evaluate_arrays(val_x, val_y, val_sw, batch_size)
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                bar.set_postfix(logs, refresh=True)
-            if verbose == 2:
-                line = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {line}", file=sys.stderr)
+                        b += 1
+                        if (
+                            every_batches is not None
+                            and batches is not None
+                            and b % every_batches == 0
+                            and b < len(batches)
+                        ):
+                            save_checkpoint(epoch, b, batches, totals)
+                    if ran_out and b == first:
+                        warnings.warn(
+                            f"x (a generator) ran out of data at the start of epoch "
+                            f"{epoch + 1}; training stopped. Pass steps_per_epoch and a "
+                            f"generator that yields steps_per_epoch * epochs batches.",
+                            stacklevel=2,
+                        )
+                        break
+                    logs = totals.logs()
+                    if on_nonfinite == "skip":
+                        logs["skipped_batches"] = totals.skipped
+                    if validation_data is not None:
+                        if val_source == "arrays":
+                            val = self._evaluate_arrays(val_x, val_y, val_sw, batch_size or 32)
+                        else:
+                            val = self._evaluate_source(
+                                validation_data, validation_steps, "validation_data"
+                            )
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                    bar.set_postfix(logs, refresh=True)
+                if verbose == 2:
+                    line = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                    print(f"Epoch {epoch + 1}/{epochs} - {line}", file=sys.stderr)
+                for cb in cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if source == "dataset" and hasattr(x, "on_epoch_end"):
+                    x.on_epoch_end()
+                save_checkpoint(epoch + 1, 0, None, None)
+                if ran_out:
+                    warnings.warn(
+                        f"x (a generator) ran out of data in epoch {epoch + 1} after {b} "
+                        f"batches; training stopped. Pass steps_per_epoch and a generator "
+                        f"that yields steps_per_epoch * epochs batches.",
+                        stacklevel=2,
+                    )
+                    break
+                if self.stop_training:
+                    break
             for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            save_checkpoint(epoch + 1, 0, None, None)
-            if self.stop_training:
-                break
-        for cb in cbs:
-            cb.on_train_end()
-        for cb in cbs:
-            if isinstance(cb, BackupAndRestore) and cb.delete_checkpoint:
-                for path in ckpt_mod.list_checkpoints(cb.backup_dir):
-                    path.unlink(missing_ok=True)
+                cb.on_train_end()
+            for cb in cbs:
+                if isinstance(cb, BackupAndRestore) and cb.delete_checkpoint:
+                    for path in ckpt_mod.list_checkpoints(cb.backup_dir, run["id"]):
+                        path.unlink(missing_ok=True)
+        finally:
+            if lock is not None:
+                lock.release()
         return history
+
+    def _nonfinite_message(self, problem, loss, gnorm, epoch, b, checkpoint_dir, written) -> str:
+        """What went non-finite, and the truth about the checkpoints."""
+        if problem == "loss":
+            what = f"The loss became {loss}"
+        elif problem == "gradient norm":
+            what = f"The gradient norm became {gnorm}"
+        else:
+            what = f"The update made {problem} NaN or inf"
+        note = ""
+        if checkpoint_dir is not None:
+            last = written["last"]
+            if last is not None and os.path.isfile(last):
+                note = (
+                    f"; no checkpoint holds a non-finite state: the last one, "
+                    f"{os.fspath(last)!r}, written before this batch, is intact"
+                )
+            else:
+                note = (
+                    f"; this run has written no checkpoint to {os.fspath(checkpoint_dir)!r} "
+                    f"yet"
+                )
+        return (
+            f"{what} at epoch {epoch + 1}, batch {b + 1}; training stopped and the step was "
+            f"undone (weights and optimizer state as before that batch){note} (lower the "
+            f"learning rate, clip gradients, or pass on_nonfinite='skip')."
+        )
+
+    def _source_batch(self, item, argument, where, class_weight=None, targets=True):
+        """One batch from a generator or PyDataset, checked as arrays are."""
+        from . import data_adapters as da
+
+        xb, yb, swb = da.unpack(item, argument, where, targets)
+        if not targets:
+            return self._check_x(xb), None, None
+        xb, yb = self._check_data(xb, yb)
+        swb = self._check_sample_weight(swb, yb, _n(xb), f"{argument} ({where})")
+        if class_weight is not None:
+            cw = self._class_weights(yb, class_weight)
+            swb = cw if swb is None else swb * cw
+        xb, yb = self._trim_padding(xb, yb)
+        return xb, yb, swb
+
+    def _check_sample_weight(self, sample_weight, y, n, argument="sample_weight"):
+        if sample_weight is None:
+            return None
+        sw = validation.as_array(sample_weight, argument).astype(float)
+        y0 = y[0] if isinstance(y, list) else y
+        if sw.shape[0] != n or sw.ndim > 2 or (sw.ndim == 2 and sw.shape != y0.shape[:2]):
+            raise ValueError(
+                f"Received an invalid value for argument {argument}: expected one weight per "
+                f"sample, shape ({n},) (or per time step, {tuple(y0.shape[:2])}), got shape "
+                f"{sw.shape}."
+            )
+        validation.check_finite(sw, argument)
+        if np.any(sw < 0):
+            raise ValueError(
+                f"Received an invalid value for argument {argument}: expected weights "
+                f">= 0, got min {sw.min()}."
+            )
+        return sw
 
     def _trim_padding(self, x, y=None):
         """Drop trailing steps that are padding in every sample of the batch, when a
@@ -605,12 +905,48 @@ class Sequential:
             batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
         return [batches[i] for i in self.rng.permutation(len(batches))]
 
-    def _class_weights(self, y, class_weight) -> np.ndarray:
+    def _check_class_weight(self, class_weight) -> None:
+        """Keys: class ids of the model's output; values: numbers >= 0."""
         if not isinstance(class_weight, dict):
             raise TypeError(
                 f"Received an invalid value for argument class_weight, expected a dict "
                 f"class -> weight, got {type(class_weight).__name__}."
             )
+        if getattr(self, "_multi_out", False):
+            raise ValueError(
+                "Received an invalid value for argument class_weight: it is supported for "
+                "models with one output only."
+            )
+        shape = self.output_shape if self.built else None
+        n_classes = shape[-1] if shape is not None and shape[-1] is not None else None
+        if n_classes == 1:
+            n_classes = 2  # one sigmoid unit: classes 0 and 1
+        for key, value in class_weight.items():
+            if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+                raise TypeError(
+                    f"Received an invalid value for argument class_weight: keys must be "
+                    f"integer class ids, got {key!r} ({type(key).__name__})."
+                )
+            if key < 0 or (n_classes is not None and key >= n_classes):
+                raise ValueError(
+                    f"Received an invalid value for argument class_weight: class {key} is "
+                    f"not a class of the output (ids 0 to {(n_classes or 1) - 1})."
+                )
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise TypeError(
+                    f"Received an invalid value for argument class_weight: the weight of "
+                    f"class {key} must be a number, got {value!r}."
+                )
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(
+                    f"Received an invalid value for argument class_weight: the weight of "
+                    f"class {key} must be a finite number >= 0, got {value!r}."
+                )
+
+    def _class_weights(self, y, class_weight) -> np.ndarray:
+        self._check_class_weight(class_weight)
         if y.ndim >= 2 and y.shape[-1] > 1 and self.loss.name != "sparse_categorical_crossentropy":
             labels = np.argmax(y, axis=-1)
         else:
@@ -654,30 +990,147 @@ class Sequential:
             totals.add(loss, _n(yb), yb, y_pred, mask)
         return totals.logs()
 
-    def evaluate(self, x, y, batch_size=None, verbose=0, sample_weight=None, return_dict=False):
+    def _source_items(self, data, steps, argument):
+        """The batches of a generator or PyDataset: ``steps`` of them, or all (until a
+        generator is exhausted)."""
+        from . import data_adapters as da
+
+        if da.kind(data) == "dataset":
+            n = da.dataset_length(data, argument)
+            if steps is not None and steps > n:
+                raise ValueError(
+                    f"Received an invalid value for argument steps: {argument} has {n} "
+                    f"batches, got steps={steps}."
+                )
+            for i in range(n if steps is None else steps):
+                yield data[i]
+            return
+        iterator = iter(data)
+        k = 0
+        while steps is None or k < steps:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            yield item
+            k += 1
+
+    def _evaluate_source(self, data, steps, argument) -> dict:
+        stateful = self._stateful_layers()
+        saved = [l.states for l in stateful]
+        for layer in stateful:
+            layer.reset_states()
+        try:
+            totals = _Totals(self.metric_fns)
+            for k, item in enumerate(self._source_items(data, steps, argument)):
+                xb, yb, swb = self._source_batch(item, argument, f"batch {k + 1}")
+                loss, y_pred, mask, _, _ = self.compute_loss(xb, yb, swb, training=False)
+                totals.add(loss, _n(yb), yb, y_pred, mask)
+        finally:
+            for layer, states in zip(stateful, saved):
+                layer.states = states
+        if totals.count == 0:
+            raise ValueError(
+                f"Received an invalid value for argument {argument}: it yielded no batch "
+                f"(an exhausted generator? pass steps and a generator that loops)."
+            )
+        return totals.logs()
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose=0,
+        sample_weight=None,
+        steps=None,
+        return_dict=False,
+    ):
         """Loss and metrics on (x, y): a float if there are no metrics, else
-        ``[loss, metric, …]`` (or a dict with ``return_dict=True``)."""
+        ``[loss, metric, …]`` (or a dict with ``return_dict=True``).
+
+        Args:
+            x, y: arrays, or ``x`` a generator / PyDataset of ``(x, y)`` or
+                ``(x, y, sample_weight)`` batches (``y`` not given then).
+            batch_size: samples per batch for arrays (default 32).
+            sample_weight: per-sample weights for arrays.
+            steps: batches to read from a generator / PyDataset (default: all).
+            return_dict: return ``{name: value}``.
+        Raises:
+            ValueError, TypeError: malformed data or arguments.
+        Example:
+            >>> loss, acc = model.evaluate(x_test, y_test)  # doctest: +SKIP
+        """
+        from . import data_adapters as da
+
         self._require_compiled()
-        x, y = self._check_data(x, y)
-        batch_size = 32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
-        logs = self._evaluate_arrays(x, y, sample_weight, batch_size)
+        if steps is not None:
+            steps = validation.positive_int(steps, "steps")
+        if da.kind(x) != "arrays":
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(
+                        f"When providing `x` as a generator or PyDataset, `{name}` should not "
+                        f"be passed."
+                    )
+            logs = self._evaluate_source(x, steps, "x")
+        else:
+            x, y = self._check_data(x, y)
+            batch_size = (
+                32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
+            )
+            sample_weight = self._check_sample_weight(sample_weight, y, _n(x))
+            logs = self._evaluate_arrays(x, y, sample_weight, batch_size)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
-        """The model's outputs for ``x``, in batches of ``batch_size`` (default 32)."""
-        x = self._check_x(x)
-        batch_size = 32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
-        if any(getattr(l, "stateful", False) for l in self.layers):
-            batch_size = min(_n(x), batch_size)
-        outs = []
-        for start in tqdm(
-            range(0, _n(x), batch_size), disable=verbose != 1, desc="predict", file=sys.stderr
-        ):
-            xb, _ = self._trim_padding(_take(x, slice(start, start + batch_size)))
-            outs.append(self.forward(xb, training=False)[0])
+    def predict(self, x, batch_size=None, verbose=0, steps=None) -> np.ndarray:
+        """The model's outputs for ``x``, in batches of ``batch_size`` (default 32).
+
+        Args:
+            x: an array (a list of arrays for several inputs), or a generator /
+                PyDataset of batches (``x``, ``(x,)`` or ``(x, y, ...)``: targets are
+                ignored).
+            batch_size: samples per batch for arrays.
+            verbose: 1 shows a progress bar.
+            steps: batches to read from a generator / PyDataset (default: all).
+        Returns:
+            The outputs, concatenated over the batches (a list for several outputs).
+        Raises:
+            ValueError, TypeError: malformed data or arguments.
+        Example:
+            >>> probabilities = model.predict(x_test)  # doctest: +SKIP
+        """
+        from . import data_adapters as da
+
+        if steps is not None:
+            steps = validation.positive_int(steps, "steps")
+        if da.kind(x) != "arrays":
+            outs = []
+            for k, item in enumerate(self._source_items(x, steps, "x")):
+                xb, _, _ = self._source_batch(item, "x", f"batch {k + 1}", targets=False)
+                xb, _ = self._trim_padding(xb)
+                outs.append(self.forward(xb, training=False)[0])
+            if not outs:
+                raise ValueError(
+                    "Received an invalid value for argument x: it yielded no batch (an "
+                    "exhausted generator?)."
+                )
+        else:
+            x = self._check_x(x)
+            batch_size = (
+                32 if batch_size is None else validation.positive_int(batch_size, "batch_size")
+            )
+            if any(getattr(l, "stateful", False) for l in self.layers):
+                batch_size = min(_n(x), batch_size)
+            outs = []
+            for start in tqdm(
+                range(0, _n(x), batch_size), disable=verbose != 1, desc="predict", file=sys.stderr
+            ):
+                xb, _ = self._trim_padding(_take(x, slice(start, start + batch_size)))
+                outs.append(self.forward(xb, training=False)[0])
         if isinstance(outs[0], list):  # several outputs
             return [np.concatenate(parts, axis=0) for parts in zip(*outs)]
         return np.concatenate(outs, axis=0)
@@ -864,8 +1317,86 @@ def _take(x, idx):
     return [a[idx] for a in x] if isinstance(x, list) else x[idx]
 
 
+def _count_arg(value, argument: str) -> int:
+    """An integer >= 0 (epochs, initial_epoch): not a bool, not 2.7."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected an integer >= 0, "
+            f"got {validation.describe(value)}."
+        )
+    if value < 0:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected an integer >= 0, "
+            f"got {value}."
+        )
+    return int(value)
+
+
+def _verbose_arg(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)) or verbose not in (0, 1, 2):
+        raise ValueError(
+            f"Received an invalid value for argument verbose, expected 'auto', 0, 1 or 2, "
+            f"got {verbose!r}."
+        )
+    return int(verbose)
+
+
+def _ckpt_key(path):
+    from .checkpoint import parse_name
+
+    return parse_name(path.name)[:2]
+
+
+class _UndoBuffers:
+    """Copies of the weights and the optimizer's state from before an update, in
+    buffers reused every step, so that an update that makes a weight non-finite can
+    be taken back exactly."""
+
+    def __init__(self, params, optimizer):
+        self.optimizer = optimizer
+        self.params = [np.empty_like(p) for p in params]
+        self.slot_keys = sorted(optimizer.slots)
+        self.slots = {k: [np.empty_like(a) for a in optimizer.slots[k]] for k in self.slot_keys}
+        self.iterations = optimizer.iterations
+
+    def fits(self, params, optimizer) -> bool:
+        if optimizer is not self.optimizer or sorted(optimizer.slots) != self.slot_keys:
+            return False
+        if len(params) != len(self.params):
+            return False
+        if any(p.shape != b.shape or p.dtype != b.dtype for p, b in zip(params, self.params)):
+            return False
+        return all(
+            len(optimizer.slots[k]) == len(self.slots[k])
+            and all(a.shape == b.shape for a, b in zip(optimizer.slots[k], self.slots[k]))
+            for k in self.slot_keys
+        )
+
+    def save(self, params) -> None:
+        for b, p in zip(self.params, params):
+            np.copyto(b, p)
+        for k in self.slot_keys:
+            for b, a in zip(self.slots[k], self.optimizer.slots[k]):
+                np.copyto(b, a)
+        self.iterations = self.optimizer.iterations
+
+    def restore(self, params) -> None:
+        for b, p in zip(self.params, params):
+            np.copyto(p, b)
+        if self.slot_keys:
+            for k in self.slot_keys:
+                for b, a in zip(self.slots[k], self.optimizer.slots[k]):
+                    np.copyto(a, b)
+        else:  # the update created the slots: before it there were none
+            self.optimizer.slots = {}
+        self.optimizer.iterations = self.iterations
+
+
 class _Totals:
-    """Running sums for an epoch's loss and metrics (exact means over entries)."""
+    """Running sums for an epoch's loss and metrics (exact means over entries), and
+    the count of batches skipped for a non-finite step."""
 
     def __init__(self, metric_fns):
         self.metric_fns = metric_fns
@@ -873,6 +1404,7 @@ class _Totals:
         self.count = 0
         self.sums = [0.0] * len(metric_fns)
         self.counts = [0] * len(metric_fns)
+        self.skipped = 0
 
     def add(self, loss, n, y, y_pred, mask):
         self.loss_sum += loss * n
@@ -888,6 +1420,7 @@ class _Totals:
             "count": self.count,
             "sums": self.sums,
             "counts": self.counts,
+            "skipped": self.skipped,
         }
 
     @classmethod
@@ -895,10 +1428,13 @@ class _Totals:
         totals = cls(metric_fns)
         totals.loss_sum, totals.count = state["loss_sum"], state["count"]
         totals.sums, totals.counts = list(state["sums"]), list(state["counts"])
+        totals.skipped = int(state.get("skipped", 0))
         return totals
 
     def logs(self) -> dict:
-        logs = {"loss": self.loss_sum / max(self.count, 1)}
+        """Means over what was trained; NaN where nothing was (every batch skipped),
+        never a 0.0 that looks like a perfect loss."""
+        logs = {"loss": self.loss_sum / self.count if self.count else math.nan}
         for (name, _), s, c in zip(self.metric_fns, self.sums, self.counts):
-            logs[name] = s / max(c, 1)
+            logs[name] = s / c if c else math.nan
         return logs
