@@ -128,6 +128,12 @@ def generate(
     return out
 
 
+#: The widest beam :func:`beam_search` runs: each step ranks ``beam_width`` x
+#: ``beam_width`` candidates and steps ``beam_width`` states, so a width past this
+#: would cost memory and time without a better search in practice.
+MAX_BEAM_WIDTH = 1024
+
+
 def beam_search(
     model, prompt_ids, length: int, *, beam_width: int = 4, alpha: float = 0.7, stop_id=None
 ) -> list[tuple[list[int], float]]:
@@ -135,16 +141,39 @@ def beam_search(
     log P(y) / ((5 + |y|) / 6)^alpha (Wu et al. 2016); ``alpha = 0`` ranks by total
     log-probability. The beams run as one batch through ``Sequential.step``.
 
+    Args:
+        model: a built Sequential that can step, or a step function.
+        prompt_ids: the priming ids (at least one).
+        length: the most tokens to generate.
+        beam_width: beams kept per step, 1 to :data:`MAX_BEAM_WIDTH`.
+        alpha: the length-normalisation exponent.
+        stop_id: a beam that emits this id is finished.
+
     Returns:
-        ``[(ids, score), ...]`` best first, ``beam_width`` of them.
+        ``[(ids, score), ...]`` best first, ``beam_width`` of them (fewer when fewer
+        distinct sequences exist).
+
+    Raises:
+        ValueError: an empty prompt, a bad length or beam width.
+
+    Example:
+        >>> best_ids, score = beam_search(model, [5, 3], 20, beam_width=4)[0]  # doctest: +SKIP
     """
     prompt = [int(i) for i in prompt_ids]
     if not prompt:
         raise ValueError("Received an empty prompt: give at least one known token.")
-    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
+    if (
+        isinstance(beam_width, bool)
+        or not isinstance(beam_width, int)
+        or not 1 <= beam_width <= MAX_BEAM_WIDTH
+    ):
         raise ValueError(
-            f"Received an invalid value for argument beam_width, expected a positive int, got "
-            f"{beam_width!r}."
+            f"Received an invalid value for argument beam_width, expected an int in "
+            f"[1, {MAX_BEAM_WIDTH}], got {beam_width!r}."
+        )
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(
+            f"Received an invalid value for argument length, expected an int >= 0, got {length!r}."
         )
 
     def norm(logp, n):
@@ -158,15 +187,20 @@ def beam_search(
     finished: list[tuple[list[int], float]] = []
     logp_next = np.log(np.clip(probs, 1e-300, None))  # (beams, vocab)
     for _ in range(length):
-        candidates = []
-        for b, (_ids, total) in enumerate(beams):
-            best = np.argsort(-logp_next[b])[:beam_width]
-            candidates += [(total + logp_next[b, t], b, int(t)) for t in best]
-        candidates.sort(key=lambda c: -norm(c[0], len(beams[c[1]][0]) + 1))
+        # each beam's best beam_width continuations, best first; then all of them
+        # ranked together (every candidate has the same length, so by total log-prob)
+        k = min(beam_width, logp_next.shape[1])
+        best = np.argpartition(-logp_next, k - 1, axis=1)[:, :k]
+        rows = np.arange(len(beams))[:, None]
+        best = np.take_along_axis(best, np.argsort(-logp_next[rows, best], axis=1), axis=1)
+        totals = np.array([total for _, total in beams])[:, None] + logp_next[rows, best]
+        order = np.argsort(-totals.ravel(), kind="stable")
         next_beams, parents = [], []
-        for total, b, t in candidates:
-            ids = beams[b][0] + [t]
-            if stop_id is not None and t == stop_id:
+        for flat in order:
+            b, t = divmod(int(flat), k)
+            token, total = int(best[b, t]), float(totals[b, t])
+            ids = beams[b][0] + [token]
+            if stop_id is not None and token == stop_id:
                 finished.append((ids, total))
             else:
                 next_beams.append((ids, total))

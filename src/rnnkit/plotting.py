@@ -1,10 +1,48 @@
-"""Plots for run folders (matplotlib, an optional extra: ``pip install rnnkit[plot]``)."""
+"""Plots for run folders (matplotlib, an optional extra: ``pip install rnnkit[plot]``).
+
+Every picture is titled, its axes say what they measure and in what unit, and it has
+a legend or a colour bar; curves draw their points too, so a one-epoch run shows a
+point rather than an empty chart. Without matplotlib the functions return None and,
+once per process, say on stderr which extra would add the pictures.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
+
+PLOT_EXTRA = "pip install 'rnnkit[plot]'"
+_noticed = False
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported (the pictures can be drawn)."""
+    return _pyplot() is not None
+
+
+def notice_if_missing() -> None:
+    """Say once per process, on stderr, that pictures are skipped without matplotlib."""
+    global _noticed
+    if _noticed or available():
+        return
+    _noticed = True
+    print(
+        f"rnnkit: matplotlib is not installed, so no PNG pictures are drawn ({PLOT_EXTRA} "
+        f"adds them)",
+        file=sys.stderr,
+    )
+
+
+def require(option: str) -> None:
+    """Refuse an explicitly requested picture when matplotlib is missing.
+
+    Raises:
+        ImportError: matplotlib cannot be imported; the message names ``option``.
+    """
+    if not available():
+        raise ImportError(f"{option} draws a PNG, which needs matplotlib: {PLOT_EXTRA}")
 
 
 def _pyplot():
@@ -18,6 +56,11 @@ def _pyplot():
     return plt
 
 
+def _missing():
+    notice_if_missing()
+    return None
+
+
 def _save(fig, path) -> str:
     from .utils.io import atomic_write
 
@@ -26,25 +69,51 @@ def _save(fig, path) -> str:
     return os.fspath(path)
 
 
-def learning_curves(history: dict, path, title: str = "") -> str | None:
-    """Loss (and accuracy, if logged) per epoch, training and validation. Returns the
-    path written, or None when matplotlib is not installed."""
+#: y-axis labels of the metrics a history holds, with their units
+AXIS_LABELS = {
+    "loss": "loss (nats per sample)",
+    "accuracy": "accuracy (fraction correct)",
+}
+
+
+def learning_curves(history: dict, path, title: str = "", labels: dict | None = None) -> str | None:
+    """Loss (and accuracy, if logged) per epoch, training and validation, one panel
+    per metric. Returns the path written, or None when matplotlib is not installed.
+
+    Args:
+        history: ``History.history``: metric name -> one value per epoch.
+        path: the PNG to write (atomically).
+        title: the figure's title.
+        labels: y-axis label per metric, with its unit (default :data:`AXIS_LABELS`,
+            e.g. ``{"loss": "cross-entropy (nats per token)"}``).
+    """
     plt = _pyplot()
     if plt is None:
-        return None
-    keys = [k for k in history if not k.startswith("val_")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
+        return _missing()
+    from matplotlib.ticker import MaxNLocator
+
+    names = {**AXIS_LABELS, **(labels or {})}
+    keys = [k for k in history if not k.startswith("val_") and len(history[k])]
+    if not keys:
+        keys = [k for k in history if len(history[k])]
+    fig, axes = plt.subplots(
+        1, max(len(keys), 1), figsize=(5 * max(len(keys), 1), 3.6), squeeze=False
+    )
     for ax, key in zip(axes[0], keys):
         epochs = np.arange(1, len(history[key]) + 1)
-        ax.plot(epochs, history[key], label="train")
-        if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.plot(epochs, history[key], marker="o", markersize=4, label="training")
+        if f"val_{key}" in history and len(history[f"val_{key}"]):
+            val = history[f"val_{key}"]
+            ax.plot(np.arange(1, len(val) + 1), val, marker="s", markersize=4, label="validation")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
+        ax.set_ylabel(names.get(key, key))
+        ax.set_title(names.get(key, key).split(" (")[0])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs) == 1:
+            ax.set_xlim(0.5, 1.5)
         ax.grid(alpha=0.3)
         ax.legend()
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or "learning curves")
     out = _save(fig, path)
     plt.close(fig)
     return out
@@ -54,18 +123,17 @@ def confusion_matrix(cm: np.ndarray, labels, path, title: str = "") -> str | Non
     """A confusion matrix as a heat map (log colour scale); rows true, columns predicted."""
     plt = _pyplot()
     if plt is None:
-        return None
+        return _missing()
     n = len(labels)
     size = max(5.0, 0.22 * n + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     im = ax.imshow(np.log1p(cm), cmap="Blues")
     ax.set_xticks(range(n), labels, rotation=90, fontsize=6)
     ax.set_yticks(range(n), labels, fontsize=6)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="log(1 + count)")
-    if title:
-        ax.set_title(title)
+    ax.set_xlabel("predicted topic")
+    ax.set_ylabel("true topic")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="log(1 + number of stories)")
+    ax.set_title(title or "confusion matrix")
     out = _save(fig, path)
     plt.close(fig)
     return out
@@ -75,20 +143,21 @@ def attention_heatmap(
     weights: np.ndarray, source: str, output: str, path, title: str = ""
 ) -> str | None:
     """Attention weights (output steps x source steps) as a heat map, one row per
-    generated character and one column per source character."""
+    generated character and one column per source character, with a colour bar of the
+    weight (each row sums to 1)."""
     plt = _pyplot()
     if plt is None:
-        return None
+        return _missing()
     fig, ax = plt.subplots(
-        figsize=(max(4, 0.35 * len(source) + 1.5), max(3, 0.35 * len(output) + 1.2))
+        figsize=(max(5, 0.35 * len(source) + 2.5), max(3, 0.35 * len(output) + 1.5))
     )
-    ax.imshow(weights[: len(output), : len(source)], cmap="viridis", vmin=0, vmax=1)
+    im = ax.imshow(weights[: len(output), : len(source)], cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(source)), [c if c != " " else "␣" for c in source])
     ax.set_yticks(range(len(output)), list(output))
-    ax.set_xlabel("source")
-    ax.set_ylabel("output")
-    if title:
-        ax.set_title(title)
+    ax.set_xlabel("source character (input step)")
+    ax.set_ylabel("output character (decoder step)")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight (row sums to 1)")
+    ax.set_title(title or "attention weights")
     out = _save(fig, path)
     plt.close(fig)
     return out

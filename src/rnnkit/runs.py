@@ -1,12 +1,25 @@
 """Run folders: every command that trains writes one, with the resolved config, the
-metrics as JSON, plots and the saved model. All writes are atomic."""
+metrics as JSON, plots and the saved model. All writes are atomic.
+
+A run folder's ``config.json`` names its ``kind`` (``"reuters"``, ``"lm"``,
+``"seq2seq"``; a ``rnnkit gradients`` folder holds ``gradients.json`` instead).
+Every command that reads a folder checks the kind first with :func:`open_run`, so a
+slip (``rnnkit reuters --resume`` on a language-model run) is refused before anything
+in the folder is touched. Folders written before the field existed are recognised by
+their config's keys.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
+import resource
+import shutil
+import sys
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +60,374 @@ def write_json(path, data) -> None:
         f.write("\n")
 
 
+def write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a crash leaves the old file or
+    the new one, never a truncated one."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def read_json(path) -> dict:
+    """The JSON object in ``path``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not UTF-8 JSON, or not an object (a list, a number, ...).
+    """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found: is this an rnnkit run folder?") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}).") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, expected a JSON file.") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 JSON (bad byte at offset {exc.start}).") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ValueError(f"{path} is not valid JSON ({why}).") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, expected an object.")
+    return data
+
+
+def read_text(path, encoding: str = "utf-8", what: str = "file") -> str:
+    """The text of ``path``, decoded strictly: a byte that is not ``encoding`` is an
+    error naming the file and the byte's offset, never a replacement character; a NUL
+    character (UTF-16 read as UTF-8, or a binary file) is refused too.
+
+    Args:
+        path: the file.
+        encoding: its encoding (any Python codec name; default UTF-8).
+        what: what the file is, for the messages (``"corpus"``, ``"--file"``).
+
+    Returns:
+        The decoded text.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a folder, an unknown encoding, an undecodable byte or a NUL.
+    """
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"encoding: unknown encoding {encoding!r}") from None
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {str(path)!r} not found")
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} is not a file")
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{what} {str(path)!r} is not valid {encoding}: byte 0x{data[exc.start]:02x} at "
+            f"offset {exc.start} (give the file's encoding with --encoding, e.g. latin-1)"
+        ) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise ValueError(
+            f"{what} {str(path)!r} holds a NUL character at offset {nul}: not {encoding} text "
+            f"(UTF-16? give --encoding utf-16)"
+        )
+    return text
+
+
+# ---- what kind of run a folder holds ---------------------------------------------
+#: kind -> (what such a folder is, the command that writes it)
+KINDS = {
+    "reuters": ("a Reuters topic-classifier run", "rnnkit reuters"),
+    "lm": ("a language-model run", "rnnkit lm train"),
+    "seq2seq": ("a sequence-to-sequence run", "rnnkit seq2seq train"),
+    "gradients": ("a gradient-flow report", "rnnkit gradients"),
+}
+
+
+class RunFolderError(ValueError):
+    """A folder that is not the kind of run folder a command reads, or an output
+    folder a command will not write into. Nothing in the folder was changed."""
+
+
+def write_config(run_dir, kind: str, config: dict) -> None:
+    """Write ``run_dir/config.json``: ``{"kind": kind, **config}``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    write_json(Path(run_dir) / "config.json", {"kind": kind, **config})
+
+
+def _guess_kind(config: dict) -> str | None:
+    """The kind of a folder written before config.json had a ``kind`` field."""
+    if "corpus" in config and "level" in config:
+        return "lm"
+    if "task" in config and "n_train" in config:
+        return "seq2seq"
+    if "setting" in config and "model" in config:
+        return "reuters"
+    return None
+
+
+def folder_kind(run_dir) -> tuple[str, dict]:
+    """``(kind, config)`` of a run folder, reading nothing but its JSON.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` does not exist.
+        RunFolderError: not a folder, or not one rnnkit wrote.
+        ValueError: a config.json that is not a JSON object.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise FileNotFoundError(f"run folder {str(run_dir)!r} not found")
+    if not run_dir.is_dir():
+        raise RunFolderError(f"{str(run_dir)!r} is a file, not a run folder")
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        if (run_dir / "gradients.json").is_file():
+            return "gradients", {}
+        raise RunFolderError(
+            f"{str(run_dir)!r} holds no config.json: not a run folder written by rnnkit"
+        )
+    config = read_json(config_path)
+    kind = config.get("kind")
+    if kind is None:
+        kind = _guess_kind(config)
+        if kind is None:
+            raise RunFolderError(
+                f"{config_path} has no 'kind' field and is not the config of any rnnkit run"
+            )
+    elif not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(
+            f"{config_path}: field 'kind' must be one of {sorted(KINDS)}, got {kind!r}"
+        )
+    return kind, {k: v for k, v in config.items() if k != "kind"}
+
+
+def open_run(run_dir, expected: str | tuple[str, ...], command: str) -> dict:
+    """Check that ``run_dir`` is a run folder of the ``expected`` kind (or one of
+    them) before a command reads anything else from it or writes to it; returns its
+    config (without the ``kind`` field).
+
+    Args:
+        run_dir: the folder.
+        expected: the kind(s) ``command`` reads (keys of :data:`KINDS`).
+        command: the command, for the message (``"rnnkit predict"``).
+
+    Returns:
+        The folder's config.json as a dict.
+
+    Raises:
+        RunFolderError: the folder is another kind of run, or none; it is left as it was.
+        FileNotFoundError: no such folder.
+
+    Example:
+        >>> open_run("runs/lm-char-20260101-000000", "lm", "rnnkit lm generate")  # doctest: +SKIP
+    """
+    wanted = (expected,) if isinstance(expected, str) else tuple(expected)
+    kind, config = folder_kind(run_dir)
+    if kind not in wanted:
+        what, writer = KINDS[kind]
+        needed = " or ".join(f"{KINDS[k][0]} ({KINDS[k][1]})" for k in wanted)
+        raise RunFolderError(
+            f"{command}: {str(run_dir)!r} is {what} folder (written by '{writer}'), not "
+            f"{needed}; nothing in it was changed"
+        )
+    return config
+
+
+def check_trained(history: dict, run_dir) -> None:
+    """After ``fit(resume=True)``: refuse a run that had already run all its epochs
+    (nothing was trained, so there is nothing new to write).
+
+    Raises:
+        RunFolderError: ``history`` holds no epoch.
+    """
+    if not history.get("loss"):
+        raise RunFolderError(
+            f"the run in {str(run_dir)!r} has already run all its epochs; nothing to resume "
+            f"(its results are in metrics.json)"
+        )
+
+
+def _field_types(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _matches(value, hint) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is dict or origin is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def config_from(cls, config: dict, path) -> typing.Any:
+    """A config dataclass ``cls`` from a run folder's config dict: unknown keys
+    (written by a newer rnnkit, or bookkeeping) are ignored, missing ones take their
+    defaults, and a value of the wrong type is refused naming the file and the field.
+
+    Raises:
+        ValueError: a field of the wrong type.
+    """
+    hints = _field_types(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in config:
+            continue
+        value = config[f.name]
+        if not _matches(value, hints[f.name]):
+            raise ValueError(f"{path}: field {f.name!r} must be {hints[f.name]}, got {value!r}")
+        values[f.name] = value
+    return cls(**values)
+
+
+def check_resume_options(given: dict, stored, path) -> None:
+    """Refuse options given with ``--resume`` that differ from the stored run.
+
+    Args:
+        given: ``{"--option": (field, value)}`` for every option the user typed.
+        stored: the run's config (a dataclass).
+        path: the run folder, for the message.
+
+    Raises:
+        RunFolderError: the first conflicting option, with both values.
+    """
+    for option, (name, value) in given.items():
+        saved = getattr(stored, name)
+        if value != saved:
+            raise RunFolderError(
+                f"{option} {value!r} conflicts with the run in {str(path)!r}, which has "
+                f"{name} = {saved!r}; give --resume alone to continue it as it began"
+            )
+
+
+#: What a command writes into its run folder; ``--overwrite`` removes these first so
+#: that a new run never mixes with, resumes or prunes the old one.
+RUN_FILES = (
+    "config.json",
+    "metrics.json",
+    "history.json",
+    "model.rnnkit",
+    "vocab.json",
+    "tokenizer.json",
+    "gradients.json",
+)
+
+
+def check_out_dir(out, overwrite: bool = False, option: str = "--out") -> Path:
+    """Check, changing nothing, that a new run may write to ``out``: a folder that
+    already holds files is refused unless ``overwrite`` (two runs into one folder would
+    overwrite or interleave each other).
+
+    Raises:
+        RunFolderError: ``out`` is a file, or a non-empty folder without ``overwrite``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{option} {str(out)!r} is a file, expected a folder")
+    if out.is_dir() and not overwrite:
+        entries = sorted(p.name for p in out.iterdir())
+        if entries:
+            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+            raise RunFolderError(
+                f"{option} {str(out)!r} is not empty ({shown}); pass --overwrite to replace "
+                f"the run in it, or choose another folder"
+            )
+    return out
+
+
+def prepare_out_dir(out, overwrite: bool = False, option: str = "--out") -> Path:
+    """The folder a new run writes to, created if needed (see :func:`check_out_dir`).
+    With ``overwrite``, the old run's files (:data:`RUN_FILES`, its PNGs and its
+    ``checkpoints`` folder) are removed first, so that the new run never resumes or
+    prunes the old one's checkpoints; files rnnkit did not write are left alone.
+
+    Raises:
+        RunFolderError: as :func:`check_out_dir`.
+
+    Example:
+        >>> run_dir = prepare_out_dir("runs/mine", overwrite=True)  # doctest: +SKIP
+    """
+    out = check_out_dir(out, overwrite, option)
+    if out.is_dir() and overwrite:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        for png in out.glob("*.png"):
+            png.unlink()
+        if (out / "checkpoints").is_dir():
+            shutil.rmtree(out / "checkpoints")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+# ---- sizes that cannot fit -------------------------------------------------------
+def _human(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} EiB"  # pragma: no cover
+
+
+def available_memory() -> int:
+    """Bytes this process may still allocate: the machine's physical memory, or less
+    under an address-space or data limit (``ulimit -v``, ``resource.setrlimit``)."""
+    try:
+        limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        limit = 1 << 62
+    used = 0
+    try:
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        pass
+    for which in ("RLIMIT_AS", "RLIMIT_DATA"):
+        soft = resource.getrlimit(getattr(resource, which))[0]
+        if soft != resource.RLIM_INFINITY:
+            limit = min(limit, max(soft - used, 0))
+    return int(limit)
+
+
+def ensure_fits(nbytes: float, what: str, hint: str) -> None:
+    """Refuse work whose memory cannot fit, before allocating any of it.
+
+    Args:
+        nbytes: an estimate of the bytes the work needs.
+        what: what needs them (``"an LSTM of 10^9 units"``).
+        hint: what to make smaller (``"--units"``).
+
+    Raises:
+        ValueError: ``nbytes`` is more than :func:`available_memory`.
+    """
+    free = available_memory()
+    if nbytes > free:
+        raise ValueError(
+            f"{what} needs about {_human(nbytes)}, more than the {_human(free)} this "
+            f"process can allocate; use a smaller {hint}"
+        )
+
+
+def progress_verbosity(quiet: bool) -> int:
+    """The ``verbose`` a command passes to ``fit``: 0 with ``-q``; a progress bar on a
+    terminal; one line per epoch when stderr is a file or a pipe (a log file would
+    otherwise fill with carriage-return updates)."""
+    if quiet:
+        return 0
+    stream = sys.stderr
+    return 1 if stream is not None and hasattr(stream, "isatty") and stream.isatty() else 2
 
 
 def environment() -> dict:

@@ -115,7 +115,8 @@ def test_a_saved_run_decodes_exactly_as_training_did(dates_run):
     from rnnkit.experiments import seq2seq
     from rnnkit.models import load_model
 
-    cfg = seq2seq.Seq2SeqConfig(**runs.read_json(dates_run / "config.json"))
+    config = runs.open_run(dates_run, "seq2seq", "test")
+    cfg = runs.config_from(seq2seq.Seq2SeqConfig, config, dates_run / "config.json")
     d = seq2seq.make_data(cfg)
     sources = [s for s, _ in d["test"][:50]] + ["Tuesday, March 3, 1987"]
     vocab = runs.read_json(dates_run / "vocab.json")

@@ -46,8 +46,15 @@ def add_gradients(sub) -> None:
         default=1.0,
         help="multiply the initial recurrent weights by this (default 1)",
     )
-    p.add_argument("--steps", type=_positive_int, default=200, help="sequence length T")
-    p.add_argument("--units", type=_positive_int, default=64)
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=200,
+        help=f"sequence length T (default 200, at most {MAX_STEPS:,})",
+    )
+    p.add_argument(
+        "--units", type=_positive_int, default=64, help=f"default 64, at most {MAX_UNITS:,}"
+    )
     p.add_argument("--features", type=_positive_int, default=1, help="input features")
     p.add_argument("--batch", type=_positive_int, default=16, help="sequences in the batch")
     p.add_argument("--seed", type=int, default=0)
@@ -62,7 +69,19 @@ def add_gradients(sub) -> None:
     )
     p.add_argument("--layer", default=None, help="recurrent layer to measure (default: first)")
     p.add_argument("--out", default=None, help="output folder (default runs/gradients-<time>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the report in a non-empty --out folder (refused otherwise)",
+    )
     p.set_defaults(func=_cmd_gradients)
+
+
+#: The longest sequence ``rnnkit gradients`` measures: each step costs one Jacobian
+#: product of the state size squared, so T = 10**8 would run for days.
+MAX_STEPS = 100_000
+#: The widest fresh layer it measures: an LSTM's Jacobian is (2 units)^2 per step.
+MAX_UNITS = 1024
 
 
 def _positive_number(text: str) -> float:
@@ -79,12 +98,16 @@ def _load_npy(path: str, argument: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{argument}: no such file {path!r}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+        # memory-mapped: a header that declares more than the file holds is refused
+        # here instead of allocating it; only the rows used are then copied
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as exc:
         raise ValueError(f"{argument}: {path!r} is not a readable .npy array ({exc})") from None
     if not isinstance(loaded, np.ndarray):  # an .npz archive
         loaded.close()
         raise ValueError(f"{argument}: {path!r} is not a readable .npy array (an .npz archive)")
+    if loaded.ndim == 0:
+        raise ValueError(f"{argument}: {path!r} holds a scalar, expected an array of samples")
     return loaded
 
 
@@ -107,7 +130,7 @@ def _from_saved_model(args):
             )
         layer = named[0]
     if args.data is not None:
-        x = _load_npy(args.data, "--data")[: args.batch]
+        x = np.array(_load_npy(args.data, "--data")[: args.batch])
     elif isinstance(model.layers[0], Embedding):
         raise ValueError("--data: a model that starts with an Embedding needs token ids")
     else:
@@ -120,7 +143,7 @@ def _from_saved_model(args):
             raise ValueError("--targets: give the inputs with --data too")
         if model.loss is None:
             raise ValueError(f"--targets: {args.model!r} was saved without a loss (not compiled)")
-        y = _load_npy(args.targets, "--targets")[: args.batch]
+        y = np.array(_load_npy(args.targets, "--targets")[: args.batch])
     return model, x, y, layer
 
 
@@ -132,7 +155,21 @@ def _cmd_gradients(args) -> int:
             raise ValueError("--data, --targets and --layer need --model")
     elif args.gain != 1:
         raise ValueError("--gain applies to a fresh layer, not to --model")
+    if args.steps > MAX_STEPS:
+        raise ValueError(f"--steps: at most {MAX_STEPS:,}, got {args.steps:,}")
+    if args.model is None and args.units > MAX_UNITS:
+        raise ValueError(f"--units: at most {MAX_UNITS:,}, got {args.units:,}")
+    if args.out is not None:
+        runs.check_out_dir(args.out, args.overwrite)
     if args.model is None:
+        state = args.units * (2 if args.cell == "lstm" else 1)
+        # float64: the batch, every step's cached gates and states for BPTT, and the
+        # Jacobian product with its per-step factor
+        runs.ensure_fits(
+            8 * args.batch * args.steps * (args.features + 8 * args.units) + 8 * 3 * state**2,
+            f"a {args.cell} of {args.units} units over {args.steps:,} steps, batch {args.batch}",
+            "--steps, --units or --batch",
+        )
         model, x, y = diagnostics.fresh_probe_model(
             args.cell,
             args.activation,
@@ -170,12 +207,15 @@ def _cmd_gradients(args) -> int:
         )
     } | {"model": args.model, "data": args.data, "targets": args.targets}
 
-    out = runs.new_run_dir(prefix="gradients") if args.out is None else args.out
-    os.makedirs(out, exist_ok=True)
+    out = (
+        runs.new_run_dir(prefix="gradients")
+        if args.out is None
+        else runs.prepare_out_dir(args.out, args.overwrite)
+    )
     png = os.path.join(out, "gradient_decay.png")
     title = f"{what}\nlayer {report['layer']}, T = {report['steps']}"
     written = diagnostics.plot_decay(report, png, title=title)
-    runs.write_json(os.path.join(out, "gradients.json"), report)
+    runs.write_json(os.path.join(out, "gradients.json"), {"kind": "gradients", **report})
 
     print(f"{what}: layer {report['layer']} ({report['cell']}), T = {report['steps']}")
     radii = ", ".join(f"{k} {v:.3f}" for k, v in report["spectral_radius"].items())
@@ -195,6 +235,10 @@ def _cmd_gradients(args) -> int:
             f"{label:<20} per-step factor {factor}   norm at distance 0: {first:.3e}, at "
             f"{report['steps'] - 1}: {last:.3e}"
         )
+    if written is None:
+        from .. import plotting
+
+        plotting.notice_if_missing()
     print(f"wrote {written or '(no matplotlib: no PNG)'} and {os.path.join(out, 'gradients.json')}")
     return 0
 

@@ -17,111 +17,207 @@ def register(sub, positive_int, fraction) -> None:
         "folder with the best model, tokenizer, metrics and curves.",
     )
     from ..experiments.lm import LMConfig  # the defaults live in one place
+    from ..generation import MAX_BEAM_WIDTH
 
     d = LMConfig()
-    t.add_argument("--corpus", required=True, help="a UTF-8 text file, or reuters-modapte")
-    t.add_argument("--level", choices=["char", "word"], default=d.level)
-    t.add_argument("--cell", choices=["lstm", "gru"], default=d.cell)
-    t.add_argument("--layers", type=positive_int, default=d.layers)
-    t.add_argument("--units", type=positive_int, default=d.units)
-    t.add_argument("--embed-dim", type=positive_int, default=d.embed_dim)
-    t.add_argument("--dropout", type=float, default=d.dropout, help="after each recurrent layer")
-    t.add_argument("--window", type=positive_int, default=d.window, help="BPTT window (steps)")
-    t.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="parallel streams")
-    t.add_argument("--epochs", type=positive_int, default=d.epochs)
-    t.add_argument("--lr", type=float, default=d.learning_rate)
-    t.add_argument("--clipnorm", type=float, default=d.clipnorm, help="global gradient-norm cap")
+    # every option that decides the run defaults to None here, so that with --resume
+    # an option the user typed can be told from a default (and refused if it differs)
+    t.add_argument(
+        "--corpus",
+        default=None,
+        help="a text file (UTF-8 unless --encoding), or reuters-modapte; required for a new run",
+    )
+    t.add_argument(
+        "--encoding",
+        default=None,
+        help=f"the corpus file's encoding, read strictly (default {d.encoding})",
+    )
+    t.add_argument("--level", choices=["char", "word"], default=None, help=f"default {d.level}")
+    t.add_argument("--cell", choices=["lstm", "gru"], default=None, help=f"default {d.cell}")
+    t.add_argument("--layers", type=positive_int, default=None, help=f"default {d.layers}")
+    t.add_argument("--units", type=positive_int, default=None, help=f"default {d.units}")
+    t.add_argument("--embed-dim", type=positive_int, default=None, help=f"default {d.embed_dim}")
+    t.add_argument(
+        "--dropout", type=float, default=None, help=f"after each recurrent layer ({d.dropout})"
+    )
+    t.add_argument(
+        "--window", type=positive_int, default=None, help=f"BPTT window (steps, {d.window})"
+    )
+    t.add_argument(
+        "--batch-size", type=positive_int, default=None, help=f"parallel streams ({d.batch_size})"
+    )
+    t.add_argument("--epochs", type=positive_int, default=None, help=f"default {d.epochs}")
+    t.add_argument("--lr", type=float, default=None, help=f"default {d.learning_rate}")
+    t.add_argument(
+        "--clipnorm", type=float, default=None, help=f"global gradient-norm cap ({d.clipnorm})"
+    )
     t.add_argument(
         "--schedule",
         choices=["none", "cosine", "plateau"],
-        default=d.schedule,
-        help="learning rate per epoch (cosine: from --lr to 0 over --epochs)",
+        default=None,
+        help=f"learning rate per epoch (cosine: from --lr to 0 over --epochs; {d.schedule})",
     )
     t.add_argument(
-        "--num-words", type=positive_int, default=d.num_words, help="word-level vocabulary"
+        "--num-words",
+        type=positive_int,
+        default=None,
+        help=f"word-level vocabulary ({d.num_words})",
     )
-    t.add_argument("--val-fraction", type=fraction, default=d.val_fraction)
-    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--val-fraction", type=fraction, default=None, help=f"default {d.val_fraction}")
+    t.add_argument("--seed", type=int, default=None, help=f"default {d.seed}")
     t.add_argument(
         "--tie-weights",
         action="store_true",
+        default=None,
         help="share the embedding matrix with the output layer",
     )
     t.add_argument(
         "--init",
         choices=["keras", "torch"],
-        default=d.init,
+        default=None,
         help="initialise as Keras (rnnkit's default) or as PyTorch does",
     )
     t.add_argument(
         "--time-budget",
         type=float,
-        default=d.time_budget_minutes,
+        default=None,
         metavar="MINUTES",
         help="stop before an epoch that would end after this many minutes of training",
     )
     t.add_argument(
         "--threads",
         type=positive_int,
-        default=d.threads,
+        default=None,
         help="BLAS threads inside the recurrent loops (default 1: safe on a busy machine; "
         "use the number of cores on an idle one)",
     )
+    t.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="the Reuters-21578 archive or its folder, for --corpus reuters-modapte (default: "
+        "$RNNKIT_DATA_DIR, the cache, or a download)",
+    )
     t.add_argument("--out", default=None, help="run folder (default runs/lm-<level>-<time>)")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in a non-empty --out folder (refused otherwise)",
+    )
     t.add_argument(
         "--resume",
         default=None,
         metavar="RUN_FOLDER",
-        help="continue an interrupted run exactly from its last checkpoint",
+        help="continue an interrupted run exactly from its last checkpoint (its options are "
+        "restored; an option that differs from the run's is refused)",
     )
-    t.add_argument("-q", "--quiet", action="store_true")
+    t.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress output (the summary stays)"
+    )
     t.set_defaults(func=_train)
 
-    g = lm_sub.add_parser("generate", help="generate text from a trained run")
-    g.add_argument("run_folder")
+    g = lm_sub.add_parser(
+        "generate",
+        help="generate text from a trained run",
+        description="Continue a prompt with the best model of an 'rnnkit lm train' run.",
+    )
+    g.add_argument("run_folder", help="a folder written by 'rnnkit lm train'")
     g.add_argument("--prompt", default="\n")
-    g.add_argument("--length", type=positive_int, default=500)
+    g.add_argument(
+        "--length",
+        type=positive_int,
+        default=500,
+        help="tokens to generate (default 500, at most 1,000,000)",
+    )
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=positive_int, default=None)
     g.add_argument("--top-p", type=float, default=None)
     g.add_argument("--greedy", action="store_true")
-    g.add_argument("--beam", type=positive_int, default=0, help="beam width (0: sample)")
+    g.add_argument(
+        "--beam",
+        type=int,
+        default=0,
+        help=f"beam width, at most {MAX_BEAM_WIDTH} (default 0: sample)",
+    )
     g.add_argument("--seed", type=int, default=None)
     g.set_defaults(func=_generate)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from ..experiments import lm
-    from ..runs import read_json
+#: CLI option -> LMConfig field
+OPTIONS = {
+    "--corpus": "corpus",
+    "--encoding": "encoding",
+    "--level": "level",
+    "--cell": "cell",
+    "--layers": "layers",
+    "--units": "units",
+    "--embed-dim": "embed_dim",
+    "--dropout": "dropout",
+    "--window": "window",
+    "--batch-size": "batch_size",
+    "--epochs": "epochs",
+    "--lr": "learning_rate",
+    "--clipnorm": "clipnorm",
+    "--schedule": "schedule",
+    "--num-words": "num_words",
+    "--val-fraction": "val_fraction",
+    "--seed": "seed",
+    "--tie-weights": "tie_weights",
+    "--init": "init",
+    "--time-budget": "time_budget_minutes",
+    "--threads": "threads",
+}
 
+
+def _train(args: argparse.Namespace) -> int:
+    from .. import plotting, runs
+    from ..datasets._files import DownloadError
+    from ..experiments import lm
+    from .main import CLIError, data_error, given_options, resume_out
+
+    given = given_options(args, OPTIONS)
     if args.resume:
-        cfg = lm.LMConfig(**read_json(f"{args.resume}/config.json"))
+        resume_out(args)
+        saved = runs.open_run(args.resume, "lm", "rnnkit lm train --resume")
+        cfg = runs.config_from(lm.LMConfig, saved, f"{args.resume}/config.json")
+        # the thread count changes the speed, never the numbers: it may differ
+        threads = given.pop("--threads", None)
+        runs.check_resume_options(given, cfg, args.resume)
+        if threads is not None:
+            cfg.threads = threads[1]
         out = args.resume
     else:
-        cfg = lm.LMConfig(
-            corpus=args.corpus,
-            level=args.level,
-            num_words=args.num_words,
-            cell=args.cell,
-            layers=args.layers,
-            units=args.units,
-            embed_dim=args.embed_dim,
-            dropout=args.dropout,
-            window=args.window,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            learning_rate=args.lr,
-            clipnorm=args.clipnorm,
-            schedule=args.schedule,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            tie_weights=args.tie_weights,
-            init=args.init,
-            time_budget_minutes=args.time_budget,
-            threads=args.threads,
-        )
+        if args.corpus is None:
+            raise CLIError("lm train needs --corpus FILE (or --resume RUN_FOLDER)")
+        cfg = lm.LMConfig(**{name: value for name, value in given.values()})
         out = args.out
-    results = lm.train(cfg, out_dir=out, verbose=0 if args.quiet else 1, resume=bool(args.resume))
+        if out is not None:
+            runs.check_out_dir(out, args.overwrite)
+    cfg.check()
+    plotting.notice_if_missing()
+    echo = (lambda *a, **k: None) if args.quiet else print
+    try:
+        results = lm.train(
+            cfg,
+            out_dir=out,
+            verbose=runs.progress_verbosity(args.quiet),
+            resume=bool(args.resume),
+            echo=echo,
+            overwrite=args.overwrite,
+            data_path=args.data,
+        )
+    except DownloadError as exc:
+        raise data_error(exc) from None
+    except FileNotFoundError as exc:
+        if "path=" in str(exc) or "RNNKIT_DATA_DIR" in str(exc):
+            raise data_error(exc) from None
+        raise
+    stopped = results.get("stopped_by_time_budget")
+    if stopped is not None and args.quiet:  # the reason training ended is a result
+        print(
+            f"time budget of {cfg.time_budget_minutes:g} min reached: training stopped after "
+            f"epoch {stopped} of {cfg.epochs}"
+        )
     print(
         f"best validation loss {results['val_loss_nats']:.4f} nats/token "
         f"({results['val_bits_per_token']:.3f} bits, perplexity "
@@ -133,8 +229,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from .. import runs
     from ..experiments import lm
 
+    runs.open_run(args.run_folder, "lm", "rnnkit lm generate")
     print(
         lm.generate_text(
             args.run_folder,

@@ -1,18 +1,26 @@
-"""``rnnkit`` — command-line entry point.
+"""``rnnkit`` — command-line entry point (also ``python -m rnnkit``).
 
 Commands:
   rnnkit reuters [options]              train and evaluate the Reuters topic classifier
   rnnkit predict RUN_FOLDER [TEXT|-]    top-3 topics of a story, from a trained run
+  rnnkit lm train|generate ...          language models
+  rnnkit seq2seq train|run ...          sequence-to-sequence tasks
+  rnnkit gradients ...                  gradient flow through time
 
-Every command exits with status 2 and a one-line message on bad input, never a
-traceback.
+Options may come before or after the positional arguments. Every command exits with
+status 2 and a one-line message on bad input, never a traceback (``RNNKIT_DEBUG=1``
+prints the traceback too).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
+import re
 import sys
 import time
+import traceback
 
 from .. import __version__
 from .gradients import add_gradients
@@ -20,6 +28,32 @@ from .gradients import add_gradients
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with suggestions: a misspelt option or command is shown with the
+    closest known one, under the usage of the (sub)command it was given to."""
+
+    def error(self, message):
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        choice = re.match(r"argument .*: invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        hints = []
+        if unknown:
+            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            for token in unknown.group(1).split():
+                if token.startswith("-"):
+                    name = token.split("=", 1)[0]
+                    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+                    if close:
+                        hints.append(f"{name}: did you mean {close[0]}?")
+        elif choice:
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"did you mean {close[0]!r}?")
+        if hints:
+            message = f"{message} ({'; '.join(hints)})"
+        super().error(message)
 
 
 def _positive_int(text: str) -> int:
@@ -60,8 +94,8 @@ def _add_reuters(sub) -> None:
     p.add_argument(
         "--setting",
         choices=sorted(SETTINGS),
-        default="seeds",
-        help="data setting: the notes' (seeds), all stories (full), or ModApte",
+        default=None,
+        help="data setting: the notes' (seeds, the default), all stories (full), or ModApte",
     )
     p.add_argument("--num-words", type=_positive_int, default=None, help="vocabulary size")
     p.add_argument(
@@ -73,7 +107,9 @@ def _add_reuters(sub) -> None:
     p.add_argument("--test-split", type=_fraction, default=None, help="test fraction")
     p.add_argument("--epochs", type=_positive_int, default=None, help="maximum epochs")
     p.add_argument("--batch-size", type=_positive_int, default=None)
-    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, dropout)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed (weights, shuffling, dropout; 0)"
+    )
     p.add_argument(
         "--seed-rnn-epochs",
         type=_positive_int,
@@ -107,67 +143,142 @@ def _add_reuters(sub) -> None:
     p.add_argument(
         "--data",
         default=None,
-        help="Reuters-21578 archive or folder (default: $RNNKIT_DATA_DIR, the cache, "
-        "or a download)",
+        metavar="DIR",
+        help="Reuters-21578 archive or a folder holding reuters21578.tar.gz (default: "
+        "$RNNKIT_DATA_DIR, the cache, or a download)",
     )
     p.add_argument("--out", default=None, help="run folder (default: runs/reuters-<time>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run in a non-empty --out folder (refused otherwise)",
+    )
     p.add_argument(
         "--resume",
         default=None,
         metavar="RUN_FOLDER",
-        help="continue an interrupted run exactly, from its last checkpoint",
+        help="continue an interrupted run exactly, from its last checkpoint (its options "
+        "are restored; an option that differs from the run's is refused)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress output (the results table stays)"
+    )
     p.set_defaults(func=_cmd_reuters)
 
 
-def _cmd_reuters(args) -> int:
-    import dataclasses
+#: CLI option -> ReutersConfig field
+_REUTERS_OPTIONS = {
+    "--model": "model",
+    "--setting": "setting",
+    "--num-words": "num_words",
+    "--maxlen": "maxlen",
+    "--test-split": "test_split",
+    "--epochs": "epochs",
+    "--batch-size": "batch_size",
+    "--seed": "seed",
+    "--seed-rnn-epochs": "seed_rnn_epochs",
+    "--pretrained-embeddings": "pretrained_embeddings",
+    "--freeze-embeddings": "freeze_embeddings",
+    "--embed-dim": "embed_dim",
+}
 
+
+def given_options(args, options: dict) -> dict:
+    """``{"--option": (field, value)}`` for the options the user typed (argparse
+    defaults are None for every option that maps to a config field)."""
+    found = {}
+    for option, name in options.items():
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        if value is not None:
+            found[option] = (name, value)
+    return found
+
+
+def resume_out(args) -> None:
+    """``--out`` with ``--resume`` must name the same folder (or be left out)."""
+    if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
+        raise CLIError(f"--out {args.out!r} and --resume {args.resume!r} name different folders")
+    if args.overwrite:
+        raise CLIError("--overwrite starts a new run; it cannot be combined with --resume")
+
+
+def data_error(exc: Exception) -> CLIError:
+    """A data loader's 'not found' message, in the command line's words."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    message = message.replace("pass path= to a local copy", "pass --data DIR (a local copy)")
+    message = message.replace("path=", "--data ")
+    return CLIError(message)
+
+
+def _estimate_reuters_bytes(cfg) -> int:
+    """An upper estimate of a Reuters model's training memory: the embedding (the
+    collection has about 31,000 distinct words, ModApte's tokenizer about 35,000), its
+    gradient and two Adam slots in float32, and the PPMI vectors and SVD workspace."""
+    words = min(cfg.num_words, 50_000)
+    embed = cfg.embed_dim * words
+    recurrent = 2 * 4 * (cfg.embed_dim + cfg.units + 1) * cfg.units
+    return 16 * (embed + recurrent) + 32 * embed
+
+
+def _cmd_reuters(args) -> int:
+    from .. import plotting, runs
+    from ..datasets._files import DownloadError
     from ..experiments import reuters as job
 
-    overrides = {
-        "setting": args.setting,
-        "num_words": args.num_words,
-        "maxlen": args.maxlen,
-        "test_split": args.test_split,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "seed_rnn_epochs": args.seed_rnn_epochs,
-        "model": args.model,
-        "pretrained_embeddings": args.pretrained_embeddings,
-        "freeze_embeddings": args.freeze_embeddings,
-        "embed_dim": args.embed_dim,
-    }
-    defaults = job.ReutersConfig()
-    cfg = dataclasses.replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
-    out = args.out
+    given = given_options(args, _REUTERS_OPTIONS)
     if args.resume is not None:
-        from ..runs import read_json
-
-        saved = read_json(f"{args.resume}/config.json")
-        known = {f.name for f in dataclasses.fields(job.ReutersConfig)}
+        resume_out(args)
+        saved = runs.open_run(args.resume, "reuters", "rnnkit reuters --resume")
         # run folders from before pretrained vectors existed: resume them as they began
         saved.setdefault("pretrained_embeddings", "none")
         saved.setdefault("freeze_embeddings", False)
-        cfg = job.ReutersConfig(**{k: v for k, v in saved.items() if k in known})
+        cfg = runs.config_from(job.ReutersConfig, saved, f"{args.resume}/config.json")
+        cfg = cfg.resolved()
+        runs.check_resume_options(given, cfg, args.resume)
         out = args.resume
-    start = time.perf_counter()
-    results = job.run(
-        cfg,
-        out_dir=out,
-        verbose=0 if args.quiet else 1,
-        path=args.data,
-        with_seed_baseline=not args.no_baseline,
-        echo=print,
-        resume=args.resume is not None,
+    else:
+        cfg = job.ReutersConfig(**{name: value for name, value in given.values()}).resolved()
+        out = args.out
+        if out is not None:
+            runs.check_out_dir(out, args.overwrite)
+    runs.ensure_fits(
+        _estimate_reuters_bytes(cfg),
+        f"a {cfg.embed_dim}-wide embedding of up to {min(cfg.num_words, 50_000)} words",
+        "--embed-dim",
     )
+    if args.linear_baseline:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            raise CLIError(
+                "--linear-baseline needs scikit-learn: pip install 'rnnkit[sklearn]' "
+                "(checked before training)"
+            ) from None
+    plotting.notice_if_missing()
+    verbose = runs.progress_verbosity(args.quiet)
+    echo = (lambda *a, **k: None) if args.quiet else print
+    start = time.perf_counter()
+    try:
+        results = job.run(
+            cfg,
+            out_dir=out,
+            verbose=verbose,
+            path=args.data,
+            with_seed_baseline=not args.no_baseline,
+            echo=echo,
+            resume=args.resume is not None,
+            overwrite=args.overwrite,
+        )
+    except DownloadError as exc:
+        raise data_error(exc) from None
+    except FileNotFoundError as exc:
+        if "path=" in str(exc) or "RNNKIT_DATA_DIR" in str(exc):
+            raise data_error(exc) from None
+        raise
     if args.linear_baseline:
         from ..experiments.baselines import tfidf_linear_svm
 
-        resolved = cfg.resolved()
-        data = job.load_split(resolved, args.data)
+        data = job.load_split(cfg, args.data)
         t0 = time.perf_counter()
         pred = tfidf_linear_svm(
             data["x_train"], data["y_train"], data["x_test"], data["multilabel"]
@@ -179,7 +290,9 @@ def _cmd_reuters(args) -> int:
         )
         figures.update(train_seconds=time.perf_counter() - t0, epochs_run=0)
         results["rows"].append({"model": "tfidf+linear svm", **figures})
-        job.runs.write_json(f"{results['run_dir']}/metrics.json", results)
+        run_dir = results.pop("run_dir")
+        job.runs.write_json(f"{run_dir}/metrics.json", results)
+        results["run_dir"] = run_dir
     print()
     print(job.format_table(results))
     print(f"\nrun folder: {results['run_dir']}  (total {time.perf_counter() - start:.0f} s)")
@@ -196,21 +309,22 @@ def _add_predict(sub) -> None:
     p.add_argument("run_folder", help="a folder written by 'rnnkit reuters'")
     p.add_argument("text", nargs="?", default=None, help="the story's text, or '-' for stdin")
     p.add_argument("--file", default=None, help="read the story from this file")
+    p.add_argument(
+        "--encoding", default="utf-8", help="the encoding of --file (default utf-8, strict)"
+    )
     p.add_argument("--top", type=_positive_int, default=3, help="how many topics (default 3)")
     p.set_defaults(func=_cmd_predict)
 
 
 def _cmd_predict(args) -> int:
+    from .. import runs
     from ..experiments.reuters import predict_topics
 
+    runs.open_run(args.run_folder, "reuters", "rnnkit predict")
     if args.file is not None and args.text is not None:
         raise CLIError("give the text or --file, not both")
     if args.file is not None:
-        try:
-            with open(args.file, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError as exc:
-            raise CLIError(f"cannot read {args.file}: {exc.strerror}") from None
+        text = runs.read_text(args.file, args.encoding, "--file")
     elif args.text is None or args.text == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise CLIError("no text: pass the story as an argument, with --file, or on stdin")
@@ -223,7 +337,8 @@ def _cmd_predict(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``rnnkit`` argument parser with every subcommand registered."""
+    parser = _Parser(
         prog="rnnkit",
         description="Recurrent neural networks from their equations, in NumPy.",
     )
@@ -245,17 +360,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _leaf(parser: argparse.ArgumentParser, argv: list[str]):
+    """The innermost subcommand parser that ``argv`` names, the names on the way to
+    it and the tokens after them; None when argv names no complete command (help,
+    --version, a missing or unknown command: the top parser reports those)."""
+    current, rest, names = parser, list(argv), []
+    while True:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            return current, names, rest
+        if not rest or rest[0].startswith("-") or rest[0] not in subs[0].choices:
+            return None
+        names.append((subs[0].dest, rest[0]))
+        current, rest = subs[0].choices[rest[0]], rest[1:]
+
+
+def _message(exc: BaseException) -> str:
+    """One line for any exception a command raises."""
+    if isinstance(exc, MemoryError):
+        return "out of memory: the sizes asked for do not fit on this machine; use smaller ones"
+    if isinstance(exc, KeyError):
+        key = exc.args[0] if exc.args else "?"
+        return f"a required field is missing: {key!r}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename!r}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split()) if str(exc) else type(exc).__name__
+    if not isinstance(exc, (CLIError, ValueError, TypeError, OSError, ImportError)):
+        text = f"{type(exc).__name__}: {text} (RNNKIT_DEBUG=1 shows the traceback)"
+    return text
+
+
 def main(argv=None) -> int:
+    """Run the ``rnnkit`` command line; returns the exit status.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 2 on bad input or any error (one line on stderr), 130 when
+        interrupted.
+
+    Example:
+        >>> main(["predict", "runs/reuters-1", "--top", "2", "oil prices rose"])  # doctest: +SKIP
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    found = _leaf(parser, argv)
+    if found is None:
+        args = parser.parse_args(argv)
+    else:
+        # a leaf has no subcommands: options may then come before or after positionals
+        leaf, names, rest = found
+        args = leaf.parse_intermixed_args(rest)
+        for dest, name in names:
+            setattr(args, dest, name)
+    command = " ".join(name for _, name in found[1]) if found else args.command
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, ImportError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"rnnkit {args.command}: error: {message}", file=sys.stderr)
+    except Exception as exc:  # every error reaches the user as one line, exit 2
+        if os.environ.get("RNNKIT_DEBUG"):
+            traceback.print_exc()
+        print(f"rnnkit {command}: error: {_message(exc)}", file=sys.stderr)
         return 2
 
 

@@ -2,7 +2,8 @@
 
 Each generator returns source and target strings; test sets are drawn disjoint from
 training sets (an example in both is removed from the test set). Encode them with
-:class:`CharTable`.
+:class:`CharTable`. Asking for more distinct examples than a task has, or more than
+:data:`MAX_EXAMPLES`, is a ValueError before anything is drawn.
 """
 
 from __future__ import annotations
@@ -86,20 +87,44 @@ class CharTable:
         return "".join(chars)
 
 
-def _disjoint(make, n_train, n_test, rng):
-    seen, train = set(), []
-    while len(train) < n_train:
+#: The most examples (training and test together) one generator call draws: the
+#: pairs are Python strings, about 200 bytes each.
+MAX_EXAMPLES = 5_000_000
+
+
+def _disjoint(make, n_train, n_test, rng, capacity=None, task="task"):
+    """Draw ``n_train`` then ``n_test`` examples, every source distinct.
+
+    ``capacity`` is how many distinct sources the task has (None: too many to
+    matter). Asking for more than exist is refused before drawing; and since a
+    generator may hold fewer than its nominal count, drawing also gives up (an
+    error, never an endless loop) after ``20 * needed + 100000`` draws."""
+    needed = n_train + n_test
+    if needed > MAX_EXAMPLES:
+        raise ValueError(
+            f"Received n_train + n_test = {needed:,} examples for the {task} task, more than "
+            f"the {MAX_EXAMPLES:,} one call draws; ask for fewer."
+        )
+    if capacity is not None and needed > capacity:
+        raise ValueError(
+            f"Received n_train + n_test = {needed:,} distinct examples for the {task} task, "
+            f"but it has only {capacity:,} distinct sources; ask for fewer."
+        )
+    budget = 20 * needed + 100_000
+    seen, pairs = set(), []
+    for _ in range(budget):
+        if len(pairs) == needed:
+            break
         src, tgt = make(rng)
         if src not in seen:
             seen.add(src)
-            train.append((src, tgt))
-    test = []
-    while len(test) < n_test:
-        src, tgt = make(rng)
-        if src not in seen:
-            seen.add(src)
-            test.append((src, tgt))
-    return train, test
+            pairs.append((src, tgt))
+    if len(pairs) < needed:
+        raise ValueError(
+            f"Drew only {len(pairs):,} distinct examples for the {task} task in {budget:,} "
+            f"tries, fewer than the {needed:,} asked for (n_train + n_test); ask for fewer."
+        )
+    return pairs[:n_train], pairs[n_train:]
 
 
 def addition(n_train: int, n_test: int, digits: int = 3, seed=None):
@@ -113,7 +138,12 @@ def addition(n_train: int, n_test: int, digits: int = 3, seed=None):
         return f"{a}+{b}", str(a + b)
 
     return _disjoint(
-        make, positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), make_rng(seed)
+        make,
+        positive_int(n_train, "n_train"),
+        positive_int(n_test, "n_test"),
+        make_rng(seed),
+        capacity=10 ** (2 * digits),
+        task="addition",
     )
 
 
@@ -148,7 +178,12 @@ def dates(n_train: int, n_test: int, seed=None, start_year: int = 1950, end_year
         return fmt(d), d.isoformat()
 
     return _disjoint(
-        make, positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), make_rng(seed)
+        make,
+        positive_int(n_train, "n_train"),
+        positive_int(n_test, "n_test"),
+        make_rng(seed),
+        capacity=len(_FORMATS) * (last - first + 1),
+        task="dates",
     )
 
 
@@ -179,5 +214,9 @@ def number_tagging(n_train: int, n_test: int, seed=None, max_words: int = 6):
         return text, "".join(tags[: len(text)])
 
     return _disjoint(
-        make, positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), make_rng(seed)
+        make,
+        positive_int(n_train, "n_train"),
+        positive_int(n_test, "n_test"),
+        make_rng(seed),
+        task="tagging",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import make_rng
+from ..runs import ensure_fits
 from ..utils.validation import positive_int
 
 
@@ -21,11 +22,19 @@ def delayed_recall(
     Returns:
         x of shape (n_samples, delay + 1, n_symbols + n_distractors) (float32) and
         integer labels y of shape (n_samples,).
+
+    Raises:
+        ValueError: non-positive sizes, or arrays that cannot fit in memory.
     """
     n_samples = positive_int(n_samples, "n_samples")
     delay = positive_int(delay, "delay")
     n_symbols = positive_int(n_symbols, "n_symbols")
     n_distractors = positive_int(n_distractors, "n_distractors")
+    ensure_fits(
+        n_samples * (delay + 1) * (8 + 4 * (n_symbols + n_distractors)),
+        f"{n_samples} delayed-recall sequences of {delay + 1} steps",
+        "n_samples or delay",
+    )
     rng = make_rng(seed)
     y = rng.integers(0, n_symbols, n_samples)
     ids = np.empty((n_samples, delay + 1), np.int64)

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..backend import make_rng
+from ..runs import ensure_fits
 from ..utils.validation import positive_int
 
 ADDING_SOLVED_MSE = 0.01
@@ -97,6 +98,12 @@ def adding_problem(n_samples: int, steps: int, seed=None, dtype="float32"):
             f"marker in each half), got {steps}."
         )
     rng = make_rng(_seed_arg(seed))
+    # values, markers and their float64 stack, then the cast
+    ensure_fits(
+        n_samples * steps * (8 + 8 + 16 + 2 * np.dtype(dtype).itemsize),
+        f"the adding problem's {n_samples} sequences of {steps} steps",
+        "n_samples or steps",
+    )
     values = rng.uniform(0.0, 1.0, (n_samples, steps))
     half = steps // 2
     first = rng.integers(0, half, n_samples)
@@ -159,7 +166,7 @@ def copy_memory(
         x as described, and integer targets y of shape (n_samples, delay + 2*length).
 
     Raises:
-        ValueError: for non-positive sizes.
+        ValueError: for non-positive sizes, or sizes whose arrays cannot fit in memory.
     """
     n_samples = positive_int(n_samples, "n_samples")
     delay = positive_int(delay, "delay")
@@ -167,6 +174,11 @@ def copy_memory(
     length = positive_int(length, "length")
     rng = make_rng(_seed_arg(seed))
     total = delay + 2 * length
+    ensure_fits(
+        n_samples * total * (16 + (4 * (n_symbols + 2) if one_hot else 0)),
+        f"the copy task's {n_samples} sequences of {total} steps",
+        "n_samples or delay",
+    )
     symbols = rng.integers(1, n_symbols + 1, (n_samples, length))
     x = np.zeros((n_samples, total), np.int64)
     x[:, :length] = symbols
@@ -205,6 +217,12 @@ def copy_memory_split(
     train_rng, test_rng = train_test_split_seeds(seed)
     x_tr, y_tr = copy_memory(n_train, delay, n_symbols, length, train_rng, one_hot=False)
     seen = {row.tobytes() for row in x_tr[:, :length]}
+    if positive_int(n_symbols, "n_symbols") ** positive_int(length, "length") <= len(seen):
+        raise ValueError(
+            f"Cannot draw test sequences disjoint from {n_train} training ones: with "
+            f"n_symbols={n_symbols} and length={length} there are only "
+            f"{n_symbols**length} distinct sequences, and training uses them all."
+        )
     x_te, y_te = copy_memory(n_test, delay, n_symbols, length, test_rng, one_hot=False)
     for _ in range(100):
         dup = np.array([row.tobytes() in seen for row in x_te[:, :length]])
@@ -265,8 +283,9 @@ def mackey_glass(
         float64 array of shape (n_samples,).
 
     Raises:
-        ValueError: non-positive sizes or steps, or ``tau`` / ``sample_step`` not a
-            multiple of ``dt``.
+        ValueError: non-positive sizes or steps, ``tau`` / ``sample_step`` not a
+            multiple of ``dt``, or more than :data:`MACKEY_GLASS_MAX_STEPS`
+            integration steps (about a minute of pure-Python integration).
 
     Example:
         >>> mackey_glass(3).round(4)
@@ -293,6 +312,13 @@ def mackey_glass(
         )
     beta, gamma, n, dt, x0 = float(beta), float(gamma), float(n), float(dt), float(x0)
     n_steps = (n_samples + discard - 1) * stride
+    if n_steps + lag > MACKEY_GLASS_MAX_STEPS:
+        raise ValueError(
+            f"Received n_samples={n_samples}, discard={discard} with dt={dt} and "
+            f"sample_step={sample_step}: {n_steps + lag:,} integration steps, more than the "
+            f"{MACKEY_GLASS_MAX_STEPS:,} this generator runs; ask for fewer samples or a "
+            f"larger dt."
+        )
     # buf[k] = x(t_k) with t_k = (k - lag - 1)·dt: lag + 1 history points before t = 0
     buf = np.empty(n_steps + lag + 2)
     buf[: lag + 2] = x0
@@ -318,6 +344,10 @@ def mackey_glass(
         buf[k + 1] = x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
     series = buf[lag + 1 :: stride]
     return series[discard : discard + n_samples].copy()
+
+
+#: The most Runge-Kutta steps :func:`mackey_glass` integrates in one call.
+MACKEY_GLASS_MAX_STEPS = 50_000_000
 
 
 def _ratio(value: float, dt: float, argument: str) -> int:

@@ -64,6 +64,7 @@ class LMConfig:
     init: str = "keras"  # "keras" or "torch": whose default initialisation (see build_model)
     time_budget_minutes: float | None = None  # stop before an epoch that would overrun
     threads: int | None = None  # BLAS threads inside the recurrent loops; None: rnnkit's policy
+    encoding: str = "utf-8"  # of the corpus file, read strictly
 
     def check(self) -> LMConfig:
         if self.level not in ("char", "word"):
@@ -87,16 +88,16 @@ class LMConfig:
         return self
 
 
-def read_corpus(path) -> str:
-    """The text of a corpus file (UTF-8, undecodable bytes replaced).
+def read_corpus(path, encoding: str = "utf-8") -> str:
+    """The text of a corpus file, decoded strictly (see :func:`rnnkit.runs.read_text`):
+    a latin-1 or UTF-16 file read as UTF-8 is an error naming the file and the first
+    bad byte's offset, never text with replacement characters or NULs.
 
     Raises:
-        FileNotFoundError / ValueError: missing or empty file.
+        FileNotFoundError: no such file.
+        ValueError: an empty file, an undecodable byte or a NUL character.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Corpus file {str(path)!r} not found.")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = runs.read_text(path, encoding, "corpus file")
     if not text.strip():
         raise ValueError(f"Corpus file {str(path)!r} is empty.")
     return text
@@ -105,16 +106,17 @@ def read_corpus(path) -> str:
 REUTERS_CORPUS = "reuters-modapte"
 
 
-def corpus_texts(cfg: LMConfig) -> tuple[str, str]:
+def corpus_texts(cfg: LMConfig, data_path=None) -> tuple[str, str]:
     """(training text, validation text). ``--corpus reuters-modapte`` reads the bodies
     of the ModApte training stories for training and its test stories for evaluation;
-    any other value is a file, split by characters (last ``val_fraction`` held out)."""
+    any other value is a file, split by characters (last ``val_fraction`` held out).
+    ``data_path``: where the Reuters archive is (default: $RNNKIT_DATA_DIR, the cache)."""
     if cfg.corpus == REUTERS_CORPUS:
         from ..datasets import reuters
 
-        data = reuters.load_modapte()
+        data = reuters.load_modapte(data_path)
         return "\n".join(data.train_texts), "\n".join(data.test_texts)
-    text = read_corpus(cfg.corpus)
+    text = read_corpus(cfg.corpus, cfg.encoding)
     cut = int(len(text) * (1 - cfg.val_fraction))
     return text[:cut], text[cut:]
 
@@ -214,10 +216,75 @@ def build_model(cfg: LMConfig, vocab: int, batch_size: int | None = None) -> Seq
     return model
 
 
-def train(cfg: LMConfig, out_dir=None, verbose: int = 1, resume: bool = False, echo=print) -> dict:
-    """Train a language model; writes a run folder and returns its metrics."""
+def training_bytes(cfg: LMConfig, vocab: int) -> int:
+    """An estimate of the memory training needs: the weights, their gradients and two
+    Adam slots, plus one batch's activations (each layer's gates and states over the
+    window, and the softmax over the vocabulary with its gradient)."""
+    gates = 4 if cfg.cell == "lstm" else 3
+    params = vocab * cfg.embed_dim
+    size_in = cfg.embed_dim
+    for _ in range(cfg.layers):
+        params += gates * (size_in + cfg.units + 1) * cfg.units
+        size_in = cfg.units
+    params += (cfg.units + 1) * vocab
+    steps = cfg.batch_size * cfg.window
+    activations = steps * (cfg.layers * (gates + 3) * cfg.units + 3 * vocab + cfg.embed_dim)
+    itemsize = np.dtype(backend.floatx()).itemsize
+    return int(itemsize * (4 * params + 2 * activations))
+
+
+def check_fits(cfg: LMConfig, vocab: int) -> None:
+    """Refuse, before building anything, a model that cannot fit in memory.
+
+    Raises:
+        ValueError: the estimate of :func:`training_bytes` exceeds what this process
+            may allocate.
+    """
+    runs.ensure_fits(
+        training_bytes(cfg, vocab),
+        f"a {cfg.layers}-layer {cfg.cell.upper()} of {cfg.units} units over a {vocab}-token "
+        f"vocabulary ({cfg.embed_dim}-wide embedding, batches of {cfg.batch_size} x "
+        f"{cfg.window} steps)",
+        "--units, --embed-dim, --batch-size or --window",
+    )
+
+
+def train(
+    cfg: LMConfig,
+    out_dir=None,
+    verbose: int = 1,
+    resume: bool = False,
+    echo=print,
+    overwrite: bool = False,
+    data_path=None,
+) -> dict:
+    """Train a language model; writes a run folder and returns its metrics.
+
+    Args:
+        cfg: the run's settings.
+        out_dir: the run folder (default ``runs/lm-<level>-<time>``); a new run refuses
+            a folder that holds files unless ``overwrite``.
+        verbose: 0 silent, 1 a progress bar, 2 one line per epoch.
+        resume: continue the interrupted run in ``out_dir`` from its last checkpoint.
+        echo: where the information lines go.
+        overwrite: replace the run in a non-empty ``out_dir``.
+        data_path: the Reuters archive, for ``corpus="reuters-modapte"``.
+
+    Returns:
+        The metrics (also in metrics.json), with ``run_dir``; ``stopped_by_time_budget``
+        is the last epoch run when the time budget ended training, else None.
+
+    Raises:
+        ValueError: bad settings, an unreadable corpus, a model too big for memory.
+        rnnkit.runs.RunFolderError: ``out_dir`` is another kind of run or is not empty;
+            nothing in it is changed.
+    """
     cfg.check()
-    train_text, val_text = corpus_texts(cfg)
+    if resume:
+        runs.open_run(out_dir, "lm", "resume")
+    elif out_dir is not None:
+        runs.check_out_dir(out_dir, overwrite)
+    train_text, val_text = corpus_texts(cfg, data_path)
     tok = make_tokenizer(cfg, train_text)
     vocab = vocab_size(tok)
     train_ids = np.array(tok.texts_to_sequences([train_text])[0])
@@ -231,10 +298,22 @@ def train(cfg: LMConfig, out_dir=None, verbose: int = 1, resume: bool = False, e
             f"stream ({cfg.batch_size} x {cfg.window}); use a longer corpus or a smaller "
             f"--batch-size/--window."
         ) from None
-    run_dir = Path(out_dir) if out_dir else runs.new_run_dir("runs", f"lm-{cfg.level}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
-    (run_dir / "tokenizer.json").write_text(tok.to_json(), encoding="utf-8")
+    check_fits(cfg, vocab)
+    if resume:
+        run_dir = Path(out_dir)
+        stored = run_dir / "tokenizer.json"
+        if stored.is_file() and stored.read_text(encoding="utf-8") != tok.to_json():
+            raise ValueError(
+                f"The corpus {cfg.corpus!r} no longer gives the vocabulary stored in {stored}: "
+                f"it changed since the run began, so the run cannot be resumed exactly."
+            )
+    elif out_dir is not None:
+        run_dir = runs.prepare_out_dir(out_dir, overwrite)
+    else:
+        run_dir = runs.new_run_dir("runs", f"lm-{cfg.level}")
+    if not resume:  # a resumed run keeps the files it began with
+        runs.write_config(run_dir, "lm", dataclasses.asdict(cfg))
+        runs.write_text(run_dir / "tokenizer.json", tok.to_json())
     echo(
         f"corpus {cfg.corpus}: {len(train_ids):,} training and {len(val_ids):,} validation "
         f"tokens, vocabulary {vocab}"
@@ -245,8 +324,10 @@ def train(cfg: LMConfig, out_dir=None, verbose: int = 1, resume: bool = False, e
         ModelCheckpoint(run_dir / "model.rnnkit", save_best_only=True),
         BackupAndRestore(run_dir / "checkpoints", keep=2),
     ]
+    budget = None
     if cfg.time_budget_minutes is not None:
-        callbacks.append(TimeBudget(cfg.time_budget_minutes * 60.0))
+        budget = TimeBudget(cfg.time_budget_minutes * 60.0)
+        callbacks.append(budget)
     if cfg.schedule == "cosine":
         callbacks.append(LearningRateScheduler(cosine_decay(cfg.learning_rate, cfg.epochs)))
     elif cfg.schedule == "plateau":
@@ -270,6 +351,7 @@ def train(cfg: LMConfig, out_dir=None, verbose: int = 1, resume: bool = False, e
     finally:
         RNN.blas_threads = saved_threads
     seconds = time.perf_counter() - start
+    runs.check_trained(history.history, run_dir)
     val = history.history["val_loss"]
     best = int(np.argmin(val))
     nats = float(val[best])
@@ -283,17 +365,31 @@ def train(cfg: LMConfig, out_dir=None, verbose: int = 1, resume: bool = False, e
         "tokens_per_epoch": int(x.size),
         "environment": runs.environment(),
     }
+    stopped = None
+    if budget is not None and budget.stopped_epoch is not None and len(val) < cfg.epochs:
+        stopped = budget.stopped_epoch + 1
+        echo(
+            f"time budget of {cfg.time_budget_minutes:g} min reached: training stopped after "
+            f"epoch {stopped} of {cfg.epochs}"
+        )
+    results["stopped_by_time_budget"] = stopped
     if cfg.level == "word":  # the smoothed baseline on exactly the same tokens
         results["bigram_val_perplexity"] = bigram_perplexity(train_ids, val_ids, vocab)
     runs.write_json(run_dir / "history.json", history.history)
     runs.write_json(run_dir / "metrics.json", results)
+    level = "character" if cfg.level == "char" else "word"
     plotting.learning_curves(
         {k: v for k, v in history.history.items() if "loss" in k},
         run_dir / "learning_curves.png",
-        title=f"{cfg.level} LM",
+        title=f"{level}-level {cfg.cell.upper()} language model, {cfg.corpus}",
+        labels={"loss": f"cross-entropy (nats per {level})"},
     )
     results["run_dir"] = str(run_dir)
     return results
+
+
+#: the most tokens one ``generate_text`` call produces
+MAX_LENGTH = 1_000_000
 
 
 def generate_text(
@@ -310,17 +406,29 @@ def generate_text(
     """Continue ``prompt`` with the best model of a run folder.
 
     Unknown characters (or words) of the prompt are dropped with a notice on stderr;
-    a prompt with nothing known left is an error.
+    a prompt with nothing known left is an error. ``length`` is at most
+    :data:`MAX_LENGTH` tokens and ``beam`` at most :data:`rnnkit.generation.MAX_BEAM_WIDTH`.
+
+    Raises:
+        ValueError: a bad length, beam width or prompt; a folder that is not a
+            language-model run (nothing in it is changed).
     """
+    from ..generation import MAX_BEAM_WIDTH
+
     run_dir = Path(run_dir)
-    cfg = LMConfig(
-        **{
-            k: v
-            for k, v in runs.read_json(run_dir / "config.json").items()
-            if k in {f.name for f in dataclasses.fields(LMConfig)}
-        }
-    )
-    tok = tokenizer_from_json((run_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= MAX_LENGTH:
+        raise ValueError(
+            f"Received an invalid value for argument length, expected an int in "
+            f"[1, {MAX_LENGTH}], got {length!r}."
+        )
+    if isinstance(beam, bool) or not isinstance(beam, int) or not 0 <= beam <= MAX_BEAM_WIDTH:
+        raise ValueError(
+            f"Received an invalid value for argument beam, expected an int in "
+            f"[0, {MAX_BEAM_WIDTH}] (0: sample), got {beam!r}."
+        )
+    config = runs.open_run(run_dir, "lm", "generate")
+    cfg = runs.config_from(LMConfig, config, run_dir / "config.json")
+    tok = tokenizer_from_json(runs.read_text(run_dir / "tokenizer.json", what="tokenizer"))
     model = load_model(run_dir / "model.rnnkit")
     if cfg.level == "char":
         known = [c for c in prompt if c in tok.word_index]

@@ -622,6 +622,7 @@ def train_and_evaluate(
             checkpoint_dir=checkpoint_dir,
             resume=True if resume else None,
         )
+        runs.check_trained(history.history, Path(checkpoint_dir or ".").parent)
     else:
         order = np.random.default_rng(cfg.seed).permutation(len(x_train))
         split = int(len(x_train) * (1.0 - cfg.validation_split))
@@ -652,6 +653,7 @@ def train_and_evaluate(
             checkpoint_dir=checkpoint_dir,
             resume=True if resume else None,
         )
+        runs.check_trained(history.history, Path(checkpoint_dir or ".").parent)
         val_probs = model.predict(x_val, batch_size=256)
         if multilabel and threshold is None:
             grid = np.round(np.arange(0.2, 0.81, 0.05), 2)
@@ -705,17 +707,33 @@ def run(
     with_seed_baseline: bool = True,
     echo=print,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """The main job: train, evaluate, compare with the seeds' model and the majority
     class, and write a run folder. Returns the results dict (also in metrics.json).
 
     Training checkpoints go to ``<run folder>/checkpoints`` every epoch; ``resume=True``
-    with the same ``out_dir`` continues an interrupted run exactly."""
+    with the same ``out_dir`` continues an interrupted run exactly. A new run refuses
+    an ``out_dir`` that already holds files unless ``overwrite``.
+
+    Raises:
+        rnnkit.runs.RunFolderError: ``out_dir`` is another kind of run (with
+            ``resume``) or a non-empty folder (without ``overwrite``); it is left as it was.
+    """
     cfg = cfg.resolved()
+    if resume:
+        runs.open_run(out_dir, "reuters", "resume")
+    elif out_dir is not None:
+        runs.check_out_dir(out_dir, overwrite)
     data = load_split(cfg, path)
-    run_dir = Path(out_dir) if out_dir is not None else runs.new_run_dir("runs", "reuters")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
+    if resume:
+        run_dir = Path(out_dir)
+    elif out_dir is not None:
+        run_dir = runs.prepare_out_dir(out_dir, overwrite)
+    else:
+        run_dir = runs.new_run_dir("runs", "reuters")
+    if not resume:  # a resumed run keeps the config it began with
+        runs.write_config(run_dir, "reuters", dataclasses.asdict(cfg))
     echo(
         f"Reuters-21578, setting {cfg.setting!r}: {len(data['x_train'])} training and "
         f"{len(data['x_test'])} test stories, {len(data['labels'])} topics"
@@ -753,7 +771,15 @@ def run(
     plotting.learning_curves(
         main["history"],
         run_dir / "learning_curves.png",
-        title=f"Reuters ({cfg.setting}) - {cfg.model}",
+        title=f"Reuters-21578 ({cfg.setting}), {cfg.model}: learning curves",
+        labels=(
+            {"loss": "binary cross-entropy (nats per topic)"}
+            if data["multilabel"]
+            else {
+                "loss": "cross-entropy (nats per story)",
+                "accuracy": "accuracy (fraction of stories)",
+            }
+        ),
     )
     if not data["multilabel"]:
         pred = np.argmax(main["probs"], axis=1)
@@ -762,7 +788,7 @@ def run(
             cm,
             data["labels"],
             run_dir / "confusion_matrix.png",
-            title=f"Reuters test set - {cfg.model}",
+            title=f"Reuters-21578 test set ({cfg.setting}), {cfg.model}: confusion matrix",
         )
     results["run_dir"] = str(run_dir)
     return results
@@ -805,16 +831,10 @@ def predict_topics(run_dir, texts: list[str], top: int = 3) -> list[list[tuple[s
         ValueError: empty text, or a folder that is not a Reuters run.
     """
     run_dir = Path(run_dir)
+    config = runs.open_run(run_dir, "reuters", "predict")
+    cfg = runs.config_from(ReutersConfig, config, run_dir / "config.json")
     vocab = runs.read_json(run_dir / "vocab.json")
-    config = runs.read_json(run_dir / "config.json")
     model = load_model(run_dir / "model.rnnkit")
-    cfg = ReutersConfig(
-        **{
-            k: v
-            for k, v in config.items()
-            if k in {f.name for f in dataclasses.fields(ReutersConfig)}
-        }
-    )
     for i, t in enumerate(texts):
         if not isinstance(t, str) or not t.strip():
             raise ValueError(f"Text {i + 1} is empty: give the text of a story.")

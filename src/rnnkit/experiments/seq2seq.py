@@ -57,9 +57,41 @@ class Seq2SeqConfig:
     seed: int = 0
 
     def check(self) -> Seq2SeqConfig:
+        """Validate the settings, and refuse sizes that cannot fit before any work.
+
+        Raises:
+            ValueError: an unknown task, a non-positive size, too many examples
+                (:data:`rnnkit.datasets.seq2seq.MAX_EXAMPLES`), or a model too big for
+                this machine's memory.
+        """
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}.")
+        for name in ("n_train", "n_test", "units", "embed_dim", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if self.n_train + self.n_test > data.MAX_EXAMPLES:
+            raise ValueError(
+                f"n_train + n_test = {self.n_train + self.n_test:,} is more than the "
+                f"{data.MAX_EXAMPLES:,} examples a task generates; ask for fewer."
+            )
+        runs.ensure_fits(
+            self.training_bytes(),
+            f"the {self.task} model of {self.units} units with a {self.embed_dim}-wide "
+            f"embedding, trained on {self.n_train} examples",
+            "--units, --embed-dim, --batch-size or --n-train",
+        )
         return self
+
+    def training_bytes(self) -> int:
+        """An estimate of training memory: up to three LSTMs (encoder both ways and
+        the decoder) with gradients and two Adam slots, one batch's activations over
+        up to 40 steps, and the examples (strings and encoded arrays)."""
+        u, e = self.units, self.embed_dim
+        params = 3 * 4 * (e + 2 * u + 1) * u + 128 * (e + 2 * u)
+        activations = self.batch_size * 40 * (12 * u + e)
+        examples = (self.n_train + self.n_test) * (200 + 80 * 8)
+        return 4 * (4 * params + 3 * activations) + examples
 
 
 # ---- data -------------------------------------------------------------------------
@@ -296,12 +328,28 @@ def decode(model, task, d, sources, beam: int = 0) -> list[str]:
 
 # ---- training and evaluation --------------------------------------------------------
 def train(
-    cfg: Seq2SeqConfig, out_dir=None, verbose: int = 1, echo=print, resume: bool = False
+    cfg: Seq2SeqConfig,
+    out_dir=None,
+    verbose: int = 1,
+    echo=print,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Train on the task, evaluate exact match on the disjoint test set, write a run
     folder; checkpoints every epoch in ``<run folder>/checkpoints`` (``resume=True``
-    continues an interrupted run exactly)."""
+    continues an interrupted run exactly). A new run refuses an ``out_dir`` that holds
+    files unless ``overwrite``.
+
+    Raises:
+        ValueError: bad settings or sizes that cannot fit (see :meth:`Seq2SeqConfig.check`).
+        rnnkit.runs.RunFolderError: ``out_dir`` is another kind of run or is not empty;
+            nothing in it is changed.
+    """
     cfg.check()
+    if resume:
+        runs.open_run(out_dir, "seq2seq", "resume")
+    elif out_dir is not None:
+        runs.check_out_dir(out_dir, overwrite)
     d = make_data(cfg)
     model = build_model(cfg, d)
     if cfg.task in ("addition", "tagging"):
@@ -314,9 +362,14 @@ def train(
         weights = np.concatenate([np.ones((len(y), 1)), (y[:, :-1] != 0)], 1).astype(np.float32)
     echo(f"task {cfg.task}: {len(d['train'])} training and {len(d['test'])} test examples")
     stop = EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
-    run_dir = Path(out_dir) if out_dir else runs.new_run_dir("runs", f"seq2seq-{cfg.task}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    runs.write_json(run_dir / "config.json", dataclasses.asdict(cfg))
+    if resume:
+        run_dir = Path(out_dir)
+    elif out_dir is not None:
+        run_dir = runs.prepare_out_dir(out_dir, overwrite)
+    else:
+        run_dir = runs.new_run_dir("runs", f"seq2seq-{cfg.task}")
+    if not resume:  # a resumed run keeps the config it began with
+        runs.write_config(run_dir, "seq2seq", dataclasses.asdict(cfg))
     start = time.perf_counter()
     history = model.fit(
         x,
@@ -331,6 +384,7 @@ def train(
         resume=True if resume else None,
     )
     seconds = time.perf_counter() - start
+    runs.check_trained(history.history, run_dir)
     outputs = decode(model, cfg.task, d, d["x_test"])
     targets = [t for _, t in d["test"]]
     exact = float(np.mean([o == t for o, t in zip(outputs, targets)]))
@@ -360,7 +414,13 @@ def train(
     runs.write_json(run_dir / "metrics.json", results)
     runs.write_json(run_dir / "history.json", history.history)
     plotting.learning_curves(
-        history.history, run_dir / "learning_curves.png", title=f"seq2seq {cfg.task}"
+        history.history,
+        run_dir / "learning_curves.png",
+        title=f"sequence to sequence, {cfg.task} task: learning curves",
+        labels={
+            "loss": "cross-entropy (nats per output token)",
+            "accuracy": "per-token accuracy (fraction of output tokens)",
+        },
     )
     results["run_dir"] = str(run_dir)
     results["examples"] = list(zip([s for s, _ in d["test"][:5]], outputs[:5], targets[:5]))
@@ -368,8 +428,12 @@ def train(
 
 
 def has_attention(run_dir) -> bool:
-    """Whether a run folder's model has attention (the dates task)."""
-    return runs.read_json(Path(run_dir) / "config.json").get("task") == "dates"
+    """Whether a run folder's model has attention (the dates task).
+
+    Raises:
+        rnnkit.runs.RunFolderError: not a sequence-to-sequence run folder.
+    """
+    return runs.open_run(run_dir, "seq2seq", "seq2seq run").get("task") == "dates"
 
 
 def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
@@ -377,7 +441,8 @@ def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
     scikit-learn's digits images). Writes the attention heat map for attention models
     when ``heatmap`` is a path."""
     run_dir = Path(run_dir)
-    cfg = Seq2SeqConfig(**runs.read_json(run_dir / "config.json"))
+    config = runs.open_run(run_dir, "seq2seq", "seq2seq run")
+    cfg = runs.config_from(Seq2SeqConfig, config, run_dir / "config.json")
     vocab = runs.read_json(run_dir / "vocab.json")
     model = load_model(run_dir / "model.rnnkit")
     tgt = data.CharTable.from_list(vocab["tgt"])
@@ -407,7 +472,13 @@ def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
     out = tgt.decode(ids[0])
     if heatmap is not None and step.weights:
         weights = np.concatenate([w for w in step.weights], axis=0)
-        plotting.attention_heatmap(weights, text, out, heatmap, title="attention")
+        plotting.attention_heatmap(
+            weights,
+            text,
+            out,
+            heatmap,
+            title=f"attention of the dates model: {text!r} -> {out!r}",
+        )
     if beam:
         out = decode(model, cfg.task, d, encoded, beam)[0]
     return out
