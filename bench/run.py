@@ -1,8 +1,16 @@
 """rnnkit against PyTorch, side by side, one process per row; rewrites BENCHMARKS.md.
 
-    PYTHONPATH=src python bench/run.py                 # all, 1 thread; rewrites BENCHMARKS.md
-    PYTHONPATH=src python bench/run.py --threads 1 2   # both thread counts
+    PYTHONPATH=src python bench/run.py                 # all, 1 thread and all cores
+    PYTHONPATH=src python bench/run.py --threads 1     # one thread count
+    PYTHONPATH=src python bench/run.py --quick --no-write   # a smoke test, a few minutes
     PYTHONPATH=src python bench/run.py --quick --no-write --shapes small --cells LSTM
+
+Each thread count (by default 1 and every core this process may use) gives both
+libraries the same count: ``torch.set_num_threads``, ``rnnkit.set_num_threads`` (where
+this rnnkit has it; before, its recurrent layers' BLAS policy) and threadpoolctl's limit
+on NumPy's BLAS; onnxruntime's ``intra_op_num_threads``; for JAX, whose CPU thread pool
+has no setting, the row's process is pinned to that many cores (``sched_setaffinity``)
+and at 1 thread XLA's multi-threaded Eigen is switched off.
 
 For each cell (SimpleRNN / LSTM / GRU) and shape (T time steps, B batch, I input, H
 hidden) it times, with both libraries running the same work on the same thread count:
@@ -13,6 +21,12 @@ hidden) it times, with both libraries running the same work on the same thread c
 - infer: the forward pass over the whole sequence, no gradient bookkeeping;
 - stream: batch 1, one step at a time with the state carried (rnnkit ``RNN.step``,
   PyTorch one module call on a (1, 1, I) input with the state passed in), per step.
+
+Inference and streaming also run against onnxruntime (where it is installed): PyTorch's
+``torch.onnx.export`` of the same module with the same weights (ONNX's RNN / LSTM / GRU
+operators; for streaming a graph of one step taking and returning the state), run by an
+``InferenceSession`` on the CPU provider with ``intra_op_num_threads`` = the row's
+thread count, interleaved with rnnkit the same way.
 
 Repetitions are interleaved (rnnkit, torch, torch, rnnkit, ...) after a warm-up, and the
 table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster), and for
@@ -39,12 +53,22 @@ resident set puts rnnkit above PyTorch.
 The Reuters row trains one epoch of the default ``rnnkit reuters`` model (bidirectional
 GRU over an embedding, concat pooling, dropout, softmax; Adam with global clipping) in
 rnnkit, and of its PyTorch twin (bench/torch_twins.py) on the same batches.
+
+The embedding row trains one epoch of bench/embedding_classifier.py's classifier
+(Embedding(30000, 64, mask_zero) + LSTM(64) + softmax, Adam with global clipping, on
+Reuters wires) in rnnkit and in Keras 3 on JAX (CPU, ``jit_compile`` as Keras defaults),
+the same data and batches; its ratio is Keras time / rnnkit time.
+
+The machine section names the CPU and what ran rnnkit's recurrent layers
+(``rnnkit.backend.kernel_info()`` where this rnnkit has it, read in each row's process
+after its timings).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import platform
@@ -71,6 +95,8 @@ SHAPES = {  # name: (T, B, I, H)
 # repetitions per shape (timed, after one warm-up); the big shapes take ~1 s a step
 REPS = {"seeds": 21, "small": 21, "lm": 9, "large": 5, "long": 7}
 STREAM_STEPS = 300
+QUICK_SHAPES = ("seeds", "small")  # --quick's default shapes
+QUICK_SCALE = 0.2  # --quick's repetitions, a fraction of REPS (4 at seeds: quartiles)
 
 
 # ---- the two sides of one benchmark ----------------------------------------------------
@@ -92,8 +118,93 @@ def _keras_from_torch(kind: str, module, units: int) -> list[np.ndarray]:
     return [kernel, recurrent, bias]
 
 
-def make_pair(kind: str, shape, seed: int = 0):
-    """Equal rnnkit and PyTorch layers (same weights) and the inputs of one benchmark."""
+class _OneStep:
+    """A PyTorch RNN module as one streaming step for the ONNX export: (x, h[, c]) to
+    (y, h[, c]), the state passed in and out explicitly."""
+
+    def __new__(cls, module, lstm: bool):
+        import torch
+
+        class Step(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.module = module
+
+            def forward(self, x, h, c=None):
+                if lstm:
+                    y, (h, c) = self.module(x, (h, c))
+                    return y, h, c
+                y, h = self.module(x, h)
+                return y, h
+
+        return Step()
+
+
+def ort_session(module, args, input_names, output_names, threads: int):
+    """onnxruntime's session (CPU provider, ``threads`` intra-op threads, sequential
+    execution) for PyTorch's ONNX export of ``module`` called on ``args``."""
+    import io
+    import warnings
+
+    import onnxruntime as ort
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # (the TorchScript exporter's deprecation notices)
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, args, buf, input_names=input_names, output_names=output_names, dynamo=False
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_pair(kind: str, tmod, x, x1, units: int, threads: int):
+    """onnxruntime's (infer, stream) for the PyTorch module ``tmod`` (the same work as
+    ``make_pair``'s), checked against PyTorch; None where onnxruntime is missing."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    import torch
+
+    lstm = kind == "LSTM"
+    xt = torch.from_numpy(x)
+    whole = ort_session(tmod, (xt,), ["x"], ["y"], threads)
+    with torch.no_grad():
+        ref = tmod(xt)[0].numpy()
+    err = float(np.max(np.abs(whole.run(None, {"x": x})[0] - ref)))
+    if err > 1e-3:
+        raise AssertionError(f"{kind}: onnxruntime and PyTorch outputs differ by {err}")
+
+    h0 = torch.zeros(1, 1, units)
+    args = (torch.from_numpy(x1[0][None]), h0, h0) if lstm else (torch.from_numpy(x1[0][None]), h0)
+    names_in = ["x", "h", "c"] if lstm else ["x", "h"]
+    names_out = ["y", "h_out", "c_out"] if lstm else ["y", "h_out"]
+    step = ort_session(_OneStep(tmod, lstm), args, names_in, names_out, threads)
+    x1s = [np.ascontiguousarray(x1[t][None]) for t in range(len(x1))]  # (1, 1, I) each
+
+    def o_infer():
+        whole.run(None, {"x": x})
+
+    def o_stream():
+        state = [np.zeros((1, 1, units), np.float32) for _ in names_in[1:]]
+        for xs in x1s:
+            out = step.run(None, dict(zip(names_in, [xs, *state])))
+            state = out[1:]
+        return state  # (for the harness's tests)
+
+    return o_infer, o_stream
+
+
+def make_pair(kind: str, shape, seed: int = 0, threads: int = 1, with_onnx: bool = False):
+    """Equal rnnkit and PyTorch layers (same weights) and the inputs of one benchmark;
+    with ``with_onnx``, onnxruntime's inference and streaming too (where installed, on
+    ``threads`` intra-op threads)."""
     import torch
 
     from rnnkit import layers, optimizers
@@ -165,13 +276,18 @@ def make_pair(kind: str, shape, seed: int = 0):
     def t_release():  # dL/dx of the last step, which rnnkit's r_train does not keep
         xt.grad = None
 
-    return {
+    pair = {
         "layer": layer,
         "release": (lambda: None, t_release),
         "train": (r_train, t_train),
         "infer": (r_infer, t_infer),
         "stream": (r_stream, t_stream),
     }
+    ort_fns = onnx_pair(kind, tmod, x, x1, units, threads) if with_onnx else None
+    if ort_fns is not None:
+        pair["infer_ort"] = (r_infer, ort_fns[0])
+        pair["stream_ort"] = (r_stream, ort_fns[1])
+    return pair
 
 
 # ---- timing ------------------------------------------------------------------------------
@@ -207,17 +323,75 @@ def timing(fn_rnnkit, fn_torch, reps: int, per: int = 1) -> dict:
 
 
 def set_threads(n: int):
-    """Both libraries on ``n`` threads. rnnkit's recurrent layers limit BLAS to their
-    own ``RNN.blas_threads`` (1 by default, the thread policy); for n > 1 that policy
-    is switched off so that both sides really run on n threads."""
+    """Both libraries on ``n`` threads: ``torch.set_num_threads(n)``,
+    ``rnnkit.set_num_threads(n)`` (the compiled loop's pool and BLAS) and threadpoolctl's
+    limit on every BLAS pool of the process. An rnnkit without ``set_num_threads``
+    limited BLAS in its recurrent layers to ``RNN.blas_threads`` (1, the thread policy);
+    there that policy is switched off for n > 1 so that both sides really run on n
+    threads. Returns threadpoolctl's limiter (a context manager)."""
     import torch
     from threadpoolctl import threadpool_limits
 
+    import rnnkit
+    from rnnkit import backend
     from rnnkit.layers.recurrent import RNN
 
     torch.set_num_threads(n)
-    RNN.blas_threads = 1 if n == 1 else None
+    setter = getattr(rnnkit, "set_num_threads", None) or getattr(backend, "set_num_threads", None)
+    if setter is not None:
+        setter(n)
+        RNN.blas_threads = None  # (None: rnnkit's count)
+    else:
+        RNN.blas_threads = 1 if n == 1 else None
     return threadpool_limits(n)
+
+
+def all_cores() -> int:
+    """The cores this process may run on (its affinity), as PyTorch counts them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_threads() -> list[int]:
+    """1 and all cores (just 1 on a one-core machine)."""
+    return sorted({1, all_cores()})
+
+
+def pin_to_cores(n: int) -> None:
+    """Keep this process on ``n`` of its cores (for JAX, whose CPU pool ignores every
+    thread setting); nothing when it may use no more than n already."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return
+    if n < len(allowed):
+        os.sched_setaffinity(0, allowed[:n])
+
+
+def jax_env(threads: int) -> dict:
+    """Environment for a process running Keras 3 on JAX's CPU backend at ``threads``."""
+    env = {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    if threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = (
+            flags + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
+    return env
+
+
+def kernel_report() -> dict | None:
+    """``rnnkit.backend.kernel_info()``, or None where this rnnkit lacks it."""
+    from rnnkit import backend
+
+    info = getattr(backend, "kernel_info", None)
+    if info is None:
+        return None
+    try:
+        return info()
+    except Exception as err:  # (a report must not lose the timings it comes with)
+        return {"error": f"{type(err).__name__}: {err}"}
 
 
 def bench_cells(cells, shapes, threads: int, reps_scale: float, log) -> list[dict]:
@@ -226,24 +400,36 @@ def bench_cells(cells, shapes, threads: int, reps_scale: float, log) -> list[dic
         shape = SHAPES[shape_name]
         reps = max(1, round(REPS[shape_name] * reps_scale))
         for kind in cells:
-            fns = make_pair(kind, shape)
+            fns = make_pair(kind, shape, threads=threads, with_onnx=True)
             row = {"threads": threads, "cell": kind, "shape": shape_name, "dims": shape}
-            for what in ("train", "infer", "stream"):
+            for what in ("train", "infer", "stream", "infer_ort", "stream_ort"):
+                if what not in fns:
+                    continue
                 fr, ft = fns[what]
-                n = reps if what != "stream" else max(1, min(reps, 5))
-                row[what] = timing(fr, ft, n, STREAM_STEPS if what == "stream" else 1)
+                streaming = what.startswith("stream")
+                n = reps if not streaming else max(1, min(reps, 5))
+                row[what] = timing(fr, ft, n, STREAM_STEPS if streaming else 1)
+            kernel = kernel_report()
+            if kernel is not None:
+                row["kernel"] = kernel
             rows.append(row)
             log(format_row(row))
     return rows
 
 
-def timing_child(kind: str, shape: str, threads: int, reps_scale: float, reuters_reps: int, log):
+def timing_child(
+    kind: str, shape: str, threads: int, reps_scale: float, reuters_reps: int, log, extra=()
+):
     """One row's timings (both libraries, interleaved) in a new process: what PyTorch
     pays for its per-step allocations depends on the state glibc's allocator is left in
-    by what ran before (bench/NOTES.md, sessions 7-8), so no row inherits another's."""
+    by what ran before (bench/NOTES.md, sessions 7-8), so no row inherits another's.
+    (The embedding row's process also needs JAX's environment before JAX starts.)"""
     cmd = [sys.executable, __file__, "--timing-row", kind, shape, str(threads)]
-    cmd += ["--reps-scale", str(reps_scale), "--reuters-reps", str(reuters_reps)]
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    cmd += ["--reps-scale", str(reps_scale), "--reuters-reps", str(reuters_reps), *extra]
+    env = dict(os.environ)
+    if shape == "embedding":
+        env.update(jax_env(threads))
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env)
     row = json.loads(out.stdout.strip().splitlines()[-1])
     if "dims" in row:
         row["dims"] = tuple(row["dims"])
@@ -300,8 +486,8 @@ def reuters_setup(batches: int | None = None):
     return r_epoch, t_epoch, info
 
 
-def bench_reuters(threads: int, reps: int, log) -> dict:
-    r_epoch, t_epoch, info = reuters_setup()
+def bench_reuters(threads: int, reps: int, log, batches: int | None = None) -> dict:
+    r_epoch, t_epoch, info = reuters_setup(batches)
     info.pop("model")
     row = {
         "threads": threads,
@@ -310,6 +496,42 @@ def bench_reuters(threads: int, reps: int, log) -> dict:
         "info": info,
         "train": timing(r_epoch, t_epoch, reps),
     }
+    log(format_row(row))
+    return row
+
+
+# ---- the large-embedding classifier against Keras 3 on JAX, one epoch -------------------
+def bench_embedding(threads: int, reps: int, log, samples: int | None = None) -> dict:
+    """One epoch of bench/embedding_classifier.py's model in rnnkit and in Keras 3 (the
+    process must have KERAS_BACKEND=jax, and JAX's thread settings, from the start:
+    ``timing_child`` gives them); the same wires and batches, interleaved."""
+    import embedding_classifier as ec
+
+    pin_to_cores(threads)
+    x, y = ec.load(samples or ec.SAMPLES)
+    model = ec.rnnkit_model()
+    import keras
+
+    peer = ec.keras_model(x.shape[1])
+    row = {
+        "threads": threads,
+        "cell": "LSTM",
+        "shape": "embedding",
+        "info": {
+            "samples": len(x),
+            "batch": ec.BATCH,
+            "max_len": x.shape[1],
+            "vocab": ec.VOCAB,
+            "keras": f"Keras {keras.__version__} on {keras.backend.backend()} "
+            f"{importlib.import_module(keras.backend.backend()).__version__}",
+            "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        },
+        "train_keras": timing(ec.rnnkit_epoch(model, x, y), ec.keras_epoch(peer, x, y), reps),
+    }
+    kernel = kernel_report()
+    if kernel is not None:
+        row["kernel"] = kernel
     log(format_row(row))
     return row
 
@@ -355,7 +577,7 @@ def memory_probe(lib: str, kind: str, shape_name: str, threads: int, method: str
         fn, layers = (r_epoch if lib == "rnnkit" else t_epoch), info["model"].layers
         release = None
     else:
-        pair = make_pair(kind, SHAPES[shape_name])
+        pair = make_pair(kind, SHAPES[shape_name], threads=threads)
         fn, layers = pair["train"][0 if lib == "rnnkit" else 1], [pair["layer"]]
         release = pair["release"][0 if lib == "rnnkit" else 1]
     import gc
@@ -473,14 +695,23 @@ def _ms(s):
 
 
 def format_row(row) -> str:
-    parts = [f"[{row['threads']}t] {row['cell']:>9} {row['shape']:>7}"]
-    for what in ("train", "infer"):
+    parts = [f"[{row['threads']}t] {row['cell']:>9} {row['shape']:>9}"]
+    for what, peer in (("train", "torch"), ("train_keras", "keras"), ("infer", "torch")):
         if what in row:
             r = row[what]
-            parts.append(f"{what} {_ms(r['rnnkit'])}/{_ms(r['torch'])} ms x{r['ratio']:.2f}")
-    if "stream" in row:
-        r = row["stream"]
-        parts.append(f"stream {r['rnnkit'] * 1e6:.1f}/{r['torch'] * 1e6:.1f} us x{r['ratio']:.2f}")
+            parts.append(
+                f"{what} {_ms(r['rnnkit'])}/{_ms(r['torch'])} ms ({peer}) x{r['ratio']:.2f}"
+            )
+    if "infer_ort" in row:
+        r = row["infer_ort"]
+        parts.append(f"ort {_ms(r['torch'])} ms x{r['ratio']:.2f}")
+    for what, peer in (("stream", "torch"), ("stream_ort", "ort")):
+        if what in row:
+            r = row[what]
+            parts.append(
+                f"{what} {r['rnnkit'] * 1e6:.1f}/{r['torch'] * 1e6:.1f} us ({peer}) "
+                f"x{r['ratio']:.2f}"
+            )
     return "  ".join(parts)
 
 
@@ -516,6 +747,8 @@ def machine_info() -> dict:
         "torch_parallel": torch.__config__.parallel_info().splitlines()[0:3],
         "load_before": os.getloadavg(),
         "accelerator": _accelerator_info(),
+        "kernel": kernel_report(),
+        "peers": _peer_versions(),
         "openblas_env": _openblas_env(),
         "malloc_env": _malloc_env(),
     }
@@ -560,11 +793,43 @@ def _accelerator_info() -> str:
     if name == "numba":
         import numba
 
-        return (
-            f"numba {numba.__version__} (rnnkit.cells.fused: the cells' element-wise work, "
-            f"small-batch products, one-row streaming steps, Adam)"
-        )
+        return f"numba {numba.__version__}"
     return "numpy (the reference cells)"
+
+
+def _peer_versions() -> str:
+    """The other libraries' versions, read from their metadata (importing JAX here would
+    start its thread pool in this process)."""
+    from importlib import metadata
+
+    found = []
+    for name in ("onnxruntime", "keras", "jax", "jaxlib"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}: not installed")
+    return ", ".join(found)
+
+
+def describe_kernel(kernel) -> str:
+    """One line for ``kernel_info()``'s dict (what ran: the rows' own reports)."""
+    if not kernel:
+        return "not reported (this rnnkit has no backend.kernel_info)"
+    if "error" in kernel:
+        return f"kernel_info() failed: {kernel['error']}"
+    parts = [f"{k} {kernel[k]}" for k in ("accelerator", "kernel", "cpu") if kernel.get(k)]
+    if kernel.get("threading_layer"):
+        parts.append(f"numba threading layer {kernel['threading_layer']}")
+    return ", ".join(parts)
+
+
+def kernels_ran(rows) -> list[str]:
+    """``"<cell>.<pass>: <what ran it>"`` over the rows' kernel reports, each once."""
+    seen: dict[str, set] = {}
+    for row in rows:
+        for key, ran in ((row.get("kernel") or {}).get("ran") or {}).items():
+            seen.setdefault(key, set()).add(str(ran))
+    return [f"{k}: {' / '.join(sorted(v))}" for k, v in sorted(seen.items())]
 
 
 def geomean(xs):
@@ -572,23 +837,38 @@ def geomean(xs):
     return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
 
 
+def _ratio_cell(v: dict, spread: bool = False) -> str:
+    text = f"**{v['ratio']:.2f}**"
+    if spread and "spread" in v:
+        text += " ({:.2f}-{:.2f})".format(*v["spread"])
+    return text
+
+
+def _threads_title(threads: int, cores: int) -> str:
+    title = f"{threads} thread{'s' if threads > 1 else ''}"
+    return title + (" (all cores)" if threads == cores and threads > 1 else "")
+
+
 def write_markdown(path: Path, rows, info, command: str) -> None:
+    cores = info.get("cores_used") or info["cores"]
     lines = [
-        "# Benchmarks: rnnkit vs PyTorch (CPU)",
+        "# Benchmarks: rnnkit vs PyTorch, onnxruntime and Keras 3 on JAX (CPU)",
         "",
         "Written by `bench/run.py` (see its docstring for what each column measures); do not "
-        "edit by hand. Ratio = PyTorch time / rnnkit time: above 1, rnnkit is faster. Times "
+        "edit by hand. Ratio = peer time / rnnkit time: above 1, rnnkit is faster. Times "
         "are medians of interleaved repetitions after a warm-up, "
         + (
             "all rows in one process"
             if info.get("one_process")
-            else "both libraries in one process, a new process for each row"
+            else "rnnkit and its peer in one process, a new process for each row"
         )
-        + ", both libraries limited to the same number of threads (`torch.set_num_threads` "
-        "and threadpoolctl's `threadpool_limits` for NumPy's BLAS). Beside a training "
-        "ratio, in brackets: the lower and upper quartiles of the ratios of the "
-        "repetitions' pairs (each rnnkit step and the PyTorch step next to it), the spread "
-        "that this machine's noise gives the median ratio. Peak memory: "
+        + ", every library limited to the same number of threads (`torch.set_num_threads`, "
+        "`rnnkit.set_num_threads` and threadpoolctl's `threadpool_limits` for NumPy's BLAS, "
+        "onnxruntime's `intra_op_num_threads`; JAX: the process pinned to that many cores). "
+        "Beside a training ratio, in brackets: the lower and upper quartiles of the ratios "
+        "of the repetitions' pairs (each rnnkit step and the peer's step next to it), the "
+        "spread that this machine's noise gives the median ratio. onnxruntime runs "
+        "PyTorch's ONNX export of the same layer with the same weights. Peak memory: "
         + (
             "the peak growth of the resident set"
             if info.get("memory_method") == "rss"
@@ -602,10 +882,14 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         "",
         "## Machine",
         "",
-        f"- CPU: {info['cpu']}, {info['cores']} logical cores",
+        f"- CPU: {info['cpu']}, {info['cores']} logical cores"
+        + (f" ({cores} usable by this process)" if cores != info["cores"] else ""),
         *[f"- BLAS / threading (threadpoolctl): {b}" for b in info["blas"]],
-        f"- Python {info['python']}, NumPy {info['numpy']}, PyTorch {info['torch']}",
+        f"- Python {info['python']}, NumPy {info['numpy']}, PyTorch {info['torch']}"
+        + (f", {info['peers']}" if info.get("peers") else ""),
         f"- rnnkit accelerator: {info.get('accelerator', 'numpy')} (`--accelerator` chooses)",
+        f"- rnnkit kernel (`rnnkit.backend.kernel_info()`): {describe_kernel(info.get('kernel'))}",
+        *[f"  - ran {line}" for line in kernels_ran(rows)],
         f"- OpenBLAS kernel overrides in the environment: {info.get('openblas_env', '?')}",
         f"- glibc allocator settings in the environment: {info.get('malloc_env', '?')}",
         f"- Load average (1, 5, 15 min) before the run: "
@@ -614,22 +898,24 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         f"- Started {info['started']}, took {info['seconds']:.0f} s",
         "",
     ]
-    if max(info["load_before"][0], info["load_after"][0]) > 1.2:
+    if max(info["load_before"][0], info["load_after"][0]) > 0.6 * info["cores"]:
         lines += [
-            "**The machine was shared with other jobs during this run (load average above "
-            "1.2 on 2 cores): the absolute times are inflated and noisy; the ratios, taken "
-            "with repetitions interleaved, are the more trustworthy figures.**",
+            f"**The machine was shared with other jobs during this run (load average above "
+            f"{0.6 * info['cores']:.1f} on {info['cores']} cores): the absolute times are "
+            f"inflated and noisy; the ratios, taken with repetitions interleaved, are the "
+            f"more trustworthy figures.**",
             "",
         ]
     for threads in sorted({r["threads"] for r in rows}):
-        sel = [r for r in rows if r["threads"] == threads]
+        sel = [r for r in rows if r["threads"] == threads and "train" in r]
         lines += [
-            f"## {threads} thread{'s' if threads > 1 else ''}",
+            f"## {_threads_title(threads, cores)}",
             "",
             "| cell | shape (T, B, I, H) | train step rnnkit ms | torch ms | ratio "
-            "| inference rnnkit ms | torch ms | ratio | stream step rnnkit µs | torch µs "
-            "| ratio | train peak MiB rnnkit | torch |",
-            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            "| inference rnnkit ms | torch ms | ratio | onnxruntime ms | ratio "
+            "| stream step rnnkit µs | torch µs | ratio | onnxruntime µs | ratio "
+            "| train peak MiB rnnkit | torch |",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for r in sel:
             dims = r.get("dims")
@@ -642,34 +928,35 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
                 )
             )
             cells = [r["cell"], label]
-            for what in ("train", "infer"):
-                if what in r:
-                    v = r[what]
-                    ratio = f"**{v['ratio']:.2f}**"
-                    if what == "train" and "spread" in v:
-                        ratio += " ({:.2f}-{:.2f})".format(*v["spread"])
-                    cells += [_ms(v["rnnkit"]), _ms(v["torch"]), ratio]
-                else:
-                    cells += ["", "", ""]
-            if "stream" in r:
-                v = r["stream"]
-                cells += [
-                    f"{v['rnnkit'] * 1e6:.1f}",
-                    f"{v['torch'] * 1e6:.1f}",
-                    f"**{v['ratio']:.2f}**",
-                ]
+            v = r["train"]
+            cells += [_ms(v["rnnkit"]), _ms(v["torch"]), _ratio_cell(v, spread=True)]
+            if "infer" in r:
+                v = r["infer"]
+                cells += [_ms(v["rnnkit"]), _ms(v["torch"]), _ratio_cell(v)]
             else:
                 cells += ["", "", ""]
+            v = r.get("infer_ort")
+            cells += [_ms(v["torch"]), _ratio_cell(v)] if v else ["", ""]
+            if "stream" in r:
+                v = r["stream"]
+                cells += [f"{v['rnnkit'] * 1e6:.1f}", f"{v['torch'] * 1e6:.1f}", _ratio_cell(v)]
+            else:
+                cells += ["", "", ""]
+            v = r.get("stream_ort")
+            cells += [f"{v['torch'] * 1e6:.1f}", _ratio_cell(v)] if v else ["", ""]
             pk = r.get("peak_mib")
             cells += [f"{pk['rnnkit']:.1f}", f"{pk['torch']:.1f}"] if pk else ["", ""]
             lines.append("| " + " | ".join(cells) + " |")
-        tr = [r["train"]["ratio"] for r in sel]
-        st = [r["stream"]["ratio"] for r in sel if "stream" in r]
-        lines += [
-            "",
-            f"Training step: geometric mean of the ratios {geomean(tr):.2f}, lowest "
-            f"{min(tr):.2f} (target: every row >= 1.0, geometric mean >= 1.5).",
-        ]
+        lines.append("")
+        if sel:
+            tr = [r["train"]["ratio"] for r in sel]
+            lstm = [r["train"]["ratio"] for r in sel if r["cell"] == "LSTM"]
+            lines.append(
+                f"Training step: geometric mean of the ratios {geomean(tr):.2f}, lowest "
+                f"{min(tr):.2f}"
+                + (f", lowest LSTM row {min(lstm):.2f}" if lstm else "")
+                + " (target: every row >= 1.0, geometric mean >= 2.0, LSTM rows >= 1.3)."
+            )
         straddle = [
             f"{r['cell']} {r['shape']}"
             for r in sel
@@ -680,8 +967,28 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
                 "Rows whose paired ratios' quartiles lie on both sides of 1.0 (within this "
                 f"run's noise of a tie): {', '.join(straddle)}."
             )
+        inf = [r["infer"]["ratio"] for r in sel if "infer" in r]
+        inf_ort = [r["infer_ort"]["ratio"] for r in sel if "infer_ort" in r]
+        if inf:
+            lines.append(
+                f"Inference: lowest ratio {min(inf):.2f} against PyTorch"
+                + (f", {min(inf_ort):.2f} against onnxruntime" if inf_ort else "")
+                + " (target: every row >= 1.0 against both)."
+            )
+        st = [r["stream"]["ratio"] for r in sel if "stream" in r]
+        st_ort = [r["stream_ort"]["ratio"] for r in sel if "stream_ort" in r]
         if st:
-            lines.append(f"Streaming step: ratios {min(st):.2f} to {max(st):.2f} (target: >= 5).")
+            lines.append(
+                f"Streaming step: ratios {min(st):.2f} to {max(st):.2f} against PyTorch "
+                "(target: >= 5 where bench/streaming_floor.py's floor allows it)"
+                + (
+                    f", {min(st_ort):.2f} to {max(st_ort):.2f} against onnxruntime's per-step "
+                    "call (target: above 1.0 on every row)"
+                    if st_ort
+                    else ""
+                )
+                + "."
+            )
         mem = [r for r in sel if "peak_mib" in r]
         if mem:
             worse = [
@@ -709,19 +1016,57 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
                 + (", ".join(worse) if worse else "no row")
                 + "."
             )
+        keras_rows = [r for r in rows if r["threads"] == threads and "train_keras" in r]
+        if keras_rows:
+            lines += [
+                "",
+                "Against Keras 3 on JAX (CPU), one training epoch:",
+                "",
+                "| model | data | rnnkit s | Keras s | ratio | peer |",
+                "|---|---|--:|--:|--:|---|",
+            ]
+            for r in keras_rows:
+                i, v = r["info"], r["train_keras"]
+                lines.append(
+                    f"| Embedding({i['vocab']}, 64, mask_zero) + LSTM(64) + softmax, Adam "
+                    f"| {i['samples']} Reuters wires x {i['max_len']} ids, batch {i['batch']} "
+                    f"| {v['rnnkit']:.2f} | {v['torch']:.2f} | {_ratio_cell(v, spread=True)} "
+                    f"| {i['keras']}, {i['affinity']} core(s) |"
+                )
+            lines += ["", "Target: faster than Keras 3 on JAX at the same threads (ratio > 1.0)."]
         lines.append("")
     path.write_text("\n".join(lines))
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, nargs="+", default=[1])
+    p.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="thread counts, each a section of its own (default: 1 and all cores)",
+    )
     p.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
-    p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
-    p.add_argument("--quick", action="store_true", help="few repetitions: a smoke test")
+    p.add_argument(
+        "--shapes",
+        nargs="+",
+        default=None,
+        choices=list(SHAPES),
+        help=f"default: all (--quick: {' '.join(QUICK_SHAPES)})",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test of every column in a few minutes: few repetitions, the small "
+        "shapes, a few Reuters batches and wires for the epoch rows, no memory probes",
+    )
     p.add_argument("--no-reuters", action="store_true")
+    p.add_argument("--no-keras", action="store_true", help="leave out the Keras 3 (JAX) row")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--reuters-reps", type=int, default=3)
+    # the epoch rows on part of their data (--quick): Reuters batches, embedding-row wires
+    p.add_argument("--epoch-limit", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--memory-method",
         choices=MEMORY_METHODS,
@@ -762,6 +1107,11 @@ def main(argv=None) -> None:
         help=argparse.SUPPRESS,
     )
     a = p.parse_args(argv)
+    for n in a.threads or ():
+        if n < 1:
+            p.error(f"--threads: expected positive integers, got {n}")
+    threads = a.threads or default_threads()
+    shapes = a.shapes or (list(QUICK_SHAPES) if a.quick else list(SHAPES))
     os.environ.setdefault("RNNKIT_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     if a.accelerator:  # for this process and the memory probes it starts
         os.environ["RNNKIT_ACCELERATOR"] = a.accelerator
@@ -772,7 +1122,13 @@ def main(argv=None) -> None:
         kind, shape, threads = a.timing_row
         with set_threads(int(threads)):
             if shape == "reuters":
-                row = bench_reuters(int(threads), a.reuters_reps, lambda _: None)
+                row = bench_reuters(
+                    int(threads), a.reuters_reps, lambda _: None, batches=a.epoch_limit
+                )
+            elif shape == "embedding":
+                row = bench_embedding(
+                    int(threads), a.reuters_reps, lambda _: None, samples=a.epoch_limit
+                )
             else:
                 row = bench_cells([kind], [shape], int(threads), a.reps_scale, lambda _: None)[0]
         print(json.dumps(row))
@@ -793,25 +1149,45 @@ def main(argv=None) -> None:
         )
     info["started"] = time.strftime("%Y-%m-%d %H:%M:%S")
     info["one_process"] = a.one_process
-    info["memory_method"] = None if a.no_memory else a.memory_method
+    no_memory = a.no_memory or a.quick
+    info["memory_method"] = None if no_memory else a.memory_method
+    info["cores_used"] = all_cores()
     t0 = time.perf_counter()
     rows = []
-    scale = 0.2 if a.quick else 1.0
+    scale = QUICK_SCALE if a.quick else 1.0
     reuters_reps = 1 if a.quick else a.reuters_reps
-    for n in a.threads:
+    # --quick: a few Reuters batches, and a few hundred wires for the Keras row
+    reuters_extra = ["--epoch-limit", "4"] if a.quick else []
+    keras_extra = ["--epoch-limit", "256"] if a.quick else []
+    for n in threads:
         if a.one_process:
             with set_threads(n):
-                sel = bench_cells(a.cells, a.shapes, n, scale, print)
+                sel = bench_cells(a.cells, shapes, n, scale, print)
                 if not a.no_reuters:
-                    sel.append(bench_reuters(n, reuters_reps, print))
+                    sel.append(bench_reuters(n, reuters_reps, print, 4 if a.quick else None))
         else:
-            jobs = [(cell, shape) for shape in a.shapes for cell in a.cells]
+            jobs = [(cell, shape) for shape in shapes for cell in a.cells]
             jobs += [] if a.no_reuters else [("BiGRU", "reuters")]
-            sel = [timing_child(cell, shape, n, scale, reuters_reps, print) for cell, shape in jobs]
-        if not a.no_memory:
+            sel = [
+                timing_child(
+                    cell,
+                    shape,
+                    n,
+                    scale,
+                    reuters_reps,
+                    print,
+                    reuters_extra if shape == "reuters" else (),
+                )
+                for cell, shape in jobs
+            ]
+        if not no_memory:
             bench_memory(sel, n, print, a.memory_method, a.mmap_threshold)
             if a.memory_method == "allocated":  # and the resident set's view, beside it
                 bench_memory(sel, n, print, "rss", a.mmap_threshold, key="peak_rss_mib")
+        if not a.no_keras:  # (its own process always: JAX reads its settings at start)
+            sel.append(
+                timing_child("LSTM", "embedding", n, scale, reuters_reps, print, keras_extra)
+            )
         rows += sel
     info["load_after"] = os.getloadavg()
     info["seconds"] = time.perf_counter() - t0
