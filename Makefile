@@ -19,6 +19,13 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The main job installs only what it uses: rnnkit itself and matplotlib for its
+# pictures (not the test extras, PyTorch among them).
+$(VENV)/.installed-main: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[plot]'
+	touch $@
+
 lint: setup
 	$(PY) -m ruff check src tests $(wildcard bench) scripts
 
@@ -34,10 +41,10 @@ docs: setup
 # competing for the same cores slowed training steps 40x here; see bench/NOTES.md.)
 test: setup lint typecheck docs
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg \
-		KERAS_BACKEND=jax JAX_PLATFORMS=cpu PATH="$(abspath $(VENV))/bin:$$PATH" \
+		RNNKIT_NUM_THREADS=1 KERAS_BACKEND=jax JAX_PLATFORMS=cpu PATH="$(abspath $(VENV))/bin:$$PATH" \
 		$(PY) -m pytest -q -n 2
 
-reuters: setup
+reuters: $(VENV)/.installed-main
 	$(VENV)/bin/rnnkit reuters
 
 bench: setup

@@ -97,7 +97,7 @@ def learning_curves(history: dict, path, title: str = "", labels: dict | None = 
     if not keys:
         keys = [k for k in history if len(history[k])]
     fig, axes = plt.subplots(
-        1, max(len(keys), 1), figsize=(5 * max(len(keys), 1), 3.6), squeeze=False
+        1, max(len(keys), 1), figsize=(5.5 * max(len(keys), 1), 3.8), squeeze=False
     )
     for ax, key in zip(axes[0], keys):
         epochs = np.arange(1, len(history[key]) + 1)
@@ -108,12 +108,16 @@ def learning_curves(history: dict, path, title: str = "", labels: dict | None = 
         ax.set_xlabel("epoch")
         ax.set_ylabel(names.get(key, key))
         ax.set_title(names.get(key, key).split(" (")[0])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs) <= 12:  # every epoch its own tick, never fractional ones
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if len(epochs) == 1:
             ax.set_xlim(0.5, 1.5)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title or "learning curves")
+    fig.tight_layout()
     out = _save(fig, path)
     plt.close(fig)
     return out

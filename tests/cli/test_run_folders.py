@@ -177,9 +177,7 @@ def test_resume_alone_restores_the_run_and_conflicts_are_refused(corpus, tmp_pat
     # an option that differs from the stored run is refused, naming it; nothing changes
     _refused(["lm", "train", "--resume", str(out), "--units", "32"], out, "--units 32")
     _refused(["lm", "train", "--resume", str(out), "--corpus", "other.txt"], out, "--corpus")
-    _refused(
-        ["lm", "train", "--resume", str(out), "--out", str(tmp_path / "x")], out, "different"
-    )
+    _refused(["lm", "train", "--resume", str(out), "--out", str(tmp_path / "x")], out, "different")
     # the same value as stored is no conflict; --resume alone is enough
     result = run_cli("lm", "train", "--resume", str(out), "--units", "8", "-q")
     assert result.returncode == 0, result.stderr

@@ -419,7 +419,7 @@ def train(
         title=f"sequence to sequence, {cfg.task} task: learning curves",
         labels={
             "loss": "cross-entropy (nats per output token)",
-            "accuracy": "per-token accuracy (fraction of output tokens)",
+            "accuracy": "per-token accuracy (fraction)",
         },
     )
     results["run_dir"] = str(run_dir)
