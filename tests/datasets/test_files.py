@@ -229,6 +229,87 @@ def test_oversized_member_is_refused(tmp_path, sgm_files, monkeypatch):
         _files.read_reuters(path)
 
 
+def test_total_of_members_is_capped(tmp_path, sgm_files, monkeypatch):
+    """Members each small enough, too many bytes together: refused before the member
+    that would pass the total is read."""
+    path = write_archive(tmp_path / "reuters21578.tar.gz", sgm_files)
+    total = sum(len(v) for v in sgm_files.values())
+    monkeypatch.setattr(_files, "_MAX_TOTAL_BYTES", total - 1)
+    with pytest.raises(ValueError, match="in total") as info:
+        _files.read_reuters(path)
+    assert str(path) in str(info.value)
+    folder = tmp_path / "extracted"
+    folder.mkdir()
+    for name, data in sgm_files.items():
+        (folder / name).write_bytes(data)
+    with pytest.raises(ValueError, match="add up to"):
+        _files.read_reuters(folder)
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz", "w"])
+def test_everything_decompressed_is_capped(tmp_path, sgm_files, monkeypatch, mode):
+    """A member nobody reads still costs decompression: the stream as a whole is capped,
+    whatever the compression."""
+    path = tmp_path / "reuters21578.tar"
+    with tarfile.open(path, mode) as tar:
+        info = tarfile.TarInfo("padding.bin")
+        info.size = 3 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+        info = tarfile.TarInfo("reut2-000.sgm")
+        info.size = len(sgm_files["reut2-000.sgm"])
+        tar.addfile(info, io.BytesIO(sgm_files["reut2-000.sgm"]))
+    with pytest.raises(ValueError, match="incomplete"):  # within the real cap
+        _files.read_reuters(path)
+    monkeypatch.setattr(_files, "_MAX_STREAM_BYTES", 2 << 20)
+    with pytest.raises(ValueError, match="decompression bomb") as info:
+        _files.read_reuters(path)
+    assert str(path) in str(info.value)
+
+
+BOMB_LOADER = """
+import resource, sys
+from rnnkit.datasets import _files
+
+with open("/proc/self/status") as f:
+    vm = int(next(l for l in f if l.startswith("VmSize")).split()[1]) * 1024
+limit = vm + (120 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    _files.read_reuters(sys.argv[1])
+    print("read")
+except ValueError as exc:
+    print("ValueError:", exc)
+except MemoryError:
+    print("MemoryError")
+"""
+
+
+@pytest.mark.timeout(60)
+def test_archive_bomb_is_refused_without_peaking_in_memory(tmp_path):
+    """22 members of 7 MiB of zeros, each under the member cap, 154 MiB together, in an
+    archive of a few hundred KiB: refused with the address space allowed to grow by
+    120 MiB (reading the members one by one until the end would take more)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "reuters21578.tar.gz"
+    zeros = bytes(7 << 20)
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        for name in _files.REUTERS_FILES:
+            info = tarfile.TarInfo(name)
+            info.size = len(zeros)
+            tar.addfile(info, io.BytesIO(zeros))
+    assert path.stat().st_size < 2 << 20
+    proc = subprocess.run(
+        [sys.executable, "-c", BOMB_LOADER, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("ValueError:") and "in total" in proc.stdout, proc.stdout
+
+
 def test_garbage_file(tmp_path):
     garbage = tmp_path / "reuters21578.tar.gz"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))

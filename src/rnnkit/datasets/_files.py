@@ -12,15 +12,20 @@ order:
 Downloads go to a temporary file in the cache directory, are flushed to disk,
 checked, and only then renamed into place with :func:`os.replace`, so the cache
 never holds a half-written file. Archives are read into memory with
-:mod:`tarfile`; nothing is ever extracted to disk.
+:mod:`tarfile`; nothing is ever extracted to disk. An archive is untrusted: each
+member read, all of them together, and everything decompressed on the way (members
+skipped included) are capped, each checked before the bytes are read.
 
 Only the Python standard library is used here.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import http.client
+import io
 import logging
 import os
 import re
@@ -63,7 +68,12 @@ DOWNLOAD_TIMEOUT = 60.0
 
 _CHUNK = 1 << 20
 #: Largest archive member read into memory (the biggest .sgm file is ~1.4 MB).
-_MAX_MEMBER_BYTES = 64 << 20
+_MAX_MEMBER_BYTES = 8 << 20
+#: Largest total of the members read (the 22 .sgm files hold ~27 MB).
+_MAX_TOTAL_BYTES = 64 << 20
+#: Most bytes decompressed from an archive, skipped members included (the whole of
+#: reuters21578.tar.gz decompresses to ~28 MB).
+_MAX_STREAM_BYTES = 256 << 20
 
 #: The 22 SGML files of Reuters-21578, Distribution 1.0, in reading order.
 REUTERS_FILES: tuple[str, ...] = tuple(f"reut2-{i:03d}.sgm" for i in range(22))
@@ -456,6 +466,59 @@ def _check_member_name(archive: Path, name: str) -> None:
         )
 
 
+class _Bounded:
+    """A decompressed stream that refuses to go past ``limit`` bytes, reading or
+    seeking (tarfile skips a member by seeking, which decompresses it)."""
+
+    def __init__(self, stream, limit: int, origin: Path):
+        self.stream, self.limit, self.origin = stream, limit, origin
+
+    def _refuse(self):
+        raise ValueError(
+            f"{self.origin} decompresses to more than {self.limit:,} bytes; Reuters-21578 "
+            f"is about 28 MB (a damaged archive, or a decompression bomb)"
+        )
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = self.limit - self.stream.tell()
+        if size is None or size < 0 or size > left + 1:
+            size = left + 1
+        data = self.stream.read(size)
+        if len(data) > left:
+            self._refuse()
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset, whence = self.stream.tell() + offset, io.SEEK_SET
+        if whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("seek from the end of a compressed stream")
+        if offset > self.limit:
+            self._refuse()
+        return self.stream.seek(offset)
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+
+def _decompressed(raw):
+    """The archive's tar stream: gzip, bzip2 and xz are undone here rather than by
+    tarfile, so that what they produce can be counted."""
+    magic = raw.read(6)
+    raw.seek(0)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(raw)
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        try:
+            import lzma as xz
+        except ImportError:  # pragma: no cover - depends on the interpreter build
+            raise ValueError("the archive is xz-compressed; this Python has no lzma") from None
+        return xz.LZMAFile(raw)
+    return raw
+
+
 def read_reuters_archive(archive: str | os.PathLike[str]) -> dict[str, bytes]:
     """Read the 22 ``reut2-NNN.sgm`` files of a Reuters-21578 archive into memory.
 
@@ -471,15 +534,20 @@ def read_reuters_archive(archive: str | os.PathLike[str]) -> dict[str, bytes]:
     Raises:
         FileNotFoundError: The archive does not exist.
         ValueError: The archive is corrupt, truncated or incomplete (the message
-            names the file), or holds a member whose name is absolute or has a
-            ``..`` component (the message names the member).
+            names the file), holds a member whose name is absolute or has a
+            ``..`` component (the message names the member), or is larger than
+            Reuters-21578 can be: a member over 8 MiB, members to read over 64 MiB
+            together, or over 256 MiB decompressed in all (refused before those bytes
+            are read).
     """
     archive = Path(archive)
     wanted = set(REUTERS_FILES)
     files: dict[str, bytes] = {}
+    total = 0
     with open(archive, "rb") as raw:
         try:
-            with tarfile.open(fileobj=raw, mode="r:*") as tar:
+            stream = _Bounded(_decompressed(raw), _MAX_STREAM_BYTES, archive)
+            with tarfile.open(fileobj=stream, mode="r:") as tar:
                 for member in tar:
                     _check_member_name(archive, member.name)
                     base = member.name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -491,6 +559,13 @@ def read_reuters_archive(archive: str | os.PathLike[str]) -> dict[str, bytes]:
                         raise ValueError(
                             f"{archive}: member {member.name!r} is implausibly large "
                             f"({member.size:,} bytes)"
+                        )
+                    total += member.size
+                    if total > _MAX_TOTAL_BYTES:
+                        raise ValueError(
+                            f"{archive}: its reut2-NNN.sgm members add up to more than "
+                            f"{_MAX_TOTAL_BYTES:,} bytes in total; Reuters-21578's hold "
+                            f"about 27 MB"
                         )
                     handle = tar.extractfile(member)
                     if handle is None:  # pragma: no cover - isfile() members always have data
@@ -530,14 +605,28 @@ def read_reuters(source: str | os.PathLike[str]) -> dict[str, bytes]:
     """
     source = Path(source)
     if source.is_dir():
-        files = {
-            name: (source / name).read_bytes()
-            for name in REUTERS_FILES
-            if (source / name).is_file()
-        }
+        present = [name for name in REUTERS_FILES if (source / name).is_file()]
+        sizes = {name: (source / name).stat().st_size for name in present}
+        for name, size in sizes.items():
+            if size > _MAX_MEMBER_BYTES:
+                raise ValueError(f"{source / name} is implausibly large ({size:,} bytes)")
+        if sum(sizes.values()) > _MAX_TOTAL_BYTES:
+            raise ValueError(
+                f"{source}: its reut2-NNN.sgm files add up to {sum(sizes.values()):,} "
+                f"bytes, more than {_MAX_TOTAL_BYTES:,}; Reuters-21578's hold about 27 MB"
+            )
+        files = {name: _read_capped(source / name) for name in present}
         _check_reuters_files(files, source)
         return files
     return read_reuters_archive(source)
+
+
+def _read_capped(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(_MAX_MEMBER_BYTES + 1)
+    if len(data) > _MAX_MEMBER_BYTES:  # it grew after its size was checked
+        raise ValueError(f"{path} is implausibly large (over {_MAX_MEMBER_BYTES:,} bytes)")
+    return data
 
 
 def source_key(source: str | os.PathLike[str]) -> tuple[object, ...]:
