@@ -38,20 +38,15 @@ def _seed():
 
 
 @pytest.fixture(params=["numpy", "numba"])
-def accelerator(request, monkeypatch):
-    """Runs a test once with the reference NumPy cells and once with the fused numba
-    kernels (rnnkit.cells.fused), the latter with every float32 per-step recurrent
-    product through the compiled one (``fused.packed_matmul``, which a layer otherwise
-    uses only at the shapes where it measured faster than BLAS): the numba run is
-    skipped when numba is missing."""
-    from rnnkit import backend
-    from rnnkit.cells import fused
+def accelerator(request):
+    """Runs a test once through the NumPy reference (each cell's step in the layer's
+    Python loop) and once through the compiled loops of ``rnnkit.kernels``; the numba
+    run is skipped when numba is missing."""
+    from rnnkit import backend, kernels
 
-    if request.param == "numba" and fused.kernels() is None:
-        pytest.skip("numba is not installed (pip install rnnkit[fast])")
+    if request.param == "numba" and not kernels.available():
+        pytest.skip(f"numba is not usable here ({kernels.unavailable_reason()})")
     previous = backend._accelerator
     backend.set_accelerator(request.param)
-    if request.param == "numba":
-        monkeypatch.setattr(fused, "packed_worthwhile", lambda rows, inner, cols: True)
     yield request.param
     backend._accelerator = previous

@@ -84,63 +84,48 @@ def test_step_checks_its_states():
         layer.step(np.zeros((1, 3)), [np.zeros((1, 5)), np.zeros((1, 4))])
 
 
-# ---- batch 1: the accelerator's whole-step kernels (Cell.row_step) ----------------------
+# ---- the compiled step (rnnkit.kernels.step): one call per step, any batch -------------
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_one_row_steps_match_forward(kind, dtype, use_bias, accelerator):
+@pytest.mark.parametrize("batch", [1, 6])
+def test_steps_of_any_batch_match_forward(kind, dtype, use_bias, batch, accelerator):
+    from rnnkit import kernels
+
     layer, n_states = make(kind, units=6, features=4, dtype=dtype, use_bias=use_bias)
     rng = np.random.default_rng(3)
-    x = rng.normal(size=(1, 9, 4)).astype(dtype)
-    init = [rng.normal(size=(1, 6)).astype(dtype) for _ in range(n_states)]
+    x = rng.normal(size=(batch, 9, 4)).astype(dtype)
+    init = [rng.normal(size=(batch, 6)).astype(dtype) for _ in range(n_states)]
+    calls = []
+    real = kernels.step
+    try:
+        kernels.step = lambda *a: calls.append(1) or real(*a)
+        _assert_steps_match_forward(layer, x, init, 1e-12 if dtype == "float64" else 2e-6)
+    finally:
+        kernels.step = real
     # the compiled step is taken with the accelerator, and only then
-    probe = [np.empty((1, 6), dtype) for _ in range(n_states)]
-    taken = layer.cell.row_step(x[:, 0].copy(), [s.copy() for s in init], probe)
-    assert taken == (accelerator == "numba")
-    _assert_steps_match_forward(layer, x, init, 1e-12 if dtype == "float64" else 2e-6)
+    assert len(calls) == (9 if accelerator == "numba" else 0)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_one_row_step_reads_strided_inputs_and_large_weights_use_blas(kind, monkeypatch):
-    """Non-contiguous x_t and states give the same step; weights above
-    fused.ROW_STEP_MAX_BYTES take the NumPy products, with the same result."""
-    from rnnkit import backend
-    from rnnkit.cells import fused
-
-    if fused.kernels() is None:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(backend, "_accelerator", "numba")
+def test_step_reads_strided_inputs(kind, accelerator):
+    """Non-contiguous x_t and states give the same step."""
     layer, n_states = make(kind, units=6, features=4, dtype="float32")
     rng = np.random.default_rng(4)
-    wide = rng.normal(size=(1, 8)).astype("float32")
-    states_wide = [rng.normal(size=(1, 12)).astype("float32") for _ in range(n_states)]
+    wide = rng.normal(size=(2, 8)).astype("float32")
+    states_wide = [rng.normal(size=(2, 12)).astype("float32") for _ in range(n_states)]
     x_t, states = wide[:, ::2], [s[:, ::2] for s in states_wide]  # strided views
     y, new = layer.step(x_t, states)
     y_ref, new_ref = layer.step(x_t.copy(), [s.copy() for s in states])
     np.testing.assert_array_equal(y, y_ref)
-    monkeypatch.setattr(fused, "ROW_STEP_MAX_BYTES", 0)
-    layer.cell._row_plan_cache = None
-    assert not layer.cell.row_step(x_t.copy(), [s.copy() for s in states], [y.copy()] * n_states)
-    y_blas, new_blas = layer.step(x_t, states)
-    np.testing.assert_allclose(y_blas, y_ref, rtol=2e-6, atol=2e-6)
-    for a, b in zip(new_blas, new_ref):
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-6)
+    for a, b in zip(new, new_ref):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_one_row_step_propagates_nan():
-    from rnnkit import backend
-    from rnnkit.cells import fused
-
-    if fused.kernels() is None:
-        pytest.skip("numba is not installed")
-    previous = backend._accelerator
-    try:
-        backend.set_accelerator("numba")
-        for kind in sorted(KINDS):
-            layer, n_states = make(kind, units=6, features=4, dtype="float32")
-            x_t = np.zeros((1, 4), "float32")
-            x_t[0, 2] = np.nan
-            y, _ = layer.step(x_t, [np.zeros((1, 6), "float32")] * n_states)
-            assert np.isnan(y).all(), kind
-    finally:
-        backend._accelerator = previous
+def test_step_propagates_nan(accelerator):
+    for kind in sorted(KINDS):
+        layer, n_states = make(kind, units=6, features=4, dtype="float32")
+        x_t = np.zeros((1, 4), "float32")
+        x_t[0, 2] = np.nan
+        y, _ = layer.step(x_t, [np.zeros((1, 6), "float32")] * n_states)
+        assert np.isnan(y).all(), kind

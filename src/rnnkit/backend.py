@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections import defaultdict
 
 import numpy as np
@@ -111,14 +112,21 @@ def unique_name(prefix: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
-# ---- optional accelerator ---------------------------------------------------------
+# ---- the accelerator: compiled kernels or the NumPy reference -----------------------
 _ACCELERATORS = ("auto", "numba", "numpy")
 # the environment variable gives the starting value; set_accelerator() changes it
 _accelerator = os.environ.get("RNNKIT_ACCELERATOR", "auto")
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _check_accelerator(name, source: str) -> str:
-    value = str(name).strip().lower() if isinstance(name, str) else name
+    value = name.strip().lower() if isinstance(name, str) else name
     if value not in _ACCELERATORS:
         raise ValueError(
             f"Received an invalid value for {source}, expected one of {_ACCELERATORS}, "
@@ -127,47 +135,204 @@ def _check_accelerator(name, source: str) -> str:
     return value
 
 
-def set_accelerator(name: str) -> None:
-    """Choose how the recurrent cells do a step's element-wise work.
+def _numba_available() -> bool:
+    from . import kernels
 
-    ``"numpy"``: the reference NumPy code of each cell. ``"numba"``: fused compiled
-    kernels (``rnnkit.cells.fused``; needs ``pip install rnnkit[fast]``), used for
-    cells with their default activations in float32 and float64. ``"auto"``: numba
-    when it is installed. The starting value is the environment variable
-    ``RNNKIT_ACCELERATOR``, else ``"auto"``. Matrix products are NumPy's either way.
+    return kernels.available()
+
+
+def set_accelerator(name: str) -> None:
+    """Choose what runs a recurrent layer's time loop.
+
+    ``"numba"`` (and ``"auto"``, the default): the compiled kernels of
+    :mod:`rnnkit.kernels`, one call per layer and pass, for the configurations they
+    cover (see ``docs/engine.md``); other configurations run the reference. ``"numpy"``:
+    the reference, each cell's NumPy step in the layer's Python loop. numba is a core
+    dependency; where it is missing or fails to import, rnnkit says so once (a
+    ``RuntimeWarning``) and runs the reference. The starting value is the environment
+    variable ``RNNKIT_ACCELERATOR``.
+
+    Args:
+        name: ``"auto"``, ``"numba"`` or ``"numpy"`` (any case).
 
     Raises:
-        ValueError: for another name.
-        ImportError: for ``"numba"`` when numba is not installed.
+        ValueError: for another name, naming it and the choices.
+
+    Example:
+        >>> import rnnkit
+        >>> rnnkit.backend.set_accelerator("numpy")
+        >>> rnnkit.backend.accelerator()
+        'numpy'
+        >>> rnnkit.backend.set_accelerator("auto")
     """
     value = _check_accelerator(name, "argument name")
-    if value == "numba":
-        from .cells import fused
-
-        if fused.kernels() is None:
-            raise ImportError(
-                "set_accelerator('numba') needs numba, which is not installed; install "
-                "it with `pip install rnnkit[fast]` or use 'numpy'."
-            )
     global _accelerator
     _accelerator = value
+    accelerator()  # warns now (once) when numba was asked for and is missing
 
 
 def accelerator() -> str:
-    """The accelerator in effect: ``"numba"`` or ``"numpy"`` (see
-    :func:`set_accelerator`)."""
+    """The accelerator in effect, ``"numba"`` or ``"numpy"`` (see :func:`set_accelerator`).
+
+    Raises:
+        ValueError: when ``RNNKIT_ACCELERATOR`` holds an unknown name.
+    """
     requested = _check_accelerator(_accelerator, "environment variable RNNKIT_ACCELERATOR")
     if requested == "numpy":
         return "numpy"
-    from .cells import fused
+    if _numba_available():
+        return "numba"
+    from . import kernels
 
-    available = fused.kernels() is not None
-    if requested == "numba" and not available:
-        raise ImportError(
-            "RNNKIT_ACCELERATOR=numba needs numba, which is not installed; install it "
-            "with `pip install rnnkit[fast]` or set RNNKIT_ACCELERATOR=numpy."
-        )
-    return "numba" if available else "numpy"
+    _warn_once(
+        "no-numba",
+        f"rnnkit: numba is not usable here ({kernels.unavailable_reason()}); the "
+        f"recurrent layers run the NumPy reference, which is several times slower. "
+        f"Install numba, or set RNNKIT_ACCELERATOR=numpy to silence this.",
+    )
+    return "numpy"
+
+
+# ---- threads ---------------------------------------------------------------------------
+_num_threads: int | None = None  # None: not chosen yet (RNNKIT_NUM_THREADS, else all cores)
+_applied_threads: int | None = None
+
+
+def _check_threads(value, source: str) -> int:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    raise ValueError(
+        f"Received an invalid value for {source}, expected a positive integer, got {value!r}."
+    )
+
+
+def _all_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads rnnkit uses: the compiled time loop (numba's thread pool)
+    and the large matrix products outside it (BLAS, through threadpoolctl when it is
+    installed). The default is the environment variable ``RNNKIT_NUM_THREADS``, else
+    every core this process may run on, as NumPy's BLAS and PyTorch do.
+
+    Results do not depend on the thread count inside the compiled loop (threads split
+    batch rows and gate columns, never a sum); BLAS may sum its products in another
+    order at another count (``docs/engine.md``).
+
+    Args:
+        n: a positive integer.
+
+    Raises:
+        ValueError: when ``n`` is not a positive integer.
+
+    Example:
+        >>> import rnnkit
+        >>> rnnkit.set_num_threads(1)
+        >>> rnnkit.backend.get_num_threads()
+        1
+    """
+    global _num_threads
+    _num_threads = _check_threads(n, "argument n")
+    apply_num_threads()
+
+
+def get_num_threads() -> int:
+    """The thread count in effect (see :func:`set_num_threads`).
+
+    Raises:
+        ValueError: when ``RNNKIT_NUM_THREADS`` is not a positive integer.
+    """
+    global _num_threads
+    if _num_threads is None:
+        env = os.environ.get("RNNKIT_NUM_THREADS")
+        if env is None or env.strip() == "":
+            _num_threads = _all_cores()
+        else:
+            _num_threads = _check_threads(env, "environment variable RNNKIT_NUM_THREADS")
+    return _num_threads
+
+
+_blas_controller = None
+
+
+def blas_controller():
+    """threadpoolctl's controller of the BLAS pools, or None without threadpoolctl."""
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController().select(user_api="blas")
+    return _blas_controller or None
+
+
+def apply_num_threads(n: int | None = None) -> int:
+    """Give BLAS ``n`` threads (default :func:`get_num_threads`), once per change: the
+    layers call it before a pass. Returns ``n``. Without threadpoolctl, BLAS keeps the
+    count it started with (its own environment variables set it)."""
+    global _applied_threads
+    n = get_num_threads() if n is None else n
+    if n != _applied_threads:
+        controller = blas_controller()
+        if controller is not None:
+            controller.limit(limits=n)
+        _applied_threads = n
+    return n
+
+
+def numba_threads(n: int) -> int:
+    """The count numba's pool can give for ``n`` (at most the pool's size, fixed when
+    numba starts)."""
+    from . import kernels
+
+    return kernels.pool_threads(n)
+
+
+_kernels_ran: dict[str, str] = {}
+
+
+def record_kernel(layer: str, ran: str) -> None:
+    """Note which kernel ran a layer's pass (``kernel_info()["ran"]``)."""
+    _kernels_ran[layer] = ran
+
+
+def kernel_info() -> dict:
+    """What runs the recurrent layers here: a dict with ``accelerator`` (``"numba"`` or
+    ``"numpy"``), ``kernel`` (the per-step product the compiled loop uses on this CPU:
+    ``"generic"``, loops LLVM vectorises for the host, or ``"numpy"``), ``threads``
+    (:func:`get_num_threads`), ``numba`` (its version or None), ``cpu`` (the LLVM name
+    of the host CPU or None), ``threading_layer`` (numba's, once a parallel loop ran),
+    and ``ran``: for each ``"<cell>.<pass>"`` that ran in this process, what ran it
+    last (``"numba-generic"``, or ``"numpy"`` with the reason the compiled loop did
+    not take it).
+
+    Example:
+        >>> import rnnkit
+        >>> sorted(rnnkit.backend.kernel_info())[:3]
+        ['accelerator', 'cpu', 'kernel']
+    """
+    from . import kernels
+
+    acc = accelerator()
+    return {
+        "accelerator": acc,
+        "kernel": kernels.kernel_name() if acc == "numba" else "numpy",
+        "threads": get_num_threads(),
+        "numba": kernels.numba_version(),
+        "cpu": kernels.host_cpu(),
+        "threading_layer": kernels.threading_layer(),
+        "ran": dict(_kernels_ran),
+    }
 
 
 # ---- memory alignment of the arrays that BLAS multiplies by ---------------------------

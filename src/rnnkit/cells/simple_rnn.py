@@ -12,9 +12,7 @@ with f in {tanh, relu, sigmoid, linear}. The layer's output at step t is s_t
 
 from __future__ import annotations
 
-import numpy as np
-
-from .base import DH_BUFFERS, Cell
+from .base import Cell
 
 
 class SimpleRNNCell(Cell):
@@ -27,33 +25,11 @@ class SimpleRNNCell(Cell):
         return {}  # the caller provides cache["h"]
 
     def forward_step(self, t, xw_t, states, h_rec, cache, out=None):
-        s = cache["h"][t] if out is None else out[0]  # the same memory in the time loop
-        self.recurrent_product(h_rec, s)
-        s += xw_t  # z_t, then s_t = f(z_t) in place
-        return (self.activation.inplace(s),)
-
-    def _default_activations(self):
-        return self.activation.name == "tanh"
-
-    def row_step(self, x_t, states, out):
-        plan = self._row_plan(x_t.dtype)
-        if plan is None:
-            return False
-        kernels, p = plan[0], self.params
-        b = self._input_bias_or_zeros()
-        kernels.simple_rnn_row_step(x_t, p["kernel"], b, states[0], p["recurrent_kernel"], out[0])
-        return True
+        s = self.activation(xw_t + h_rec @ self.params["recurrent_kernel"])
+        return (s,)
 
     def backward_step(self, t, dstates, states_prev, cache, out=None):
         (ds,) = dstates
-        h = cache["h"][t]
-        if out is None:
-            dz = self.activation.grad(h)
-            dz *= ds
-            return dz, dz, self.recurrent_product_t(dz, np.empty(ds.shape, dz.dtype)), (None,)
-        dz = self.activation.grad_into(h, out[0])
-        dz *= ds
-        # dh_{t-1} in one of two reused buffers (Cell.scratch), alternating between steps
-        dh = self.scratch(DH_BUFFERS[t & 1], ds.shape, dz.dtype)
-        dh_rec = self.recurrent_product_t(dz, dh)
-        return dz, dz, dh_rec, (None,)
+        dz = ds * self.activation.grad(cache["h"][t])
+        ds_prev = dz @ self.params["recurrent_kernel"].T
+        return dz, dz, ds_prev, (None,)

@@ -14,12 +14,9 @@ default), or zeros with ``zero_output_for_mask=True``.
 
 from __future__ import annotations
 
-import contextlib
-import os
-
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..utils import validation
 from .base import Layer
@@ -82,46 +79,21 @@ class Workspace:
         return {k: v[:steps] for k, v in held[2].items()}
 
 
-def _loop_blas_threads() -> int | None:
-    value = os.environ.get("RNNKIT_RNN_BLAS_THREADS", "1").strip().lower()
-    if value in ("", "0", "none", "off"):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(
-            f"Environment variable RNNKIT_RNN_BLAS_THREADS must be a positive integer or "
-            f"'none', got {value!r}."
-        ) from None
-
-
-_blas_controller = None
-
-
-def blas_threads_limit(n: int | None):
-    """A context that limits the BLAS thread pools to ``n`` threads (threadpoolctl),
-    or does nothing when ``n`` is None or threadpoolctl is not installed.
-
-    The thread policy of the recurrent layers (bench/NOTES.md has the measurements):
-    a time loop makes many small matrix products one after another, and on a machine
-    whose cores are busy, spinning BLAS threads made a training step 2x to 24x
-    slower than one thread did. So ``RNN.forward`` and ``RNN.backward`` run with
-    ``RNN.blas_threads`` threads, 1 by default; set it to None (or the environment
-    variable ``RNNKIT_RNN_BLAS_THREADS=none``) to leave the pools as they are.
-    """
-    global _blas_controller
-    if n is None:
-        return contextlib.nullcontext()
-    if _blas_controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _blas_controller = False
-        else:
-            _blas_controller = ThreadpoolController().select(user_api="blas")
-    if _blas_controller is False:
-        return contextlib.nullcontext()
-    return _blas_controller.limit(limits=n)
+def _route(cell, dtype) -> str | None:
+    """Why this pass runs the reference loop rather than the compiled one
+    (``rnnkit.kernels``), or None when the compiled loop runs it."""
+    if backend.accelerator() != "numba":
+        return "the numpy accelerator"
+    if "forward_step" in vars(cell) or "backward_step" in vars(cell):
+        return "a cell step replaced on the instance"
+    reason = kernels.unsupported(cell, dtype)
+    if reason is not None:
+        backend._warn_once(
+            f"reference:{reason}",
+            f"rnnkit: the compiled time loop does not take {reason}; "
+            f"{type(cell).__name__} runs the NumPy reference loop (slower, same results).",
+        )
+    return reason
 
 
 class RNN(Layer):
@@ -147,8 +119,9 @@ class RNN(Layer):
     """
 
     supports_masking = True
-    # BLAS threads inside forward/backward (see blas_threads_limit); None: untouched
-    blas_threads: int | None = _loop_blas_threads()
+    # threads of this layer's passes (the compiled loop's and BLAS's); None: rnnkit's
+    # count (rnnkit.set_num_threads). The name is older than the compiled loop.
+    blas_threads: int | None = None
 
     def __init__(
         self,
@@ -181,7 +154,7 @@ class RNN(Layer):
         self.state_grad_norms: np.ndarray | None = None
         self._cache: dict | None = None
         self._workspace = Workspace()
-        self._step_scratch = None  # (batch, dtype, one step's cell buffers) for step()
+        self._step_route = None  # (accelerator, dtype, _route()) of the last step()
 
     # ---- building ---------------------------------------------------------------
     @property
@@ -281,8 +254,12 @@ class RNN(Layer):
         return (self.rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):
-        with blas_threads_limit(self.blas_threads):
-            return self._forward(x, training, mask, initial_state)
+        self._apply_threads()
+        return self._forward(x, training, mask, initial_state)
+
+    def _apply_threads(self) -> int:
+        n = backend.get_num_threads() if self.blas_threads is None else self.blas_threads
+        return backend.apply_num_threads(n)
 
     def release_buffers(self) -> None:
         """Free the buffers kept for backward and reused by the next pass (about
@@ -290,7 +267,7 @@ class RNN(Layer):
         allocates them again."""
         self._cache = None
         self._workspace = Workspace()
-        self._step_scratch = None
+        self._step_route = None
 
     def _forward(self, x, training, mask, initial_state):
         self._cache = None
@@ -347,30 +324,23 @@ class RNN(Layer):
         if cell.output_in_cache:
             cache["h"] = S[0][1:]  # the cell's cached h_t is the loop's state buffer
 
-        cell.begin_forward(batch, self.blas_threads)
-        try:
-            # per-step views made once (a streaming-sized step is a few µs: the loop's
-            # own Python counts): states_at[t], the states before step t, one per kind
-            states_at, xw_views = list(zip(*S)), list(xw)
-            for t in range(steps):
-                prev = states_at[t]
-                h_rec = prev[0]
-                if rec_mask is not None:
-                    np.multiply(prev[0], rec_mask, out=h_rec_all[t])
-                    h_rec = h_rec_all[t]
-                if mt is not None:
-                    new = cell.forward_step(t, xw_views[t], prev, h_rec, cache)
-                    keep = mt[t][:, None]
-                    for buf, s_new, s_prev in zip(S, new, prev):
-                        np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
-                else:
-                    out = states_at[t + 1]  # the cell writes the new states here
-                    new = cell.forward_step(t, xw_views[t], prev, h_rec, cache, out=out)
-                    for dst, s_new in zip(out, new):
-                        if s_new is not dst:  # a cell that did not use ``out``
-                            dst[...] = s_new
-        finally:
-            cell.end_forward()
+        route = _route(cell, dtype)
+        backend.record_kernel(f"{type(cell).__name__}.forward", route or "numba-generic")
+        if route is None:
+            if rec_mask is not None:
+                np.multiply(S[0][0], rec_mask, out=h_rec_all[0])
+            kernels.forward(
+                cell,
+                xw,
+                S,
+                cache,
+                None if rec_mask is None else h_rec_all,
+                mt,
+                rec_mask,
+                self._apply_threads(),
+            )
+        else:
+            self._reference_forward(xw, S, h_rec_all, cache, mt, rec_mask, batch)
 
         self._cache = {
             "x": x,  # the input as given (not a copy, as PyTorch saves it), read for dU
@@ -385,6 +355,7 @@ class RNN(Layer):
             "in_mask": in_mask,
             "rec_mask": rec_mask,
             "batch": batch,
+            "compiled": route is None,
         }
         if self.stateful:
             self.states = [buf[steps].copy() for buf in S]
@@ -410,6 +381,30 @@ class RNN(Layer):
         if self.return_state:
             return [output] + [buf[steps].copy() for buf in S]
         return output
+
+    def _reference_forward(self, xw, S, h_rec_all, cache, mt, rec_mask, batch):
+        """The time loop of the reference: each step the cell's ``forward_step``."""
+        cell, steps = self.cell, xw.shape[0]
+        # per-step views made once (a streaming-sized step is a few µs: the loop's
+        # own Python counts): states_at[t], the states before step t, one per kind
+        states_at, xw_views = list(zip(*S)), list(xw)
+        for t in range(steps):
+            prev = states_at[t]
+            h_rec = prev[0]
+            if rec_mask is not None:
+                np.multiply(prev[0], rec_mask, out=h_rec_all[t])
+                h_rec = h_rec_all[t]
+            if mt is not None:
+                new = cell.forward_step(t, xw_views[t], prev, h_rec, cache)
+                keep = mt[t][:, None]
+                for buf, s_new, s_prev in zip(S, new, prev):
+                    np.copyto(buf[t + 1], np.where(keep, s_new, s_prev))
+            else:
+                out = states_at[t + 1]  # the cell writes the new states here
+                new = cell.forward_step(t, xw_views[t], prev, h_rec, cache, out=out)
+                for dst, s_new in zip(out, new):
+                    if s_new is not dst:  # a cell that did not use ``out``
+                        dst[...] = s_new
 
     # ---- one step, for streaming inference ----------------------------------------
     def step(self, x_t, states):
@@ -455,18 +450,11 @@ class RNN(Layer):
                 f"Layer {self.name!r}: step() expects x_t of shape (batch, "
                 f"{kernel.shape[0]}), got {x_t.shape}."
             )
-        if not x_t.flags.c_contiguous:  # (as the compiled row step reads it)
+        if not x_t.flags.c_contiguous:  # (as the compiled step reads it)
             x_t = np.ascontiguousarray(x_t)
         batch = x_t.shape[0]
-        scratch = self._step_scratch
-        if scratch is None or scratch[0] != batch or scratch[1] is not dtype:
-            cache = cell.allocate(1, batch, dtype)
-            if cell.output_in_cache:
-                cache["h"] = np.empty((1, batch, cell.units), dtype)
-            scratch = self._step_scratch = (batch, dtype, cache)
-        cache = scratch[2]
         shape = (batch, cell.units)
-        prev, out = [], []  # out: new arrays the cell writes the new states into
+        prev = []
         for k, s in enumerate(states):
             s = np.asarray(s, dtype)
             if s.shape != shape:
@@ -475,21 +463,17 @@ class RNN(Layer):
                     f"shape {shape}, got {s.shape}."
                 )
             prev.append(s if s.flags.c_contiguous else np.ascontiguousarray(s))
-            out.append(np.empty(shape, dtype))
-        if batch == 1 and cell.row_step(x_t, prev, out):
-            return out[0], out  # the whole step as one compiled call (the accelerator's)
-        xw = np.dot(x_t, kernel)  # x_t·U + b (np.dot: less call overhead than matmul)
-        if cell.use_bias:
-            bias = cell.input_bias()
-            # a (1, G·H) view for one row: NumPy adds equal shapes 3x faster (0.3 µs)
-            # than it broadcasts (G·H,) over a row (bench/NOTES.md row 32)
-            np.add(xw, bias[None] if batch == 1 else bias, out=xw)
+        route = self._step_route
+        if route is None or route[0] is not backend._accelerator or route[1] is not dtype:
+            route = self._step_route = (backend._accelerator, dtype, _route(cell, dtype))
+        if route[2] is None:  # the whole step as one compiled call
+            new = kernels.step(cell, x_t, prev)
+            return new[0], new
+        cache = cell.allocate(1, batch, dtype)
+        xw = cell.project_inputs(x_t)
         if cell.gates_in_projection:
             cache["gates"] = xw[None]
-        new = list(cell.forward_step(0, xw, prev, prev[0], cache, out=out))
-        for k, o in enumerate(out):
-            if new[k] is not o:  # a cell that ignored ``out``: maybe a view of its scratch
-                new[k] = new[k].copy()
+        new = [np.array(s) for s in cell.forward_step(0, xw, prev, prev[0], cache)]
         return new[0], new
 
     # ---- backward: BPTT ---------------------------------------------------------
@@ -510,8 +494,8 @@ class RNN(Layer):
                 f"Layer {self.name!r}: backward() already ran for the last forward pass (it "
                 f"reuses that pass's buffers for the gradients); run forward() again."
             )
-        with blas_threads_limit(self.blas_threads):
-            return self._backward(dy)
+        self._apply_threads()
+        return self._backward(dy)
 
     def _backward(self, dy):
         c = self._cache
@@ -525,8 +509,18 @@ class RNN(Layer):
             np.zeros((batch, units), self.dtype) if d is None else np.array(d, self.dtype)
             for d in d_final
         ]
+        # the compiled BPTT follows a compiled forward pass (the two keep the same
+        # buffers, so either backward could follow either forward)
+        compiled = c["compiled"] and not self.record_state_grads
+        compiled = compiled and _route(cell, self.dtype) is None
         d_seq = None  # dL/d(output at step t), t = T-1 .. 0
-        if self.return_sequences:
+        dy_seq = None  # the same, (B, T, H) in reading order, for the compiled loop
+        if self.return_sequences and compiled:
+            dy_seq = np.asarray(dy)
+            if self.zero_output_for_mask and mt is not None:
+                dy_seq = dy_seq * mt.T[:, :, None]
+            dy_seq = np.ascontiguousarray(dy_seq, dtype=self.dtype)
+        elif self.return_sequences:
             d_seq = np.asarray(dy).transpose(1, 0, 2)  # a view: no (T, B, H) copy
             if self.zero_output_for_mask and mt is not None:
                 d_seq = d_seq.astype(self.dtype, copy=False) * mt[:, :, None]
@@ -554,9 +548,27 @@ class RNN(Layer):
             if dzrec_all is None:
                 dzrec_all = ws.get("dzrec", steps, (batch, width), self.dtype)
         rec_mask = c["rec_mask"]
-        norms = np.empty((steps, batch)) if self.record_state_grads else None
-        cell.begin_backward(batch, self.blas_threads)
-        try:
+        norms = None
+        if compiled:
+            backend.record_kernel(f"{type(cell).__name__}.backward", "numba-generic")
+            # the kernel updates these in place into the initial states' gradients
+            d_next = [np.ascontiguousarray(d, dtype=self.dtype) for d in d_next]
+            dzrec_all = kernels.backward(
+                cell,
+                dxw_all,
+                S,
+                c["cache"],
+                mt,
+                rec_mask,
+                dy_seq,
+                d_next,
+                self._apply_threads(),
+            )
+        else:
+            backend.record_kernel(
+                f"{type(cell).__name__}.backward", _route(cell, self.dtype) or "numpy"
+            )
+            norms = np.empty((steps, batch)) if self.record_state_grads else None
             # per-step views, made once: the states before step t, and the step's two
             # gradient buffers
             states_at = list(zip(*S))
@@ -595,8 +607,6 @@ class RNN(Layer):
                         d_next[k] = np.zeros((batch, units), self.dtype)
                 if carried is not None:
                     d_next = [d + dc for d, dc in zip(d_next, carried)]
-        finally:
-            cell.end_backward()
         d_seq = None  # (the generator, and with it its block buffer, freed before dU and dx)
         if cell.gates_in_projection:  # overwritten by the gradients: no stale reads
             del c["cache"]["gates"]

@@ -1,0 +1,288 @@
+"""The compiled time loops (rnnkit.kernels): their agreement with the NumPy reference
+in float32 and float64, threads, the accelerator and thread-count switches, what
+``kernel_info`` reports, and the fall-backs. The gradient checks and PyTorch
+cross-checks run through both paths via the ``accelerator`` fixture."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit import backend, kernels
+from rnnkit.layers import GRU, LSTM, SimpleRNN
+
+needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba is not usable here")
+CLASSES = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}
+
+
+@pytest.fixture
+def restore():
+    """Puts the accelerator and the thread count back after a test."""
+    acc, threads = backend._accelerator, backend._num_threads
+    yield
+    backend._accelerator = acc
+    backend._num_threads = threads
+
+
+def test_float32_tanh_approximation_error_is_bounded():
+    x = np.linspace(-12, 12, 1_200_001, dtype=np.float32)
+    y = kernels.tanh_f32_reference(x)
+    ref = np.tanh(x.astype(np.float64))
+    err = np.abs(y.astype(np.float64) - ref)
+    ulps = err / np.spacing(np.abs(ref).astype(np.float32))
+    assert err.max() < 3.5e-7
+    assert ulps.max() < 6.0
+    assert np.abs(y).max() <= 1.0
+    np.testing.assert_array_equal(kernels.tanh_f32_reference(-x), -y)  # odd
+    assert np.diff(y).min() > -7e-7  # monotone up to twice the error bound
+    assert kernels.tanh_f32_reference(np.float32(0.0)) == 0.0
+
+
+def _train_step(kind, dtype, accelerator, mask=None, batch=5, units=6, threads=None, **kw):
+    """Outputs, dL/dx, weight and initial-state gradients of one training step, and
+    what ran it."""
+    backend.set_accelerator(accelerator)
+    rnnkit.set_random_seed(7)  # the same dropout masks in both runs
+    rng = np.random.default_rng(0)
+    layer = CLASSES[kind](units, return_sequences=True, return_state=True, dtype=dtype, **kw)
+    layer.blas_threads = threads
+    layer.ensure_built((None, 4))
+    layer.set_weights([rng.uniform(-0.6, 0.6, w.shape).astype(dtype) for w in layer.get_weights()])
+    x = rng.standard_normal((batch, 9, 4)).astype(dtype)
+    init = [rng.standard_normal((batch, units)).astype(dtype) for _ in layer.cell.state_names]
+    out = layer.forward(x, training=True, mask=mask, initial_state=init)
+    dys = [rng.standard_normal(o.shape).astype(dtype) for o in out]
+    dx = layer.backward(dys)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    ran = backend.kernel_info()["ran"]
+    name = type(layer.cell).__name__
+    return (
+        out,
+        dx,
+        grads,
+        layer.initial_state_grads,
+        (ran[f"{name}.forward"], ran[f"{name}.backward"]),
+    )
+
+
+def _mask(batch=5):
+    mask = np.ones((batch, 9), bool)
+    mask[1, 6:] = mask[batch - 1, 2:] = False
+    mask[0, 0] = mask[batch // 2, 4] = False  # masked steps at the start and inside
+    return mask
+
+
+def _assert_close(ref, got, tol):
+    for a, b in zip(ref[0], got[0]):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+    np.testing.assert_allclose(got[1], ref[1], rtol=tol, atol=tol)
+    for k in ref[2]:
+        np.testing.assert_allclose(got[2][k], ref[2][k], rtol=tol, atol=10 * tol, err_msg=k)
+    for a, b in zip(ref[3], got[3]):
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+
+
+OPTIONS = {
+    "plain": {},
+    "backwards": {"go_backwards": True},
+    "dropout": {"dropout": 0.3, "recurrent_dropout": 0.4},
+    "zero-output": {"zero_output_for_mask": True},
+}
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+@pytest.mark.parametrize("dtype,tol", [("float32", 4e-6), ("float64", 1e-12)])
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_compiled_loop_matches_the_reference(kind, dtype, tol, masked, option, restore):
+    mask = _mask() if masked else None
+    ref = _train_step(kind, dtype, "numpy", mask, **OPTIONS[option])
+    got = _train_step(kind, dtype, "numba", mask, **OPTIONS[option])
+    assert ref[4] == ("the numpy accelerator",) * 2
+    assert got[4] == ("numba-generic",) * 2
+    _assert_close(ref, got, tol)
+
+
+@needs_numba
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+def test_simple_rnn_activations_run_compiled(activation, restore):
+    ref = _train_step("SimpleRNN", "float64", "numpy", _mask(), activation=activation)
+    got = _train_step("SimpleRNN", "float64", "numba", _mask(), activation=activation)
+    assert got[4] == ("numba-generic",) * 2
+    _assert_close(ref, got, 1e-12)
+
+
+@needs_numba
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+@pytest.mark.parametrize("batch", [3, 13], ids=["units-split", "rows-split"])
+def test_threads_split_work_without_changing_a_bit(kind, batch, restore, monkeypatch):
+    """Two threads (rows and, for a small batch, unit chunks split between them) give
+    the compiled loop's floats of one thread: no thread changes the order of a sum; and
+    runs at a fixed count repeat to the bit."""
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
+    if kernels.pool_threads(2) < 2:
+        pytest.skip("numba's pool has one thread here")
+    # 40 units: chunks of 16, 16 and 8 when the units are split
+    assert kernels.work_split(batch, 40, 4, 2)[0] == 2
+    one = _train_step(kind, "float32", "numba", _mask(batch), batch, 40, threads=1)
+    two = _train_step(kind, "float32", "numba", _mask(batch), batch, 40, threads=2)
+    again = _train_step(kind, "float32", "numba", _mask(batch), batch, 40, threads=2)
+    # what the compiled loop makes: the outputs, final states and initial-state grads
+    for a, b in zip(one[0] + list(one[3]), two[0] + list(two[3])):
+        np.testing.assert_array_equal(a, b)
+    # BLAS may sum the products over all steps (dU, dW) in another order at another
+    # thread count, never run to run at the same one
+    for a, b in zip([two[1], *two[2].values()], [again[1], *again[2].values()]):
+        np.testing.assert_array_equal(a, b)
+    for name in one[2]:
+        np.testing.assert_allclose(two[2][name], one[2][name], rtol=1e-5, atol=1e-5)
+    ref = _train_step(kind, "float32", "numpy", _mask(batch), batch, 40)
+    _assert_close(ref, two, 2e-5)  # float32, 40 units: sums of another order
+
+
+def test_work_split():
+    assert kernels.work_split(64, 128, 4, 1) == (1, 128)
+    if kernels.pool_threads(2) >= 2:
+        assert kernels.work_split(64, 128, 4, 2) == (2, 128)  # 16 blocks of rows: enough
+        threads, chunk = kernels.work_split(4, 128, 4, 2)  # one block: units in 4 chunks
+        assert threads == 2 and chunk == 32
+        assert kernels.work_split(2, 8, 1, 2) == (1, 8)  # too small to share
+
+
+@needs_numba
+def test_unsupported_activation_falls_back_once_with_a_note(restore):
+    backend.set_accelerator("numba")
+    backend._warned.discard(
+        "reference:recurrent_activation 'hard_sigmoid' (the kernel has 'sigmoid')"
+    )
+    layer = LSTM(3, recurrent_activation="hard_sigmoid")
+    x = np.ones((2, 4, 3), np.float32)
+    with pytest.warns(RuntimeWarning, match="does not take recurrent_activation 'hard_sigmoid'"):
+        layer(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once only
+        layer(x)
+    assert "hard_sigmoid" in backend.kernel_info()["ran"]["LSTMCell.forward"]
+    layer = GRU(3, dtype="float16")
+    with pytest.warns(RuntimeWarning, match="dtype float16"):
+        layer(x)
+
+
+def test_set_accelerator_validates_and_round_trips(restore):
+    with pytest.raises(ValueError, match="argument name.*'auto', 'numba', 'numpy'.*'cuda'"):
+        backend.set_accelerator("cuda")
+    backend.set_accelerator("NumPy")
+    assert backend.accelerator() == "numpy"
+    assert backend.kernel_info()["kernel"] == "numpy"
+    backend.set_accelerator("auto")
+    assert backend.accelerator() == ("numba" if kernels.available() else "numpy")
+
+
+def test_without_numba_the_reference_runs_and_says_so_once(restore, monkeypatch):
+    monkeypatch.setitem(kernels._state, "numba", None)  # as if the import had failed
+    monkeypatch.setitem(kernels._state, "reason", "ImportError: No module named 'numba'")
+    monkeypatch.setattr(backend, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="numba is not usable here.*No module named"):
+        backend.set_accelerator("numba")
+    assert backend.accelerator() == "numpy"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        backend._accelerator = "auto"
+        assert backend.accelerator() == "numpy"
+        info = backend.kernel_info()
+        layer = LSTM(4, return_sequences=True)
+        y = layer(np.ones((2, 3, 2), np.float32))
+        layer.backward(np.ones_like(y))
+    assert info["accelerator"] == info["kernel"] == "numpy" and info["numba"] is None
+    assert backend.kernel_info()["ran"]["LSTMCell.backward"] == "the numpy accelerator"
+
+
+def test_bad_environment_value_is_named(monkeypatch):
+    monkeypatch.setattr(backend, "_accelerator", "gpu")
+    with pytest.raises(ValueError, match="environment variable RNNKIT_ACCELERATOR.*'gpu'"):
+        backend.accelerator()
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "two", True, None])
+def test_thread_count_must_be_a_positive_integer(bad, restore):
+    with pytest.raises(ValueError, match=f"argument n, expected a positive integer, got {bad!r}"):
+        backend.set_num_threads(bad)
+
+
+def test_thread_count_from_the_environment(restore, monkeypatch):
+    backend._num_threads = None
+    monkeypatch.setenv("RNNKIT_NUM_THREADS", "3")
+    assert backend.get_num_threads() == 3
+    backend._num_threads = None
+    monkeypatch.setenv("RNNKIT_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="environment variable RNNKIT_NUM_THREADS.*'many'"):
+        backend.get_num_threads()
+    backend._num_threads = None
+    monkeypatch.delenv("RNNKIT_NUM_THREADS")
+    assert backend.get_num_threads() >= 1  # every core this process may use
+    backend.set_num_threads(1)
+    assert backend.get_num_threads() == 1 and backend.kernel_info()["threads"] == 1
+
+
+def test_set_num_threads_sets_blas_through_threadpoolctl(restore):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    backend.set_num_threads(1)
+    blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+@needs_numba
+def test_kernel_info_names_what_ran(restore):
+    backend.set_accelerator("numba")
+    layer = GRU(4, return_sequences=True)
+    y = layer(np.ones((2, 3, 2), np.float32))
+    layer.backward(np.ones_like(y))
+    info = backend.kernel_info()
+    assert info["accelerator"] == "numba" and info["kernel"] == "generic"
+    assert info["numba"] and info["threads"] == backend.get_num_threads()
+    assert info["ran"]["GRUCell.forward"] == info["ran"]["GRUCell.backward"] == "numba-generic"
+    layer.record_state_grads = True  # the diagnostics' per-step norms: the reference loop
+    y = layer(np.ones((2, 3, 2), np.float32))
+    layer.backward(np.ones_like(y))
+    assert backend.kernel_info()["ran"]["GRUCell.backward"] == "numpy"
+    assert layer.state_grad_norms.shape == (2, 3)
+
+
+@needs_numba
+def test_compiled_loop_propagates_nan_and_inf_as_the_reference(restore):
+    x = np.zeros((2, 4, 3), np.float32)
+    x[0, 1, 0] = np.nan
+    x[1, 2, 1] = np.inf
+    x[1, 3, 2] = -np.inf
+    for kind, cls in CLASSES.items():
+        outs = []
+        for acc in ("numpy", "numba"):
+            backend.set_accelerator(acc)
+            rnnkit.set_random_seed(3)
+            outs.append(cls(5, return_sequences=True, dtype="float32")(x))
+        assert np.isfinite(outs[1][:, 0]).all(), kind
+        assert np.isnan(outs[1][0, 1:]).all(), kind
+        np.testing.assert_allclose(outs[1], outs[0], rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+@needs_numba
+def test_generic_kernel_product_sums_in_order():
+    """matmul.acc_rows at every edge of its blocking (rows % 4, k % 4) equals the
+    product summed over k in order (a float64 product of exact small integers)."""
+    from rnnkit.kernels.matmul import acc_rows
+
+    rng = np.random.default_rng(0)
+    for m, k, n in [(1, 1, 1), (3, 5, 7), (4, 4, 16), (9, 10, 33), (13, 129, 40)]:
+        a = rng.integers(-3, 4, (m, k)).astype(np.float64)
+        w = rng.integers(-3, 4, (k, n + 5)).astype(np.float64)
+        out = rng.integers(-3, 4, (m, n + 2)).astype(np.float64)
+        want = out.copy()
+        want[1:m, 2 : 2 + n] += a[1:] @ w[:, 5:]
+        acc_rows(a, w, out, 1, m, 5, 2, n)
+        np.testing.assert_array_equal(out, want)
