@@ -1,10 +1,16 @@
 """rnnkit: recurrent neural networks from their equations, in NumPy.
 
 SimpleRNN (Elman), LSTM and GRU cells with explicit forward and backward steps,
-backpropagation through time, and a Keras-style API::
+backpropagation through time, and a Keras-style API. The package reads as a Keras 3
+namespace for what it implements::
 
-    from rnnkit.models import Sequential
-    from rnnkit.layers import Embedding, LSTM, Dense
+    import rnnkit as keras
+
+    model = keras.Sequential([
+        keras.Input(shape=(None, 8)),
+        keras.layers.LSTM(32),
+        keras.layers.Dense(1),
+    ])
 
 See README.md for the command-line tool and the guides in docs/.
 """
@@ -16,6 +22,7 @@ from . import (  # noqa: E402
     backend,
     callbacks,
     cells,
+    constraints,
     initializers,
     layers,
     losses,
@@ -23,15 +30,23 @@ from . import (  # noqa: E402
     models,
     optimizers,
     preprocessing,
+    regularizers,
     utils,
 )
 from .backend import set_random_seed  # noqa: E402
+from .layers.input_layer import Input, InputLayer  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
 
 __all__ = [
+    "Input",
+    "InputLayer",
+    "Model",
+    "Sequential",
     "activations",
     "backend",
     "callbacks",
     "cells",
+    "constraints",
     "initializers",
     "layers",
     "losses",
@@ -39,6 +54,7 @@ __all__ = [
     "models",
     "optimizers",
     "preprocessing",
+    "regularizers",
     "set_random_seed",
     "utils",
     "__version__",

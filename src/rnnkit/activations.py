@@ -119,7 +119,10 @@ def _softmax_vjp(dy, y):
 
 
 def _hard_sigmoid(z):
-    return np.clip(0.2 * z + 0.5, 0.0, 1.0)
+    """Keras 3's hard sigmoid, relu6(z + 3) / 6 = clip(z / 6 + 1/2, 0, 1): slope 1/6 on
+    (-3, 3). (Keras 2 and the first rnnkit used slope 0.2 on (-2.5, 2.5), which differs
+    by up to 0.09 and would give another model from the same saved weights.)"""
+    return np.clip(z / 6.0 + 0.5, 0.0, 1.0)
 
 
 _REGISTRY: dict[str, Activation] = {
@@ -143,7 +146,7 @@ _REGISTRY: dict[str, Activation] = {
         "linear", lambda z: z, lambda y: np.ones_like(y), lambda z, out: np.copyto(out, z)
     ),
     "hard_sigmoid": Activation(
-        "hard_sigmoid", _hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) * 0.2
+        "hard_sigmoid", _hard_sigmoid, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) / 6.0
     ),
     "softmax": Activation("softmax", softmax, None),
 }

@@ -2,6 +2,7 @@
 
 from .attention import BahdanauAttention, DotAttention
 from .base import Layer
+from .convolutional import Conv1D
 from .core import (
     Activation,
     Dense,
@@ -13,8 +14,16 @@ from .core import (
     TiedDense,
 )
 from .embedding import Embedding
+from .input_layer import Input, InputLayer
 from .merge import Add, Concatenate
-from .pooling import GlobalAveragePooling1D, GlobalMaxAveragePooling1D, GlobalMaxPooling1D
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (
+    AveragePooling1D,
+    GlobalAveragePooling1D,
+    GlobalMaxAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
 from .recurrent import GRU, LSTM, RNN, SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -42,8 +51,21 @@ _CLASSES = {
         Add,
         Concatenate,
         TiedDense,
+        InputLayer,
+        Conv1D,
+        MaxPooling1D,
+        AveragePooling1D,
+        BatchNormalization,
+        LayerNormalization,
     )
 }
+# Keras's other spellings
+_CLASSES["Convolution1D"] = Conv1D
+_CLASSES["MaxPool1D"] = MaxPooling1D
+_CLASSES["AvgPool1D"] = AveragePooling1D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+Convolution1D = Conv1D
 
 
 def deserialize(spec: dict) -> Layer:
@@ -71,6 +93,16 @@ def serialize(layer: Layer) -> dict:
 __all__ = [
     "Activation",
     "Add",
+    "AveragePooling1D",
+    "AvgPool1D",
+    "BatchNormalization",
+    "Conv1D",
+    "Convolution1D",
+    "Input",
+    "InputLayer",
+    "LayerNormalization",
+    "MaxPool1D",
+    "MaxPooling1D",
     "Concatenate",
     "BahdanauAttention",
     "Bidirectional",

@@ -26,7 +26,29 @@ import numpy as np
 from .. import backend
 from ..utils import validation
 
-_COMMON_KWARGS = {"name", "input_shape", "input_dim", "batch_input_shape", "dtype", "trainable"}
+# Keras's per-weight options: the argument prefix and the weight it applies to
+_WEIGHT_OPTION_NAMES = {
+    "kernel": "kernel",
+    "recurrent": "recurrent_kernel",
+    "bias": "bias",
+    "embeddings": "embeddings",
+    "gamma": "gamma",
+    "beta": "beta",
+}
+_COMMON_KWARGS = {
+    "name",
+    "input_shape",
+    "input_dim",
+    "batch_input_shape",
+    "dtype",
+    "trainable",
+    "activity_regularizer",
+    "seed",
+    # Keras's choice of kernel (1 or 2) and loop unrolling: the results are the same
+    # whichever is taken, so both are accepted and change nothing here
+    "implementation",
+    "unroll",
+} | {f"{p}_{kind}" for p in _WEIGHT_OPTION_NAMES for kind in ("regularizer", "constraint")}
 
 
 class Layer:
@@ -39,6 +61,24 @@ class Layer:
         input_dim: shorthand for ``input_shape=(input_dim,)``.
         dtype: float dtype of the weights; default :func:`rnnkit.backend.floatx`.
         trainable: whether the optimizer updates this layer's weights.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        embeddings_regularizer: a penalty on that weight (see
+            :mod:`rnnkit.regularizers`), added to the training loss, its gradient to
+            the weight's gradient. Default None.
+        activity_regularizer: a penalty on the layer's output, divided by the batch
+            size (Keras 3). Default None.
+        kernel_constraint, recurrent_constraint, bias_constraint,
+        embeddings_constraint: a projection of that weight after each optimizer step
+            (see :mod:`rnnkit.constraints`). Default None.
+        seed: an int seeding this layer's generator (its initial weights and dropout
+            masks); default None, drawn from the global seed.
+        implementation, unroll: accepted as Keras has them; they change nothing
+            (one implementation computes every result).
+
+    Raises:
+        TypeError: an unknown keyword argument.
+        ValueError: a regularizer or constraint for a weight the layer does not have
+            (when the layer is built), or an unknown regularizer or constraint.
     """
 
     supports_masking = False
@@ -65,6 +105,116 @@ class Layer:
         self.built = False
         self.input_shape: tuple | None = None
         self.rng = backend.child_rng()
+        self.seed = kwargs.get("seed")
+        if self.seed is not None:  # after child_rng: the global stream moves the same
+            self.rng = np.random.default_rng(self.seed)
+        self.implementation = kwargs.get("implementation")
+        self._init_weight_options(kwargs)
+
+    # ---- regularizers and constraints (Keras's per-weight options) -----------------
+    def _init_weight_options(self, kwargs: dict) -> None:
+        from .. import constraints, regularizers
+
+        self.weight_regularizers: dict = {}
+        self.weight_constraints: dict = {}
+        for prefix, weight in _WEIGHT_OPTION_NAMES.items():
+            reg = regularizers.get(kwargs.get(f"{prefix}_regularizer"), f"{prefix}_regularizer")
+            con = constraints.get(kwargs.get(f"{prefix}_constraint"), f"{prefix}_constraint")
+            if reg is not None:
+                self.weight_regularizers[weight] = reg
+            if con is not None:
+                self.weight_constraints[weight] = con
+        self.activity_regularizer = regularizers.get(
+            kwargs.get("activity_regularizer"), "activity_regularizer"
+        )
+        self._activity_outputs = None
+        if self.weight_regularizers or self.activity_regularizer is not None:
+            # the penalties' gradients join the layer's own in its backward pass, so
+            # every model (Sequential, functional, wrappers) gets them unchanged
+            self.forward = self._forward_with_penalties
+            self.backward = self._backward_with_penalties
+            if hasattr(type(self), "backward_logits"):
+                self.backward_logits = self._backward_logits_with_penalties
+
+    def _check_weight_options(self) -> None:
+        names = {n for n, _ in self.weights()}
+        for weight in list(self.weight_regularizers) + list(self.weight_constraints):
+            if weight not in names:
+                prefix = next(p for p, w in _WEIGHT_OPTION_NAMES.items() if w == weight)
+                raise ValueError(
+                    f"Layer {self.name!r} ({type(self).__name__}) has no weight {weight!r} "
+                    f"for its {prefix}_regularizer / {prefix}_constraint; its weights are "
+                    f"{sorted(names)}."
+                )
+
+    def _forward_with_penalties(self, x, training=False, mask=None, **kwargs):
+        y = type(self).forward(self, x, training=training, mask=mask, **kwargs)
+        if self.activity_regularizer is not None:
+            self._activity_outputs = list(y) if isinstance(y, (list, tuple)) else [y]
+        return y
+
+    def _activity_grads(self):
+        outs = self._activity_outputs or []
+        return [self.activity_regularizer.gradient(o) / o.dtype.type(max(len(o), 1)) for o in outs]
+
+    def _backward_with_penalties(self, dy):
+        if self.activity_regularizer is not None and self._activity_outputs:
+            grads = self._activity_grads()
+            if isinstance(dy, (list, tuple)):
+                dy = [g if d is None else d + g for d, g in zip(dy, grads)]
+            else:
+                dy = dy + grads[0]
+        dx = type(self).backward(self, dy)
+        self._add_penalty_grads()
+        return dx
+
+    def _backward_logits_with_penalties(self, dz):
+        if self.activity_regularizer is not None and self._activity_outputs:
+            # through the activation: the penalty is on its output, the fused loss's
+            # gradient on its input
+            dz = dz + self.activation.vjp(self._activity_grads()[0], self._activity_outputs[0])
+        dx = type(self).backward_logits(self, dz)
+        self._add_penalty_grads()
+        return dx
+
+    def _add_penalty_grads(self) -> None:
+        if not self.trainable:
+            return
+        for name, reg in self.weight_regularizers.items():
+            self.grads[name] = self.grads[name] + reg.gradient(self.params[name])
+
+    def regularization_loss(self) -> float:
+        """The penalties of this layer (and of the layers it wraps): its weights'
+        regularizers at their current values, plus the activity penalty of the last
+        forward pass. 0.0 when it has none."""
+        total = 0.0
+        if self.trainable:
+            for name, reg in self.weight_regularizers.items():
+                total += reg(self.params[name])
+            if self.activity_regularizer is not None and self._activity_outputs:
+                total += sum(
+                    self.activity_regularizer(o) / max(len(o), 1) for o in self._activity_outputs
+                )
+        for inner in self._inner_layers():
+            total += inner.regularization_loss()
+        return total
+
+    def apply_constraints(self) -> None:
+        """Project each constrained weight in place (after an optimizer step)."""
+        if self.trainable:
+            for name, constraint in self.weight_constraints.items():
+                w = self.params[name]
+                w[...] = constraint(w)
+        for inner in self._inner_layers():
+            inner.apply_constraints()
+
+    def _inner_layers(self) -> list:
+        found = []
+        for attr in ("forward_layer", "backward_layer", "layer"):
+            inner = vars(self).get(attr)
+            if isinstance(inner, Layer) and inner is not self:
+                found.append(inner)
+        return found
 
     # ---- building ---------------------------------------------------------------
     def build(self, input_shape: tuple) -> None:
@@ -79,6 +229,7 @@ class Layer:
             else:
                 with budget.counting(self):
                     self.build(tuple(input_shape))
+            self._check_weight_options()
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
@@ -98,6 +249,28 @@ class Layer:
         x = self.check_input(x)
         self.ensure_built(x.shape[1:])
         return self.forward(x, training=training, mask=mask, **kwargs)
+
+    # ---- the symbolic graph: what Keras calls layer.input / layer.output ----------
+    def _first_call(self, what: str):
+        calls = vars(self).get("_inbound_nodes")
+        if not calls:
+            raise AttributeError(
+                f"The layer {self.name!r} has never been called and thus has no defined {what}."
+            )
+        return calls[0]
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer was first called on in a model graph."""
+        node = self._first_call("input")
+        return list(node.inputs) if node.list_input else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) of this layer's first call in a model graph, e.g.
+        ``Model(model.input, model.layers[1].output)`` for its features."""
+        outs = self._first_call("output").outputs
+        return list(outs) if len(outs) > 1 else outs[0]
 
     def check_input(self, x):
         x = validation.as_array(x, f"layer {self.name!r}")
@@ -205,6 +378,21 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
         if self.input_shape_arg is not None:
             config["input_shape"] = list(self.input_shape_arg)
+        from .. import constraints, regularizers
+
+        for prefix, weight in _WEIGHT_OPTION_NAMES.items():
+            if weight in self.weight_regularizers:
+                config[f"{prefix}_regularizer"] = regularizers.serialize(
+                    self.weight_regularizers[weight]
+                )
+            if weight in self.weight_constraints:
+                config[f"{prefix}_constraint"] = constraints.serialize(
+                    self.weight_constraints[weight]
+                )
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        if self.seed is not None:
+            config["seed"] = self.seed
         return config
 
     @classmethod

@@ -93,3 +93,141 @@ class GlobalMaxAveragePooling1D(_GlobalPooling1D):
         # the max's gradient added into the mean's: one (batch, time, features) array
         # at the backward pass's peak instead of three (bench/NOTES.md row 31)
         return self._max.add_backward(dy[:, : self._f], self._avg.backward(dy[:, self._f :]))
+
+
+class _Pooling1D(Layer):
+    """Pooling over windows of the time axis of (batch, time, features); the window
+    starts are t·strides in the input padded as for a convolution (see
+    :mod:`rnnkit.layers.convolutional`)."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        from .convolutional import _one_int
+
+        super().__init__(**kwargs)
+        self.pool_size = _one_int(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _one_int(strides, "strides")
+        padding = padding.lower() if isinstance(padding, str) else padding
+        if padding not in ("valid", "same"):
+            raise ValueError(
+                f"Received an invalid value for argument padding, expected 'valid' or "
+                f"'same', got {padding!r}."
+            )
+        self.padding = padding
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                f"Received an invalid value for argument data_format, expected "
+                f"'channels_last' (batch, time, features), got {data_format!r}."
+            )
+
+    def check_input(self, x):
+        x = super().check_input(x)
+        validation.check_rank(x, 3, f"layer {self.name!r}", "(batch, time, features)")
+        return x
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        from .convolutional import conv_output_length
+
+        steps = conv_output_length(input_shape[0], self.pool_size, self.padding, self.strides)
+        return (steps, input_shape[-1])
+
+    def _windows(self, x, fill):
+        """(padded x, output steps, tap slices): tap j of window t is step t·s + j."""
+        from .convolutional import conv_output_length, conv_padding
+
+        length = x.shape[1]
+        steps = conv_output_length(length, self.pool_size, self.padding, self.strides)
+        if steps == 0:
+            raise ValueError(
+                f"Input to layer {self.name!r} has {length} steps, fewer than pool_size="
+                f"{self.pool_size} (padding='valid')."
+            )
+        before, after = conv_padding(length, self.pool_size, self.padding, self.strides)
+        xp = x
+        if before or after:
+            xp = np.pad(x, ((0, 0), (before, after), (0, 0)), constant_values=fill)
+        taps = [
+            slice(j, j + (steps - 1) * self.strides + 1, self.strides)
+            for j in range(self.pool_size)
+        ]
+        self._pad, self._length, self._padded_shape = (before, after), length, xp.shape
+        return xp, steps, taps
+
+    def _unpad(self, dxp):
+        before = self._pad[0]
+        return dxp[:, before : before + self._length, :]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+        return config
+
+
+class MaxPooling1D(_Pooling1D):
+    """The maximum over each window: y[t] = max_j x[t·s + j] (padding never wins).
+
+    Args:
+        pool_size: the window length, default 2.
+        strides: the step between windows, default ``pool_size``.
+        padding: ``"valid"`` (default) or ``"same"`` (ceil(time / strides) outputs).
+        data_format: only ``"channels_last"``.
+
+    Backward: each output's gradient goes to the step that held its maximum (the first
+    one on a tie); overlapping windows add up.
+
+    Example:
+        >>> MaxPooling1D(2)(np.arange(8.0).reshape(1, 4, 2)).shape
+        (1, 2, 2)
+    """
+
+    def forward(self, x, training=False, mask=None):
+        xp, _, taps = self._windows(x, -np.inf)
+        y = xp[:, taps[0], :].copy()
+        arg = np.zeros(y.shape, np.int16)
+        for j in range(1, self.pool_size):
+            tap = xp[:, taps[j], :]
+            better = tap > y
+            np.copyto(y, tap, where=better)
+            arg[better] = j
+        self._arg, self._taps = arg, taps
+        return y
+
+    def backward(self, dy):
+        dxp = np.zeros(self._padded_shape, dy.dtype)
+        for j, tap in enumerate(self._taps):
+            dxp[:, tap, :] += np.where(self._arg == j, dy, 0)
+        return self._unpad(dxp)
+
+
+class AveragePooling1D(_Pooling1D):
+    """The mean over each window: y[t] = Σ_j x[t·s + j] / n[t], with n[t] the number
+    of the window's steps inside the sequence (padding is not counted, as in Keras).
+
+    Args:
+        pool_size, strides, padding, data_format: as :class:`MaxPooling1D`.
+
+    Example:
+        >>> AveragePooling1D(2)(np.ones((1, 4, 3))).shape
+        (1, 2, 3)
+    """
+
+    def forward(self, x, training=False, mask=None):
+        xp, steps, taps = self._windows(x, 0.0)
+        inside = np.zeros(xp.shape[1], x.dtype)
+        inside[self._pad[0] : self._pad[0] + x.shape[1]] = 1
+        count = sum(inside[tap] for tap in taps)  # (steps,)
+        self._scale = (1.0 / count).astype(x.dtype)[None, :, None]
+        total = np.zeros((x.shape[0], steps, x.shape[2]), x.dtype)
+        for tap in taps:
+            total += xp[:, tap, :]
+        self._taps = taps
+        return total * self._scale
+
+    def backward(self, dy):
+        share = dy * self._scale
+        dxp = np.zeros(self._padded_shape, dy.dtype)
+        for tap in self._taps:
+            dxp[:, tap, :] += share
+        return self._unpad(dxp)

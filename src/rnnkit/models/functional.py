@@ -25,23 +25,35 @@ import numpy as np
 from .. import backend, losses
 from .. import metrics as metrics_mod
 from ..layers import Embedding, Layer, deserialize, serialize
+from ..layers.input_layer import Input
 from ..layers.recurrent import RNN
 from ..utils import validation
 from .sequential import Sequential
 
 
 class SymbolicTensor:
-    """A placeholder for an array in a model graph: its sample shape (no batch axis)
-    and the layer call (node) that produces it."""
+    """A placeholder for an array in a model graph (Keras's ``KerasTensor``): the
+    layer call (node) that produces it, and its shape. ``shape`` has the batch axis
+    first, as Keras's; ``sample_shape`` is the same without it."""
 
-    def __init__(self, shape, node=None, index: int = 0, name: str | None = None):
-        self.shape = tuple(shape)
+    def __init__(self, shape, node=None, index: int = 0, name: str | None = None, dtype=None):
+        self.sample_shape = tuple(shape)
         self.node = node
         self.index = index
         self.name = name
+        self.dtype = backend.resolve_dtype(None) if dtype is None else np.dtype(dtype)
+        self.input_layer = None  # the InputLayer of a model input
+
+    @property
+    def shape(self) -> tuple:
+        return (None,) + self.sample_shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.sample_shape) + 1
 
     def __repr__(self) -> str:
-        return f"<SymbolicTensor shape={(None,) + self.shape} name={self.name!r}>"
+        return f"<SymbolicTensor shape={self.shape} name={self.name!r}>"
 
 
 def _pick(fn, k):
@@ -49,29 +61,19 @@ def _pick(fn, k):
     return lambda y, p, m: fn(y[k], p[k], None if m is None else m[k])
 
 
-def Input(shape, name: str | None = None, dtype=None) -> SymbolicTensor:  # noqa: N802 (Keras)
-    """A model input of the given sample shape (``None`` for a variable length).
-
-    Example:
-        >>> tokens = Input(shape=(None,))
-    """
-    if isinstance(shape, int):
-        shape = (shape,)
-    if not isinstance(shape, (tuple, list)):
-        raise TypeError(
-            f"Received an invalid value for argument shape, expected a tuple, got {shape!r}."
-        )
-    return SymbolicTensor(shape, None, 0, name or backend.unique_name("input"))
-
-
 _node_ids = itertools.count()
+
+
+def next_node_id() -> int:
+    """The next number in the order graph nodes and input layers are created in."""
+    return next(_node_ids)
 
 
 class Node:
     """One call of a layer in the graph."""
 
     def __init__(self, layer, inputs, initial_state):
-        self.id = next(_node_ids)  # creation order: a topological order, as Keras's
+        self.id = next_node_id()  # creation order: a topological order, as Keras's
         self.layer = layer
         self.inputs = list(inputs)  # SymbolicTensors
         self.initial_state = list(initial_state or [])
@@ -100,16 +102,21 @@ def call_symbolic(layer: Layer, x, initial_state=None, **kwargs):
         raise TypeError(f"Layer {layer.name!r}: initial_state must be symbolic tensors here.")
     if states and not isinstance(layer, RNN):
         raise ValueError(f"Layer {layer.name!r} takes no initial_state.")
-    shape = tuple(t.shape for t in inputs) if list_input else inputs[0].shape
+    shape = tuple(t.sample_shape for t in inputs) if list_input else inputs[0].sample_shape
     layer.ensure_built(shape)
     node = Node(layer, inputs, states)
     node.list_input = list_input
     out_shape = layer.compute_output_shape(shape)
+    dtype = layer.dtype
     if isinstance(out_shape, list):
-        node.outputs = [SymbolicTensor(s, node, i) for i, s in enumerate(out_shape)]
-        return node.outputs
-    node.outputs = [SymbolicTensor(out_shape, node, 0)]
-    return node.outputs[0]
+        node.outputs = [SymbolicTensor(s, node, i, dtype=dtype) for i, s in enumerate(out_shape)]
+    else:
+        node.outputs = [SymbolicTensor(out_shape, node, 0, dtype=dtype)]
+    # layer.input / layer.output read the first call, as Keras's do
+    if "_inbound_nodes" not in vars(layer):
+        layer._inbound_nodes = []
+    layer._inbound_nodes.append(node)
+    return node.outputs if isinstance(out_shape, list) else node.outputs[0]
 
 
 class Model(Sequential):
@@ -137,7 +144,17 @@ class Model(Sequential):
             if not isinstance(t, SymbolicTensor):
                 raise ValueError(f"Model outputs must be symbolic tensors, got {t!r}.")
         self.nodes = self._order()
-        self.layers = list(dict.fromkeys(node.layer for node in self.nodes))
+        # the layers that compute: what the config, the weights and the graph run on
+        self._graph_layers = list(dict.fromkeys(node.layer for node in self.nodes))
+        # model.layers as Keras 3 lists them: input layers too, in creation order, so
+        # that model.layers[i] is the same layer as in Keras
+        listed = [(node.id, node.layer) for node in self.nodes]
+        listed += [
+            (t.input_layer.creation_id, t.input_layer)
+            for t in self.inputs
+            if t.input_layer is not None
+        ]
+        self.layers = list(dict.fromkeys(layer for _, layer in sorted(listed, key=lambda p: p[0])))
         counts: dict[int, int] = {}
         for node in self.nodes:
             counts[id(node.layer)] = counts.get(id(node.layer), 0) + 1
@@ -149,7 +166,7 @@ class Model(Sequential):
                 or (id(layer) in self._shared and hasattr(layer, "layer"))
             ):
                 raise ValueError(f"Layer {layer.name!r}: wrappers cannot be shared (yet).")
-        self._input_shape = tuple(self.inputs[0].shape)
+        self._input_shape = tuple(self.inputs[0].sample_shape)
 
     def _order(self) -> list[Node]:
         """The nodes in an order where every node comes after its inputs."""
@@ -183,7 +200,7 @@ class Model(Sequential):
     # ---- shapes and checks --------------------------------------------------------
     @property
     def output_shape(self):
-        shapes = [(None,) + t.shape for t in self.outputs]
+        shapes = [t.shape for t in self.outputs]
         return shapes if self._multi_out else shapes[0]
 
     def build(self, input_shape) -> None:  # built at construction
@@ -201,12 +218,12 @@ class Model(Sequential):
         out, n = [], None
         for tensor, arr in zip(self.inputs, arrays):
             arr = validation.as_array(arr, f"x ({tensor.name})")
-            if arr.ndim != len(tensor.shape) + 1 or any(
-                e is not None and e != g for e, g in zip(tensor.shape, arr.shape[1:])
+            if arr.ndim != tensor.ndim or any(
+                e is not None and e != g for e, g in zip(tensor.sample_shape, arr.shape[1:])
             ):
                 raise ValueError(
                     f"Input {tensor.name!r} expects (samples, "
-                    f"{', '.join('?' if e is None else str(e) for e in tensor.shape)}), got "
+                    f"{', '.join('?' if e is None else str(e) for e in tensor.sample_shape)}), got "
                     f"shape {arr.shape}."
                 )
             if n is not None and len(arr) != n:
@@ -264,7 +281,7 @@ class Model(Sequential):
                     f"x and y[{k}] must have the same number of samples; got {n} and {len(arr)}."
                 )
             if self.output_losses[k].name == "sparse_categorical_crossentropy":
-                classes = tensor.shape[-1]
+                classes = tensor.sample_shape[-1]
                 if arr.min() < 0 or arr.max() >= classes:
                     raise ValueError(
                         f"Labels y[{k}] must be class ids in [0, {classes}); got min "
@@ -335,7 +352,8 @@ class Model(Sequential):
                 self._snapshots[id(node)] = {
                     k: copy.deepcopy(v)
                     for k, v in vars(layer).items()
-                    if k.startswith("_") and k not in ("_step_scratch", "_workspace")
+                    if k.startswith("_")
+                    and k not in ("_step_scratch", "_workspace", "_inbound_nodes")
                 }
         self._values = values
         ys = [values[id(t)] for t in self.outputs]
@@ -405,7 +423,7 @@ class Model(Sequential):
     def summary(self, print_fn=print) -> None:
         print_fn(f'Model: "{self.name}"')
         for node in self.nodes:
-            shapes = [str((None,) + t.shape) for t in node.outputs]
+            shapes = [str(t.shape) for t in node.outputs]
             print_fn(
                 f"  {node.layer.name} ({type(node.layer).__name__}) -> {', '.join(shapes)}"
                 f"  params {node.layer.count_params():,}"
@@ -413,7 +431,7 @@ class Model(Sequential):
         print_fn(f"Total params: {self.count_params():,}")
 
     def get_config(self) -> dict:
-        layer_index = {id(l): i for i, l in enumerate(self.layers)}
+        layer_index = {id(l): i for i, l in enumerate(self._graph_layers)}
         names: dict[int, list] = {}
         for i, t in enumerate(self.inputs):
             names[id(t)] = ["input", i]
@@ -431,10 +449,10 @@ class Model(Sequential):
             )
         return {
             "name": self.name,
-            "inputs": [{"shape": list(t.shape), "name": t.name} for t in self.inputs],
+            "inputs": [{"shape": list(t.sample_shape), "name": t.name} for t in self.inputs],
             "multi_input": self._multi_in,
             "multi_output": self._multi_out,
-            "layers": [serialize(l) for l in self.layers],
+            "layers": [serialize(l) for l in self._graph_layers],
             "nodes": nodes,
             "outputs": [names[id(t)] for t in self.outputs],
         }
@@ -442,7 +460,7 @@ class Model(Sequential):
     @classmethod
     def from_config(cls, config: dict) -> Model:
         layers = [deserialize(spec) for spec in config["layers"]]
-        inputs = [Input(tuple(s["shape"]), name=s["name"]) for s in config["inputs"]]
+        inputs = [Input(shape=tuple(s["shape"]), name=s["name"]) for s in config["inputs"]]
         produced: list[list[SymbolicTensor]] = []
 
         def resolve(ref):

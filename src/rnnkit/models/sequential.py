@@ -47,38 +47,170 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._input_shape: tuple | None = None
+        # the symbolic graph of a built model (model.inputs, layer.output, ...)
+        self._input_layer = None
+        self._graph_nodes: list = []
+        self.inputs: list | None = None
+        self.outputs: list | None = None
         for layer in layers or []:
             self.add(layer)
 
     # ---- building ---------------------------------------------------------------
     def add(self, layer: Layer) -> None:
-        """Append a layer. The first layer may declare ``input_shape``."""
+        """Append a layer. The first may declare ``input_shape``, or the model may start
+        with ``Input(shape)`` / an ``InputLayer``, which sets the input shape and, as in
+        Keras 3, is not listed in ``model.layers``.
+
+        Raises:
+            TypeError: not an rnnkit layer (or Input).
+            ValueError: a duplicate layer name, an Input after the first layer, a layer
+                with ``return_state=True``.
+        """
+        from ..layers.input_layer import InputLayer
+        from .functional import SymbolicTensor
+
+        if isinstance(layer, SymbolicTensor) and layer.input_layer is not None:
+            layer = layer.input_layer
+        if isinstance(layer, InputLayer):
+            if self.layers or self._input_layer is not None:
+                raise ValueError(
+                    f"Model {self.name!r}: an Input can only come first, before any layer."
+                )
+            self._input_layer = layer
+            self._build_sample(layer.sample_shape)
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects an rnnkit layer, got {type(layer).__name__}.")
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(f"A layer named {layer.name!r} is already in model {self.name!r}.")
         self.layers.append(layer)
-        if len(self.layers) == 1 and layer.input_shape_arg is not None:
-            self.build(layer.input_shape_arg)
+        if len(self.layers) == 1 and layer.input_shape_arg is not None and not self.built:
+            self._build_sample(layer.input_shape_arg)
         elif self._input_shape is not None:
             shape = self._input_shape
             for existing in self.layers[:-1]:
                 shape = existing.compute_output_shape(shape)
             self._check_single_output(layer, shape)
             layer.ensure_built(shape)
+            self._rebuild_graph()
 
     @property
     def built(self) -> bool:
         return self._input_shape is not None
 
     def build(self, input_shape) -> None:
-        """Build every layer for samples of ``input_shape`` (no batch axis)."""
+        """Build every layer for inputs of ``input_shape``, batch axis first as in Keras:
+        ``model.build((None, time_steps, features))``.
+
+        A shape of one entry is read as one sample's shape (rnnkit's older form), since
+        no layer takes a batch of scalars: ``build((None,))`` builds a model of token
+        ids of any length.
+        """
         shape = tuple(input_shape)
+        self._build_sample(shape[1:] if len(shape) > 1 else shape)
+
+    def _build_sample(self, sample_shape) -> None:
+        """Build every layer for samples of ``sample_shape`` (no batch axis)."""
+        shape = tuple(sample_shape)
         self._input_shape = shape
         for layer in self.layers:
             self._check_single_output(layer, shape)
             layer.ensure_built(shape)
             shape = layer.compute_output_shape(shape)
+        self._rebuild_graph()
+
+    def _rebuild_graph(self) -> None:
+        """The symbolic graph of this stack (``model.inputs``, ``layer.output``…), so a
+        new Model can be cut from it, e.g. ``Model(model.input, model.layers[1].output)``."""
+        from ..layers.input_layer import InputLayer
+        from .functional import call_symbolic
+
+        for node in self._graph_nodes:
+            calls = vars(node.layer).get("_inbound_nodes", [])
+            if node in calls:
+                calls.remove(node)
+        self._graph_nodes = []
+        if self._input_layer is None or self._input_layer.sample_shape != self._input_shape:
+            self._input_layer = InputLayer(shape=self._input_shape)
+        tensor = self._input_layer.output_tensor
+        self.inputs = [tensor]
+        for layer in self.layers:
+            tensor = call_symbolic(layer, tensor)
+            self._graph_nodes.append(tensor.node)
+        self.outputs = [tensor]
+
+    def regularization_loss(self) -> float:
+        """The sum of the layers' penalties (weight and activity regularizers) that
+        training adds to the loss; 0.0 without regularizers."""
+        return float(sum(layer.regularization_loss() for layer in self.layers))
+
+    def apply_constraints(self) -> None:
+        """Project the constrained weights of every layer (after an optimizer step)."""
+        for layer in self.layers:
+            layer.apply_constraints()
+
+    @property
+    def input(self):
+        """The model's input tensor (a list for several), for building new models.
+
+        Raises:
+            AttributeError: the model is not built yet.
+        """
+        if self.inputs is None:
+            raise AttributeError(
+                f"Model {self.name!r} is not built yet and thus has no defined input."
+            )
+        return (
+            self.inputs[0]
+            if len(self.inputs) == 1 and not getattr(self, "_multi_in", False)
+            else list(self.inputs)
+        )
+
+    @property
+    def output(self):
+        """The model's output tensor (a list for several).
+
+        Raises:
+            AttributeError: the model is not built yet.
+        """
+        if self.outputs is None:
+            raise AttributeError(
+                f"Model {self.name!r} is not built yet and thus has no defined output."
+            )
+        return (
+            self.outputs[0]
+            if len(self.outputs) == 1 and not getattr(self, "_multi_out", False)
+            else list(self.outputs)
+        )
+
+    @property
+    def input_shape(self):
+        """The input shape with the batch axis, as Keras reports it."""
+        if not self.built:
+            raise AttributeError(f"Model {self.name!r} is not built yet.")
+        return (None,) + tuple(self._input_shape)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by its name or by its index in ``model.layers``, as Keras.
+
+        Raises:
+            ValueError: no such layer, or neither / both of name and index.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("get_layer needs exactly one of name and index.")
+        if index is not None:
+            if not -len(self.layers) <= int(index) < len(self.layers):
+                raise ValueError(
+                    f"Model {self.name!r} has {len(self.layers)} layers; got index {index}."
+                )
+            return self.layers[int(index)]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No layer named {name!r} in model {self.name!r}; it has "
+            f"{[l.name for l in self.layers]}."
+        )
 
     def _check_single_output(self, layer, shape):
         if getattr(layer, "return_state", False):
@@ -247,6 +379,7 @@ class Sequential:
         such case the weights and the optimizer state are those from before the call
         (an update that produced a non-finite weight is undone)."""
         loss, y_pred, mask, grad, fused = self.compute_loss(x, y, sample_weight, training=True)
+        loss += self.regularization_loss()  # the layers add their penalties' gradients
         if not np.isfinite(loss):
             return loss, y_pred, mask, math.nan, "loss"
         self.backward(grad, from_logits=fused, input_grad=False)
@@ -264,6 +397,7 @@ class Sequential:
             if not math.isfinite(float(w.sum())) and not np.isfinite(w).all():
                 undo.restore(params)
                 return loss, y_pred, mask, gnorm, f"weight {name}"
+        self.apply_constraints()
         return loss, y_pred, mask, gnorm, None
 
     def _undo_buffers(self, params) -> _UndoBuffers:
@@ -291,12 +425,12 @@ class Sequential:
         if isinstance(first, Embedding):
             validation.check_rank(x, 2, "x", "(samples, time steps) of token ids")
             if not self.built:
-                self.build(x.shape[1:])
+                self._build_sample(x.shape[1:])
             x = first.check_ids(x)
         else:
             validation.check_finite(x, "x")
             if not self.built:
-                self.build(x.shape[1:])
+                self._build_sample(x.shape[1:])
             expected = self._input_shape
             if x.ndim - 1 != len(expected) or any(
                 e is not None and e != got for e, got in zip(expected, x.shape[1:])
@@ -1260,7 +1394,7 @@ class Sequential:
                 continue
             model.add(deserialize(spec))
         if config.get("input_shape") is not None and not model.built:
-            model.build(tuple(config["input_shape"]))
+            model._build_sample(tuple(config["input_shape"]))
         return model
 
     def save(self, filepath, include_optimizer: bool = True) -> None:

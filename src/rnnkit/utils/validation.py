@@ -24,9 +24,12 @@ def describe(value) -> str:
 def as_array(value, argument: str, *, numeric: bool = True, allow_int: bool = True) -> np.ndarray:
     """``value`` as an ndarray; ragged lists and non-numeric data raise clearly.
 
+    Booleans count as numbers, as in Keras (one-hot arrays built with
+    ``dtype="bool"``): with ``numeric`` a boolean array comes back as float32 0/1.
+
     Raises:
         ValueError: ragged nested lists, or an empty array.
-        TypeError: a non-numeric dtype (strings, objects, booleans where numbers are due).
+        TypeError: a non-numeric dtype (strings, objects).
     """
     if isinstance(value, np.ndarray):
         arr = value
@@ -45,6 +48,8 @@ def as_array(value, argument: str, *, numeric: bool = True, allow_int: bool = Tr
             f"rectangular numeric array, got an object array of shape {arr.shape} "
             f"(ragged sequences? pad them first with pad_sequences)."
         )
+    if numeric and arr.dtype == np.bool_:
+        arr = arr.astype(np.float32)
     if numeric and not (
         np.issubdtype(arr.dtype, np.floating)
         or (allow_int and np.issubdtype(arr.dtype, np.integer))
