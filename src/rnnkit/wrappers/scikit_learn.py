@@ -7,6 +7,10 @@
 scikit-learn itself is not needed to use these; they follow its estimator contract
 (``fit``/``predict``/``score``, ``get_params``/``set_params``), so they work in its
 pipelines and searches when it is installed.
+
+``random_state=`` (an int) seeds rnnkit before each build, so every fit — in a serial
+search, or as a trial on a Dask cluster (:mod:`rnnkit.distributed.sweeps`) — draws the
+same weights, shuffles and dropout masks for the same parameters.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import inspect
 
 import numpy as np
 
+from .. import backend
 from ..utils.np_utils import to_categorical
 from ..utils.validation import as_array
 
@@ -45,7 +50,13 @@ class _BaseWrapper:
         self._check_params(sk_params)
 
     def _check_params(self, params):
-        allowed = set(_FIT_ARGS) | {"batch_size"}
+        seed = params.get("random_state")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise TypeError(
+                f"Received an invalid value for argument random_state, expected an int or "
+                f"None, got {seed!r}."
+            )
+        allowed = set(_FIT_ARGS) | {"batch_size", "random_state"}
         if self.build_fn is not None:
             allowed |= set(inspect.signature(self.build_fn).parameters)
         for name in params:
@@ -68,6 +79,9 @@ class _BaseWrapper:
         if self.build_fn is None:
             raise ValueError("build_fn is None: pass a function that builds and compiles a model.")
         names = set(inspect.signature(self.build_fn).parameters)
+        seed = self.sk_params.get("random_state")
+        if seed is not None:
+            backend.set_random_seed(int(seed))
         model = self.build_fn(**{k: v for k, v in self.sk_params.items() if k in names})
         if not hasattr(model, "fit") or getattr(model, "loss", None) is None:
             raise ValueError("build_fn must return a compiled rnnkit model.")
