@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -579,3 +580,83 @@ def test_bombs_and_absurd_sizes_cost_no_memory(tmp_path, good_members):
     assert "zip bomb" in results[os.fspath(tmp_path / "bomb.rnnkit")]
     assert "junk.npy" in results[os.fspath(tmp_path / "unnamed.rnnkit")]
     assert "zip bomb" in results[os.fspath(tmp_path / "overlap.rnnkit")]
+
+
+# ----------------------------------------------------------------------- tokenizer JSON
+
+
+def tokenizer_json() -> dict:
+    from rnnkit.preprocessing.text import Tokenizer
+
+    tok = Tokenizer(num_words=10, oov_token="<unk>")
+    tok.fit_on_texts(["the cat sat", "the dog sat down"])
+    return json.loads(tok.to_json())
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("word_index", [1, 2], "field word_index"),
+        ("word_index", {"the": "2"}, "field word_index['the']"),
+        ("word_index", {"the": 0}, "field word_index['the']"),
+        ("word_index", {"the": True}, "field word_index['the']"),
+        ("word_index", {"the": 1.5}, "field word_index['the']"),
+        ("word_index", {"the": 2, "cat": 2}, "distinct ids"),
+        ("word_index", "{not json", "field word_index"),
+        ("word_counts", {"the": -1}, "field word_counts['the']"),
+        ("num_words", 0, "field num_words"),
+        ("num_words", "10", "field num_words"),
+        ("split", "", "field split"),
+        ("filters", 5, "field filters"),
+        ("lower", "yes", "field lower"),
+        ("oov_token", ["<unk>"], "field oov_token"),
+        ("document_count", -1, "field document_count"),
+        ("evil", 1, "unknown Tokenizer fields"),
+    ],
+)
+def test_tampered_tokenizer_fields(field, value, match):
+    from rnnkit.preprocessing.text import tokenizer_from_json
+
+    spec = tokenizer_json()
+    spec["config"][field] = value
+    with pytest.raises(ValueError, match=re.escape(match)) as info:
+        tokenizer_from_json(json.dumps(spec), origin="'run/tokenizer.json'")
+    assert "'run/tokenizer.json'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "document, match",
+    [
+        ("[1, 2]", "not a Tokenizer JSON document"),
+        ('{"class_name": "Tokenizer", "config": [1]}', "field config"),
+        ('{"class_name": "Tokenizer", "config": {"document_count": NaN}}', "not valid JSON"),
+        ("[" * 5000 + "]" * 5000, "nested"),
+        ("the cat sat".encode("utf-16"), "not UTF-8"),
+        (b"", "not valid JSON"),
+        ('{"class_name": "Tokenizer", "config": {"word_index": {"a": 1}', "not valid JSON"),
+    ],
+)
+def test_broken_tokenizer_documents(document, match):
+    from rnnkit.preprocessing.text import tokenizer_from_json
+
+    with pytest.raises(ValueError, match=match) as info:
+        tokenizer_from_json(document, origin="'run/tokenizer.json'")
+    assert "'run/tokenizer.json'" in str(info.value)
+
+
+def test_tokenizer_round_trip_and_keras_form():
+    from rnnkit.preprocessing.text import tokenizer_from_json
+
+    spec = tokenizer_json()
+    tok = tokenizer_from_json(json.dumps(spec))
+    assert tok.texts_to_sequences(["the cat ran"]) == [[2, 4, 1]]
+    assert tok.index_word[2] == "the"
+    # Keras writes its tables as JSON strings inside the JSON, with index_word and docs
+    keras_form = dict(spec)
+    keras_form["config"] = dict(spec["config"])
+    for name in ("word_index", "word_counts"):
+        keras_form["config"][name] = json.dumps(spec["config"][name])
+    keras_form["config"]["index_word"] = json.dumps({"1": "<unk>"})
+    again = tokenizer_from_json(json.dumps(keras_form))
+    assert again.word_index == tok.word_index
+    assert again.texts_to_sequences(["the cat ran"]) == [[2, 4, 1]]

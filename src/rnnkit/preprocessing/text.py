@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from ..utils.io import parse_json
+
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
@@ -141,24 +143,117 @@ class Tokenizer:
         return json.dumps({"class_name": "Tokenizer", "config": self.get_config()})
 
 
-def tokenizer_from_json(text: str) -> Tokenizer:
-    """Rebuild a Tokenizer saved with ``to_json``.
+#: what Keras's Tokenizer.to_json writes besides the fields read here (rebuilt on load)
+_KERAS_ONLY_FIELDS = {"word_docs", "index_docs", "index_word", "analyzer"}
+
+
+def tokenizer_from_json(text: str | bytes, origin: str | None = None) -> Tokenizer:
+    """Rebuild a Tokenizer saved with ``to_json`` (ours, or Keras's, whose tables are
+    JSON strings inside the JSON). The document is untrusted: it is parsed with bounds
+    on its nesting and every field is checked before anything is built.
+
+    Args:
+        text: the JSON document.
+        origin: what to name in errors, e.g. the file it came from.
+
+    Returns:
+        The Tokenizer, its ``word_index`` and ``index_word`` consistent.
 
     Raises:
-        ValueError: not a Tokenizer JSON document.
+        ValueError: not a Tokenizer JSON document, or a field of the wrong type or
+            value; the message names ``origin`` and the field.
+
+    Example:
+        >>> tok = tokenizer_from_json(Tokenizer(oov_token="<unk>").to_json())
+        >>> tok.oov_token
+        '<unk>'
     """
-    try:
-        spec = json.loads(text)
-        config = dict(spec["config"])
-        assert spec["class_name"] == "Tokenizer"
-    except (json.JSONDecodeError, KeyError, TypeError, AssertionError):
-        raise ValueError("Not a Tokenizer JSON document.") from None
-    counts = config.pop("word_counts")
-    index = config.pop("word_index")
-    docs = config.pop("document_count")
-    tok = Tokenizer(**config)
+    where = origin or "Tokenizer JSON"
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(f"{where}: expected the JSON text, got {type(text).__name__}.")
+    spec = parse_json(text, where)
+    if not isinstance(spec, dict) or spec.get("class_name") != "Tokenizer":
+        raise ValueError(f"{where}: not a Tokenizer JSON document (no class_name 'Tokenizer').")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise _field_error(where, "config", "an object", config)
+    unknown = sorted(set(config) - set(_FIELD_CHECKS) - _KERAS_ONLY_FIELDS)
+    if unknown:
+        raise ValueError(f"{where}: unknown Tokenizer fields {unknown}.")
+    values = {}
+    for name, (check, default) in _FIELD_CHECKS.items():
+        value = config.get(name, default)
+        if name in ("word_counts", "word_index") and isinstance(value, str):
+            value = parse_json(value, f"{where}: field {name}")  # Keras nests them
+        values[name] = check(where, name, value)
+    index = values.pop("word_index")
+    counts = values.pop("word_counts")
+    docs = values.pop("document_count")
+    ids = list(index.values())
+    if len(set(ids)) != len(ids):
+        raise _field_error(where, "word_index", "distinct ids, one per word", "repeated ids")
+    tok = Tokenizer(**values)
     tok.word_counts = Counter(counts)
     tok.document_count = docs
-    tok.word_index = {w: int(i) for w, i in index.items()}
-    tok.index_word = {i: w for w, i in tok.word_index.items()}
+    tok.word_index = index
+    tok.index_word = {i: w for w, i in index.items()}
     return tok
+
+
+def _field_error(where, name, expected, got) -> ValueError:
+    shown = repr(got)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return ValueError(f"{where}: field {name} must be {expected}, got {shown}.")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_bool(where, name, value):
+    if not isinstance(value, bool):
+        raise _field_error(where, name, "true or false", value)
+    return value
+
+
+def _check_str(where, name, value, optional=False, nonempty=False):
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or (nonempty and not value):
+        what = "a non-empty string" if nonempty else "a string"
+        raise _field_error(where, name, what + (" or null" if optional else ""), value)
+    return value
+
+
+def _check_table(where, name, value, minimum: int) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise _field_error(where, name, "an object of words to integers", value)
+    for word, n in value.items():
+        if not _is_int(n) or n < minimum:
+            raise _field_error(where, f"{name}[{word!r}]", f"an integer >= {minimum}", n)
+    return dict(value)
+
+
+def _check_num_words(where, name, value):
+    if value is not None and (not _is_int(value) or value < 1):
+        raise _field_error(where, name, "a positive integer or null", value)
+    return value
+
+
+def _check_count(where, name, value):
+    if not _is_int(value) or value < 0:
+        raise _field_error(where, name, "an integer >= 0", value)
+    return value
+
+
+_FIELD_CHECKS = {
+    "num_words": (_check_num_words, None),
+    "filters": (lambda w, n, v: _check_str(w, n, v, optional=True), DEFAULT_FILTERS),
+    "lower": (_check_bool, True),
+    "split": (lambda w, n, v: _check_str(w, n, v, nonempty=True), " "),
+    "char_level": (_check_bool, False),
+    "oov_token": (lambda w, n, v: _check_str(w, n, v, optional=True), None),
+    "document_count": (_check_count, 0),
+    "word_counts": (lambda w, n, v: _check_table(w, n, v, 0), {}),
+    "word_index": (lambda w, n, v: _check_table(w, n, v, 1), {}),
+}
