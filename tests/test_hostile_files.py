@@ -428,6 +428,65 @@ def test_functional_outputs_and_inputs(tmp_path, functional_members):
     refused(tmp_path / "c.rnnkit", "inputs[0].shape[0]")
 
 
+def test_too_many_layers(tmp_path, good_members):
+    config, arrays = good_members()
+    layers = config["model"]["config"]["layers"]
+    layers[2:2] = [{"class_name": "Dropout", "config": {"rate": 0.1}}] * 10_000
+    write_model(tmp_path / "many.rnnkit", config, arrays)
+    refused(tmp_path / "many.rnnkit", "model.config.layers must be a list of at most")
+
+
+HOSTILE_VALUES = [
+    None, True, 0, -1, 1, 10**12, -(10**12), 2**64, 1.5, float("inf"), float("nan"), "",
+    "dense", [], [1], [[]], {}, {"a": 1}, [None], ["input", 0], ["node", 0, 0],
+    {"class_name": "Dense", "config": {}},
+]  # fmt: skip
+
+
+def json_paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from json_paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from json_paths(v, prefix + (i,))
+
+
+@pytest.mark.parametrize("which", ["sequential", "functional"])
+def test_random_config_tampering_is_always_a_named_value_error(
+    tmp_path, good_members, functional_members, which
+):
+    """Seeded random edits anywhere in the config (values replaced by hostile ones, keys
+    dropped): a load either succeeds or is a ValueError naming the file."""
+    import copy
+    import random
+
+    config, arrays = (good_members if which == "sequential" else functional_members)()
+    paths = list(json_paths(config))[1:]
+    rng = random.Random(19)
+    path = tmp_path / "m.rnnkit"
+    for _ in range(120):
+        cfg = copy.deepcopy(config)
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            *parents, last = rng.choice(paths)
+            node = cfg
+            try:
+                for key in parents:
+                    node = node[key]
+                if isinstance(node, dict) and rng.random() < 0.15:
+                    node.pop(last, None)
+                else:
+                    node[last] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
+            except (KeyError, IndexError, TypeError):
+                pass  # an earlier edit changed the way there
+        write_model(path, json.dumps(cfg), arrays)
+        try:
+            load_model(path)
+        except ValueError as exc:
+            assert os.fspath(path) in str(exc), str(exc)
+
+
 # ------------------------------------------------------------------- arrays and headers
 
 

@@ -52,6 +52,8 @@ _MAX_NDIM = 32
 _MIN_READ_BOUND = 64 << 20
 _MAX_COMPRESSION_RATIO = 64
 _READ_CHUNK = 1 << 20
+#: layers in one model: building a layer costs memory whether or not it has weights
+_MAX_LAYERS = 10_000
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
 
 
@@ -408,7 +410,7 @@ def _weight_specs(path, config) -> list[tuple[str, tuple[int, ...], str]]:
         dims = _list(path, spec.get("shape"), f"{field}.shape", max_len=_MAX_NDIM)
         shape = tuple(_int(path, d, f"{field}.shape[{j}]") for j, d in enumerate(dims))
         dtype = spec.get("dtype")
-        if dtype not in _ALLOWED_DTYPES:
+        if not isinstance(dtype, str) or dtype not in _ALLOWED_DTYPES:
             raise _fail(path, f"{field}.dtype", f"one of {sorted(_ALLOWED_DTYPES)}", dtype)
         specs.append((name, shape, dtype))
     names = [s[0] for s in specs]
@@ -420,11 +422,11 @@ def _weight_specs(path, config) -> list[tuple[str, tuple[int, ...], str]]:
 def _layer_specs(path, value, field) -> list:
     from ..layers import _CLASSES
 
-    layers = _list(path, value, field)
+    layers = _list(path, value, field, max_len=_MAX_LAYERS)
     for i, spec in enumerate(layers):
         spec = _dict(path, spec, f"{field}[{i}]")
         name = spec.get("class_name")
-        if name not in _CLASSES:
+        if not isinstance(name, str) or name not in _CLASSES:
             raise _fail(path, f"{field}[{i}].class_name", "a known layer class", name)
         _dict(path, spec.get("config", {}), f"{field}[{i}].config")
     return layers
@@ -455,7 +457,7 @@ def _check_model_spec(path, spec) -> None:
     if not _bool(path, config.get("multi_input"), "model.config.multi_input") and len(inputs) != 1:
         raise _fail(path, "model.config.inputs", "one input (multi_input is false)", inputs)
     multi_output = _bool(path, config.get("multi_output"), "model.config.multi_output")
-    nodes = _list(path, config.get("nodes"), "model.config.nodes")
+    nodes = _list(path, config.get("nodes"), "model.config.nodes", max_len=4 * _MAX_LAYERS)
 
     def ref(value, field, before: int) -> None:
         value = _list(path, value, field, max_len=3)
@@ -598,7 +600,7 @@ def _build(loaded: _Loaded):
             return cls.from_config(spec["config"])
     except WeightBudgetError as exc:
         raise ValueError(str(exc)) from None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a layer's constructor meeting any value
         message = " ".join(str(exc).split())[:300]
         raise ValueError(
             f"{path!r}: invalid model config ({type(exc).__name__}: {message})."
