@@ -12,6 +12,11 @@ the rest). The same weights, data and batches; one thread; medians, their ratio
     PYTHONPATH=src python bench/embedding_ab.py
     PYTHONPATH=src python bench/embedding_ab.py --reps 3 --samples 512   # a smoke test
     PYTHONPATH=src python bench/embedding_ab.py --optimizer lazy_adam     # after: LazyAdam
+    PYTHONPATH=src python bench/embedding_ab.py --parts   # the table's share of one step
+
+``--parts`` times only what a training step does with the table, per step, on one
+batch of the classifier's ids (32 x 100): the embedding's backward, the gradient norm
+(the training step's and global clipping's), and the optimizer's update of the table.
 """
 
 from __future__ import annotations
@@ -44,6 +49,47 @@ def dense_grad_embedding():
     return DenseGradEmbedding
 
 
+def table_step(embedding, optimizer, ids, dy):
+    """What a training step does with the embedding table alone: backward, the global
+    norm twice (the step's report and the clipping), the clipped update."""
+    from rnnkit import optimizers
+
+    def step():
+        embedding.backward(dy)
+        grads = embedding.gradients()
+        optimizers.global_norm(grads)
+        optimizer.apply([embedding.params["embeddings"]], grads)
+
+    return step
+
+
+def parts(a, ec, timing) -> None:
+    from rnnkit import layers, optimizers
+
+    x, _ = ec.load(ec.BATCH, a.maxlen)
+    rng = np.random.default_rng(0)
+    sides = []
+    for cls, opt in (
+        (dense_grad_embedding(), "adam"),
+        (layers.Embedding, a.optimizer),
+    ):
+        emb = cls(ec.VOCAB, ec.EMBED, mask_zero=True)
+        emb(x)
+        dy = rng.standard_normal((len(x), a.maxlen, ec.EMBED)).astype(np.float32) * 1e-3
+        kind = optimizers.LazyAdam if opt == "lazy_adam" else optimizers.Adam
+        sides.append(table_step(emb, kind(ec.LEARNING_RATE, global_clipnorm=ec.CLIP), x, dy))
+    out = timing(sides[1], sides[0], a.reps * 5)
+    used = len(np.unique(x))
+    q = out["spread"]
+    print(
+        f"one step's work on the ({ec.VOCAB}, {ec.EMBED}) table, batch {len(x)} x {a.maxlen} "
+        f"ids ({used} rows used), {a.threads} thread(s), {a.reps * 5} reps:\n"
+        f"  before (dense gradient, Adam):     {out['torch'] * 1e3:.2f} ms\n"
+        f"  after (row-sparse, {a.optimizer}): {out['rnnkit'] * 1e3:.2f} ms\n"
+        f"  before / after: {out['ratio']:.2f} (paired-ratio quartiles {q[0]:.2f}-{q[1]:.2f})"
+    )
+
+
 def main(argv=None) -> None:
     import embedding_classifier as ec
     from run import set_threads, timing
@@ -59,7 +105,12 @@ def main(argv=None) -> None:
         default="adam",
         help="the optimizer of the 'after' model (before: always Adam)",
     )
+    p.add_argument("--parts", action="store_true", help="only the table's work of one step")
     a = p.parse_args(argv)
+    if a.parts:
+        with set_threads(a.threads):
+            parts(a, ec, timing)
+        return
     x, y = ec.load(a.samples, a.maxlen)
     with set_threads(a.threads):
         before = ec.rnnkit_model(dense_grad_embedding())

@@ -34,12 +34,21 @@ def run_rnnkit(a) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
+    import rnnkit
+    from rnnkit import backend
     from rnnkit.callbacks import Callback
     from rnnkit.experiments import lm
     from rnnkit.layers.recurrent import RNN
     from rnnkit.preprocessing.sequence import stream_windows
 
-    RNN.blas_threads = a.threads  # the same thread count as torch, inside the loop too
+    # the same thread count as torch, inside the loop too: rnnkit.set_num_threads where
+    # this rnnkit has it, else the recurrent layers' BLAS threads
+    setter = getattr(rnnkit, "set_num_threads", None) or getattr(backend, "set_num_threads", None)
+    if setter is not None:
+        setter(a.threads)
+        RNN.blas_threads = None
+    else:
+        RNN.blas_threads = a.threads
     cfg = lm.LMConfig(
         corpus=a.corpus,
         layers=1,
@@ -99,7 +108,9 @@ def run_rnnkit(a) -> dict:
             pass
     reached = next((s for s, _, v in log if v <= a.target), None)
     best = min((v for _, _, v in log), default=math.nan)
-    return {"reached": reached, "best": best, "evals": log}
+    info = getattr(backend, "kernel_info", None)
+    kernel = info() if info is not None else None
+    return {"reached": reached, "best": best, "evals": log, "kernel": kernel}
 
 
 def run_torch(a) -> dict:
@@ -133,6 +144,18 @@ def run_torch(a) -> dict:
     reached = next((s for s, _, v in evals if v <= a.target), None)
     best = min((v for _, _, v in evals), default=math.nan)
     return {"reached": reached, "best": best, "evals": evals}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -178,6 +201,14 @@ def main() -> None:
         f"validation every {a.eval_every} "
         f"steps; {a.threads} threads each; run one "
         f"after the other; load average before: {load_before[0]:.2f}.",
+        "",
+        f"CPU: {_cpu_name()}; rnnkit kernel (`rnnkit.backend.kernel_info()`): "
+        + (
+            ", ".join(f"{k} {v}" for k, v in ours["kernel"].items() if v)
+            if ours.get("kernel")
+            else "not reported by this rnnkit"
+        )
+        + ".",
         "",
         f"| library | reached {a.target} at | best validation loss in {a.minutes:g} min | "
         "evaluations |",

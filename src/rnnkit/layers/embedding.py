@@ -43,6 +43,19 @@ class Embedding(Layer):
         mask_zero: treat id 0 as padding: a mask is passed to later layers, so
             recurrent layers skip padded steps and the loss ignores them.
         input_length: accepted for Keras compatibility (the fixed sequence length).
+
+    Raises:
+        TypeError / ValueError: on input that is not integer ids in [0, input_dim).
+
+    Example:
+        >>> emb = Embedding(1000, 8)
+        >>> y = emb(np.array([[4, 7, 4]]))
+        >>> y.shape
+        (1, 3, 8)
+        >>> _ = emb.backward(np.ones_like(y))
+        >>> g = emb.grads["embeddings"]
+        >>> g.rows, float(g.values[0, 0])  # the rows used; id 4 twice
+        (array([4, 7]), 2.0)
     """
 
     def __init__(
