@@ -531,9 +531,8 @@ class LazyAdam(Adam):
     Adam a row no batch touches still moves (its momentum carries it) and its moments
     decay; here it waits until an id in it comes back, so results differ. It costs
     the rows used rather than the whole table, which is what makes it the choice for
-    large vocabularies. Dense gradients (every other weight) get Adam's update.
-
-    Args: those of :class:`Adam`.
+    large vocabularies. Dense gradients (every other weight) get Adam's update. It
+    takes :class:`Adam`'s arguments.
 
     Example:
         >>> model.compile(optimizer=LazyAdam(learning_rate=1e-3), loss="...")  # doctest: +SKIP

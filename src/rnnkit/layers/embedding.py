@@ -45,7 +45,8 @@ class Embedding(Layer):
         input_length: accepted for Keras compatibility (the fixed sequence length).
 
     Raises:
-        TypeError / ValueError: on input that is not integer ids in [0, input_dim).
+        TypeError: on input that is not integer token ids.
+        ValueError: on ids outside [0, input_dim).
 
     Example:
         >>> emb = Embedding(1000, 8)
