@@ -32,10 +32,13 @@ def _gates(g, rh, b_rec, hp, ho, hr, rm, has_rm, kept, j0, j1):
     """One row's forward lines for units j0 <= j < j1: g (3H) holds x·U + b + h·W for
     the z, r blocks and x·U_h + b_h on entry, the gates z, r, h~ on exit; rh holds
     h_{t-1}·W_h on entry, a_t on exit."""
-    h = hp.shape[0]
-    gz, gr, gh = g[:h], g[h : 2 * h], g[2 * h :]
-    bz, br, bh = b_rec[:h], b_rec[h : 2 * h], b_rec[2 * h :]
-    for j in range(j0, j1):
+    # views that start at j0: a loop from 0 lets LLVM drop the negative-index checks
+    # and vectorise
+    h, n = hp.shape[0], j1 - j0
+    gz, gr, gh = g[j0:j1], g[h + j0 : h + j1], g[2 * h + j0 : 2 * h + j1]
+    bz, br, bh = b_rec[j0:j1], b_rec[h + j0 : h + j1], b_rec[2 * h + j0 : 2 * h + j1]
+    rh, hp, ho, hr, rm = rh[j0:j1], hp[j0:j1], ho[j0:j1], hr[j0:j1], rm[j0:j1]
+    for j in range(n):
         u = sigmoid_(gz[j] + bz[j])
         r = sigmoid_(gr[j] + br[j])
         a = rh[j] + bh[j]
@@ -43,10 +46,10 @@ def _gates(g, rh, b_rec, hp, ho, hr, rm, has_rm, kept, j0, j1):
         gz[j], gr[j], gh[j], rh[j] = u, r, h_tilde, a
         ho[j] = h_tilde + u * (hp[j] - h_tilde)
     if not kept:
-        for j in range(j0, j1):
+        for j in range(n):
             ho[j] = hp[j]
     if has_rm:
-        for j in range(j0, j1):
+        for j in range(n):
             hr[j] = ho[j] * rm[j]
 
 
@@ -107,18 +110,19 @@ def _gates_backward(g, rh, dzr, dhb, dyb, has_dy, hp, kept, j0, j1):
     and dL/d(x_t·U + b) on exit; rh holds a_t on entry and da ⊙ r on exit; dzr (3H)
     receives dL/d(h_{t-1}·W + b'); dhb holds dL/dh_t (without the step's output
     gradient dyb) on entry and its direct part dh ⊙ z on exit."""
-    h = hp.shape[0]
-    gz, gr, gh = g[:h], g[h : 2 * h], g[2 * h :]
-    qz, qr, qh = dzr[:h], dzr[h : 2 * h], dzr[2 * h :]
+    h, n = hp.shape[0], j1 - j0
+    gz, gr, gh = g[j0:j1], g[h + j0 : h + j1], g[2 * h + j0 : 2 * h + j1]
+    qz, qr, qh = dzr[j0:j1], dzr[h + j0 : h + j1], dzr[2 * h + j0 : 2 * h + j1]
+    rh, dhb, dyb, hp = rh[j0:j1], dhb[j0:j1], dyb[j0:j1], hp[j0:j1]
     if has_dy:
-        for j in range(j0, j1):
+        for j in range(n):
             dhb[j] += dyb[j]
     if not kept:
-        for j in range(j0, j1):
+        for j in range(n):
             gz[j] = gr[j] = gh[j] = rh[j] = 0.0
             qz[j] = qr[j] = qh[j] = 0.0
         return
-    for j in range(j0, j1):
+    for j in range(n):
         u, r, h_tilde, d = gz[j], gr[j], gh[j], dhb[j]
         one = one_(u)
         d_z = d * (hp[j] - h_tilde) * u * (one - u)
@@ -171,12 +175,14 @@ def gru_backward(dz, w_t, s_h, rec_h, keep, rec_mask, dy, dh, dzr, dh_next, chun
             for b in range(r0, r1):
                 if has_mask and keep[t, b] == 0:
                     continue  # dh[b] passes through unchanged
+                d, e = dh[b, j0:j1], dh_next[b, j0:j1]
                 if has_rm:
-                    for j in range(j0, j1):
-                        dh[b, j] += dh_next[b, j] * rec_mask[b, j]
+                    m = rec_mask[b, j0:j1]
+                    for j in range(j1 - j0):
+                        d[j] += e[j] * m[j]
                 else:
-                    for j in range(j0, j1):
-                        dh[b, j] += dh_next[b, j]
+                    for j in range(j1 - j0):
+                        d[j] += e[j]
 
 
 _forward_serial = gru_forward.serial

@@ -35,9 +35,14 @@ from .matmul import acc_rows, project
 def _gates(z, cp, hp, co, ho, ac, hr, rm, has_rm, keep, j0, j1):
     """One row's element-wise forward lines for units j0 <= j < j1: z (4H) holds the
     pre-activations on entry and the gates on exit."""
-    h = cp.shape[0]
-    zi, zf, zc, zo = z[:h], z[h : 2 * h], z[2 * h : 3 * h], z[3 * h :]
-    for j in range(j0, j1):
+    # views that start at j0: a loop from 0 lets LLVM drop the negative-index checks
+    # and vectorise
+    h, n = cp.shape[0], j1 - j0
+    zi, zf = z[j0:j1], z[h + j0 : h + j1]
+    zc, zo = z[2 * h + j0 : 2 * h + j1], z[3 * h + j0 : 3 * h + j1]
+    cp, hp, co, ho = cp[j0:j1], hp[j0:j1], co[j0:j1], ho[j0:j1]
+    ac, hr, rm = ac[j0:j1], hr[j0:j1], rm[j0:j1]
+    for j in range(n):
         i = sigmoid_(zi[j])
         f = sigmoid_(zf[j])
         c_tilde = tanh_(zc[j])
@@ -49,11 +54,11 @@ def _gates(z, cp, hp, co, ho, ac, hr, rm, has_rm, keep, j0, j1):
         co[j] = c
         ho[j] = o * a
     if not keep:  # a masked step keeps the row's states
-        for j in range(j0, j1):
+        for j in range(n):
             co[j] = cp[j]
             ho[j] = hp[j]
     if has_rm:
-        for j in range(j0, j1):
+        for j in range(n):
             hr[j] = ho[j] * rm[j]
 
 
@@ -114,16 +119,18 @@ def _gates_backward(g, dhb, dcb, dyb, has_dy, cp, ac, kept, j0, j1):
     """One row's element-wise backward lines for units j0 <= j < j1: g (4H) holds the
     gates on entry and dL/dz on exit; dhb receives dh_t (all paths), dcb holds dL/dC_t
     on entry and dL/dC_{t-1} on exit."""
-    h = cp.shape[0]
-    gi, gf, gc, go = g[:h], g[h : 2 * h], g[2 * h : 3 * h], g[3 * h :]
+    h, n = cp.shape[0], j1 - j0
+    gi, gf = g[j0:j1], g[h + j0 : h + j1]
+    gc, go = g[2 * h + j0 : 2 * h + j1], g[3 * h + j0 : 3 * h + j1]
+    dhb, dcb, dyb, cp, ac = dhb[j0:j1], dcb[j0:j1], dyb[j0:j1], cp[j0:j1], ac[j0:j1]
     if has_dy:
-        for j in range(j0, j1):
+        for j in range(n):
             dhb[j] += dyb[j]
     if not kept:
-        for j in range(j0, j1):
+        for j in range(n):
             gi[j] = gf[j] = gc[j] = go[j] = 0.0
         return
-    for j in range(j0, j1):
+    for j in range(n):
         i, f, c_tilde, o, a, d = gi[j], gf[j], gc[j], go[j], ac[j], dhb[j]
         one = one_(a)
         dc = dcb[j] + d * o * (one - a * a)
@@ -177,12 +184,14 @@ def lstm_backward(dz, w_t, s_c, act_c, keep, rec_mask, dy, dh, dc, dh_next, chun
                 kept = (not has_mask) or keep[t, b] != 0
                 if not kept:
                     continue  # dh[b] passes through unchanged
+                d, e = dh[b, j0:j1], dh_next[b, j0:j1]
                 if has_rm:
-                    for j in range(j0, j1):
-                        dh[b, j] = dh_next[b, j] * rec_mask[b, j]
+                    m = rec_mask[b, j0:j1]
+                    for j in range(j1 - j0):
+                        d[j] = e[j] * m[j]
                 else:
-                    for j in range(j0, j1):
-                        dh[b, j] = dh_next[b, j]
+                    for j in range(j1 - j0):
+                        d[j] = e[j]
 
 
 _forward_serial = lstm_forward.serial

@@ -23,24 +23,28 @@ ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 @jit
 def _activate(z, s, sp, hr, rm, has_rm, kept, act, j0, j1):
+    # views that start at j0: a loop from 0 lets LLVM drop the negative-index checks
+    # and vectorise
+    n = j1 - j0
+    z, s, sp, hr, rm = z[j0:j1], s[j0:j1], sp[j0:j1], hr[j0:j1], rm[j0:j1]
     if act == 0:
-        for j in range(j0, j1):
+        for j in range(n):
             s[j] = tanh_(z[j])
     elif act == 1:
-        for j in range(j0, j1):
+        for j in range(n):
             v = z[j]
             s[j] = v if v > zero_(v) else (zero_(v) if v <= zero_(v) else v)  # NaN passes
     elif act == 2:
-        for j in range(j0, j1):
+        for j in range(n):
             s[j] = sigmoid_(z[j])
     else:
-        for j in range(j0, j1):
+        for j in range(n):
             s[j] = z[j]
     if not kept:
-        for j in range(j0, j1):
+        for j in range(n):
             s[j] = sp[j]
     if has_rm:
-        for j in range(j0, j1):
+        for j in range(n):
             hr[j] = s[j] * rm[j]
 
 
@@ -79,26 +83,28 @@ def simple_rnn_forward(xw, w, s_h, h_rec, keep, rec_mask, act, chunk):
 
 @jit
 def _backward_row(dz, s, dhb, dyb, has_dy, kept, act, j0, j1):
+    n = j1 - j0
+    dz, s, dhb, dyb = dz[j0:j1], s[j0:j1], dhb[j0:j1], dyb[j0:j1]
     if has_dy:
-        for j in range(j0, j1):
+        for j in range(n):
             dhb[j] += dyb[j]
     if not kept:
-        for j in range(j0, j1):
+        for j in range(n):
             dz[j] = 0.0
         return
     if act == 0:
-        for j in range(j0, j1):
+        for j in range(n):
             y = s[j]
             dz[j] = dhb[j] * (one_(y) - y * y)
     elif act == 1:
-        for j in range(j0, j1):
+        for j in range(n):
             dz[j] = dhb[j] if s[j] > zero_(s[j]) else zero_(s[j])
     elif act == 2:
-        for j in range(j0, j1):
+        for j in range(n):
             y = s[j]
             dz[j] = dhb[j] * y * (one_(y) - y)
     else:
-        for j in range(j0, j1):
+        for j in range(n):
             dz[j] = dhb[j]
 
 
@@ -137,12 +143,14 @@ def simple_rnn_backward(dz, w_t, s_h, keep, rec_mask, dy, dh, dh_next, act, chun
             for b in range(r0, r1):
                 if has_mask and keep[t, b] == 0:
                     continue
+                d, e = dh[b, j0:j1], dh_next[b, j0:j1]
                 if has_rm:
-                    for j in range(j0, j1):
-                        dh[b, j] = dh_next[b, j] * rec_mask[b, j]
+                    m = rec_mask[b, j0:j1]
+                    for j in range(j1 - j0):
+                        d[j] = e[j] * m[j]
                 else:
-                    for j in range(j0, j1):
-                        dh[b, j] = dh_next[b, j]
+                    for j in range(j1 - j0):
+                        d[j] = e[j]
 
 
 _forward_serial = simple_rnn_forward.serial
