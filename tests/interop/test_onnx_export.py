@@ -47,6 +47,23 @@ VOCAB = 17
 RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
 
 
+@pytest.fixture(autouse=True)
+def _reference_loop(request):
+    """rnnkit's NumPy reference loop, the definition the export reproduces, for every
+    test but those that take the ``accelerator`` fixture (they also run the compiled
+    loops, which their own tests hold to the reference): compiling the kernels for
+    every dtype and option here would cost more than the export tests themselves."""
+    from rnnkit import backend
+
+    if "accelerator" in request.fixturenames:
+        yield
+        return
+    previous = backend._accelerator
+    backend.set_accelerator("numpy")
+    yield
+    backend._accelerator = previous
+
+
 def session(model, tmp_path, name="model.onnx"):
     """Export ``model`` through its public method, check the file, open it. The weights
     are shaken first: the biases start at zero, where a misplaced one would not show."""
@@ -138,7 +155,7 @@ def test_return_state_and_zero_output_for_mask(tmp_path, kind):
     assert_matches(model, sess, rng.integers(1, VOCAB, size=(2, 4)))
 
 
-def test_stacked_layers_with_masks_and_per_step_dense(tmp_path):
+def test_stacked_layers_with_masks_and_per_step_dense(tmp_path, accelerator):
     rng = np.random.default_rng(2)
     model = Sequential(
         [
@@ -199,7 +216,7 @@ def test_bidirectional(tmp_path, merge_mode, return_sequences, kind):
     assert ops.count(kind) == 1  # one operator, direction="bidirectional"
 
 
-def test_bidirectional_merge_none_return_state_and_backwards_forward_layer(tmp_path):
+def test_bidirectional_merge_none_return_state_and_backwards_forward_layer(tmp_path, accelerator):
     rng = np.random.default_rng(5)
     tokens = Input(shape=(None,))
     x = Embedding(VOCAB, 3, mask_zero=True)(tokens)
@@ -293,6 +310,23 @@ def test_attention_encoder_decoder(tmp_path, make):
     for b, ts, tt in [(6, 7, 5), (2, 3, 9)]:
         ids = padded_ids(rng, b, ts) if b >= 5 else rng.integers(1, VOCAB, size=(b, ts))
         assert_matches(model, sess, [ids, rng.integers(0, VOCAB, size=(b, tt))])
+
+
+@pytest.mark.parametrize("task", ["dates", "addition", "tagging"])
+def test_the_seq2seq_jobs_models(tmp_path, task):
+    """Models ``rnnkit seq2seq train`` builds: an attention translator whose
+    Bidirectional encoder's states start the decoder, an encoder-RepeatVector-decoder
+    and a bidirectional tagger."""
+    from rnnkit.experiments.seq2seq import Seq2SeqConfig, build_model, make_data
+
+    rng = np.random.default_rng(15)
+    cfg = Seq2SeqConfig(task=task, n_train=32, n_test=8, units=8, embed_dim=4)
+    data = make_data(cfg)
+    model = build_model(cfg, data)
+    xs = data["x_test"]
+    if isinstance(model, Model) and len(model.inputs) == 2:  # teacher-forced decoder input
+        xs = [xs, rng.integers(0, len(data["tgt"]), size=(len(xs), data["tgt_len"]))]
+    assert_matches(model, session(model, tmp_path), xs)
 
 
 def test_float64_model_exports_float32(tmp_path):
