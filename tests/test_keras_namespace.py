@@ -187,3 +187,37 @@ def test_hard_sigmoid_is_keras_3s(keras):
     eps = 1e-6
     numeric = (ours(z + eps) - ours(z - eps)) / (2 * eps)
     np.testing.assert_allclose(ours.grad(ours(z)), numeric, atol=1e-6)
+
+
+def test_functional_layer_order_is_keras_3s_depth_order(keras):
+    """Keras 3 lists a functional model's layers by depth from the outputs (deepest
+    first), not by creation: the seq2seq example's model.layers[2] is the encoder."""
+
+    def seq2seq(k):
+        enc_in = k.Input(shape=(None, 5), name="enc_in")
+        _, h, c = k.layers.LSTM(4, return_state=True, name="encoder")(enc_in)
+        dec_in = k.Input(shape=(None, 6), name="dec_in")
+        dec, _, _ = k.layers.LSTM(4, return_sequences=True, return_state=True, name="decoder")(
+            dec_in, initial_state=[h, c]
+        )
+        return k.Model([enc_in, dec_in], k.layers.Dense(6, name="head")(dec))
+
+    def diamond(k):
+        a = k.Input((3,), name="a")
+        d1 = k.layers.Dense(3, name="d1")(a)
+        d2 = k.layers.Dense(3, name="d2")(d1)
+        d3 = k.layers.Dense(3, name="d3")(a)
+        b = k.Input((3,), name="b")
+        inner = k.layers.Add(name="inner")([d2, b])
+        return k.Model([a, b], k.layers.Add(name="outer")([d3, inner]))
+
+    for build in (seq2seq, diamond):
+        ours = [layer.name for layer in build(keras_like).layers]
+        assert ours == [layer.name for layer in build(keras).layers]
+    assert [l.name for l in seq2seq(keras_like).layers] == [
+        "enc_in",
+        "dec_in",
+        "encoder",
+        "decoder",
+        "head",
+    ]

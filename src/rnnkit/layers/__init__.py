@@ -9,6 +9,7 @@ from .core import (
     Dropout,
     Flatten,
     Masking,
+    ReLU,
     RepeatVector,
     SpatialDropout1D,
     TiedDense,
@@ -57,6 +58,7 @@ _CLASSES = {
         AveragePooling1D,
         BatchNormalization,
         LayerNormalization,
+        ReLU,
     )
 }
 # Keras's other spellings
@@ -119,6 +121,7 @@ __all__ = [
     "Layer",
     "Masking",
     "RNN",
+    "ReLU",
     "RepeatVector",
     "SimpleRNN",
     "SpatialDropout1D",

@@ -164,11 +164,18 @@ class Layer:
                 dy = [g if d is None else d + g for d, g in zip(dy, grads)]
             else:
                 dy = dy + grads[0]
-        dx = type(self).backward(self, dy)
+        # a backward that goes through backward_logits (Dense's) must not add twice
+        self._in_penalty_backward = True
+        try:
+            dx = type(self).backward(self, dy)
+        finally:
+            self._in_penalty_backward = False
         self._add_penalty_grads()
         return dx
 
     def _backward_logits_with_penalties(self, dz):
+        if vars(self).get("_in_penalty_backward"):
+            return type(self).backward_logits(self, dz)
         if self.activity_regularizer is not None and self._activity_outputs:
             # through the activation: the penalty is on its output, the fused loss's
             # gradient on its input

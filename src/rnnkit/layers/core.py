@@ -320,3 +320,31 @@ class Masking(Layer):
         config = super().get_config()
         config["mask_value"] = self.mask_value
         return config
+
+
+class ReLU(Activation):
+    """max(x, 0) as a layer (Keras's ``ReLU`` with its defaults: no max_value, no
+    negative slope, threshold 0).
+
+    Raises:
+        ValueError: another max_value, negative_slope or threshold.
+
+    Example:
+        >>> ReLU()(np.array([[-1.0, 2.0]]))
+        array([[0., 2.]])
+    """
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        if max_value is not None or negative_slope or threshold:
+            raise ValueError(
+                "Received an invalid value for argument max_value / negative_slope / "
+                f"threshold: only the plain ReLU is implemented, got max_value={max_value!r}, "
+                f"negative_slope={negative_slope!r}, threshold={threshold!r}."
+            )
+        kwargs.pop("activation", None)
+        super().__init__("relu", **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activation")
+        return config

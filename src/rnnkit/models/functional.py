@@ -146,15 +146,9 @@ class Model(Sequential):
         self.nodes = self._order()
         # the layers that compute: what the config, the weights and the graph run on
         self._graph_layers = list(dict.fromkeys(node.layer for node in self.nodes))
-        # model.layers as Keras 3 lists them: input layers too, in creation order, so
-        # that model.layers[i] is the same layer as in Keras
-        listed = [(node.id, node.layer) for node in self.nodes]
-        listed += [
-            (t.input_layer.creation_id, t.input_layer)
-            for t in self.inputs
-            if t.input_layer is not None
-        ]
-        self.layers = list(dict.fromkeys(layer for _, layer in sorted(listed, key=lambda p: p[0])))
+        # model.layers as Keras 3 lists them, input layers included, so that
+        # model.layers[i] is the same layer as in Keras
+        self.layers = self._keras_layer_order()
         counts: dict[int, int] = {}
         for node in self.nodes:
             counts[id(node.layer)] = counts.get(id(node.layer), 0) + 1
@@ -167,6 +161,58 @@ class Model(Sequential):
             ):
                 raise ValueError(f"Layer {layer.name!r}: wrappers cannot be shared (yet).")
         self._input_shape = tuple(self.inputs[0].sample_shape)
+
+    def _keras_layer_order(self) -> list:
+        """The layers in Keras 3's order (keras/src/ops/function.py, map_graph): by
+        depth, the longest path to an output, deepest first; ties by the order a
+        depth-first walk from the outputs first meets them (a call's inputs before
+        its initial_state)."""
+
+        def parents(item):
+            if not isinstance(item, Node):
+                return []
+            found = []
+            for t in item.inputs + item.initial_state:
+                parent = t.node if t.node is not None else t.input_layer
+                if parent is not None:
+                    found.append(parent)
+            return found
+
+        def layer_of(item):
+            return item.layer if isinstance(item, Node) else item
+
+        post, done, first_seen = [], set(), {}
+
+        def visit(item):
+            if id(item) in done:
+                return
+            first_seen.setdefault(id(layer_of(item)), len(first_seen))
+            done.add(id(item))
+            for parent in parents(item):
+                visit(parent)
+            post.append(item)
+
+        for t in self.outputs:
+            start = t.node if t.node is not None else t.input_layer
+            if start is not None:
+                visit(start)
+        item_depth: dict[int, int] = {}
+        layer_depth: dict[int, int] = {}
+        layers: dict[int, object] = {}
+        for item in reversed(post):
+            layer = layer_of(item)
+            layers[id(layer)] = layer
+            depth = max(item_depth.get(id(item), 0), layer_depth.get(id(layer), 0))
+            layer_depth[id(layer)] = item_depth[id(item)] = depth
+            for parent in parents(item):
+                item_depth[id(parent)] = max(depth + 1, item_depth.get(id(parent), 0))
+        for t in self.inputs:  # an input no output needs still is one
+            if t.input_layer is not None and id(t.input_layer) not in layers:
+                layers[id(t.input_layer)] = t.input_layer
+                layer_depth[id(t.input_layer)], first_seen[id(t.input_layer)] = 0, -1
+        return sorted(
+            layers.values(), key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)])
+        )
 
     def _order(self) -> list[Node]:
         """The nodes in an order where every node comes after its inputs."""
