@@ -37,6 +37,11 @@ class Sequential:
         >>> history = model.fit(x, y, epochs=10, batch_size=50)   # doctest: +SKIP
     """
 
+    # Data-parallel training (rnnkit.distributed.mpi sets it): splits each global batch
+    # into this process's rows, and makes loss, gradients and epoch totals the mean over
+    # all processes before the update. None: one process.
+    gradient_reducer = None
+
     def __init__(self, layers=None, name: str | None = None):
         self.name = name or backend.unique_name("sequential")
         self.layers: list[Layer] = []
@@ -380,10 +385,15 @@ class Sequential:
         (an update that produced a non-finite weight is undone)."""
         loss, y_pred, mask, grad, fused = self.compute_loss(x, y, sample_weight, training=True)
         loss += self.regularization_loss()  # the layers add their penalties' gradients
-        if not np.isfinite(loss):
+        reducer = self.gradient_reducer
+        if reducer is None and not np.isfinite(loss):
             return loss, y_pred, mask, math.nan, "loss"
         self.backward(grad, from_logits=fused, input_grad=False)
         grads = self.gradients()
+        if reducer is not None:  # every process decides on the same reduced values
+            loss, grads = reducer.reduce(loss, grads)
+            if not np.isfinite(loss):
+                return loss, y_pred, mask, math.nan, "loss"
         gnorm = optimizers.global_norm(grads)
         if not np.isfinite(gnorm):
             return loss, y_pred, mask, gnorm, "gradient norm"
@@ -753,6 +763,8 @@ class Sequential:
         def fetch(key, b):
             if source == "arrays":
                 idx = np.sort(key) if shuffle else key
+                if self.gradient_reducer is not None:  # this process's rows of the batch
+                    idx = self.gradient_reducer.local_rows(idx)
                 yb = _take(y, idx)
                 swb = None if sample_weight is None else sample_weight[idx]
                 xb, yb = self._trim_padding(_take(x, idx), yb)
@@ -914,6 +926,8 @@ class Sequential:
                             stacklevel=2,
                         )
                         break
+                    if self.gradient_reducer is not None:  # the epoch over all processes
+                        self.gradient_reducer.reduce_totals(totals)
                     logs = totals.logs()
                     if on_nonfinite == "skip":
                         logs["skipped_batches"] = totals.skipped
