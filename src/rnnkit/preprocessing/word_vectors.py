@@ -1,4 +1,5 @@
-"""Word vectors learnt without labels: positive PMI + truncated SVD (Levy & Goldberg).
+"""Word vectors learnt without labels: positive PMI + truncated SVD (Levy & Goldberg);
+and :func:`load_word_vectors`, which reads published ones (GloVe, fastText) from a file.
 
 Count how often each word ``w`` has each context word ``c`` within ``window`` tokens of
 it (both sides, every position weighted 1), over a corpus of token-id sequences. Then
@@ -17,12 +18,18 @@ same on every run. NumPy only.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["ppmi_svd_vectors"]
+__all__ = ["load_word_vectors", "ppmi_svd_vectors"]
+
+#: the widest vectors read from a file (published ones are 50 to 1,024 wide)
+MAX_VECTOR_DIM = 4096
+#: the longest line of a vector file read (a 4,096-wide line of floats is ~70 KB)
+_MAX_LINE_BYTES = 1 << 20
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -198,3 +205,127 @@ def ppmi_svd_vectors(
     has_context = matrix.any(axis=1)[:, None] & (norms > 0)
     vectors = np.where(has_context, vectors / np.where(norms > 0, norms, 1), 0.0)
     return vectors.astype(np.float32)
+
+
+def load_word_vectors(
+    path,
+    word_index: dict[str, int],
+    num_words: int | None = None,
+    max_bytes: int = 1 << 30,
+) -> np.ndarray:
+    """An embedding matrix from a text file of word vectors (GloVe, fastText ``.vec``,
+    word2vec text), for the words of ``word_index`` — the rows Keras's
+    "pre-trained word embeddings" recipe builds by hand.
+
+    Each line is ``word v1 v2 ... vd``, separated by spaces; a first line of two
+    integers (``count dim``, fastText and word2vec) is a header. The file is
+    untrusted and read one line at a time: strict UTF-8, every line the same width,
+    every value a finite number, each error naming the file and the line. A word
+    listed twice takes its later line (as the recipe's dict does); words of the file
+    not in ``word_index`` are skipped unstored.
+
+    Args:
+        path: the text file.
+        word_index: word to row id, e.g. a Tokenizer's ``word_index`` (ids >= 1).
+        num_words: rows of the matrix (Keras's ``num_words``: ids at or above it are
+            left out); default the largest id plus one.
+        max_bytes: the largest matrix built (default 1 GiB), checked before it is
+            allocated.
+
+    Returns:
+        A float32 array (num_words, dim): row ``i`` the vector of the word with id
+        ``i``, zero for ids whose word the file lacks (and for row 0, padding).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a line that is not UTF-8, of another width or with a value that
+            is not a finite number; vectors wider than 4,096; no vector at all; a
+            matrix over ``max_bytes``. The message names the file and the line.
+        TypeError: ``word_index`` that is not a dict of str to int.
+
+    Example:
+        >>> matrix = load_word_vectors("glove.6B.100d.txt", tok.word_index)  # doctest: +SKIP
+        >>> embedding = Embedding(len(matrix), 100, trainable=False)  # doctest: +SKIP
+        >>> embedding.ensure_built((None,)); embedding.set_weights([matrix])  # doctest: +SKIP
+    """
+    import os
+
+    if not isinstance(word_index, dict) or not all(
+        isinstance(w, str) and isinstance(i, numbers.Integral) and not isinstance(i, bool)
+        for w, i in word_index.items()
+    ):
+        raise TypeError(
+            "Received an invalid value for argument word_index: expected a dict of str to int."
+        )
+    if any(i < 0 for i in word_index.values()):
+        raise ValueError("Received an invalid value for argument word_index: ids must be >= 0.")
+    rows = max(word_index.values(), default=0) + 1
+    if num_words is not None:
+        rows = _check_int("num_words", num_words, 1)
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No word-vector file at {path!r}.")
+    matrix = None
+    dim = None
+    with open(path, "rb") as f:
+        offset = 0
+        for number in itertools.count(1):
+            raw = f.readline(_MAX_LINE_BYTES + 1)
+            if not raw:
+                break
+            where = f"{path!r} line {number}"
+            if len(raw) > _MAX_LINE_BYTES:
+                raise ValueError(f"{where} is longer than {_MAX_LINE_BYTES:,} bytes.")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{where} is not UTF-8 (byte {offset + exc.start} of the file is "
+                    f"0x{raw[exc.start]:02x})."
+                ) from None
+            offset += len(raw)
+            parts = line.rstrip("\r\n").rstrip(" ").split(" ")
+            if parts == [""]:
+                continue
+            if dim is None:
+                if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                    continue  # the "count dim" header
+                dim = len(parts) - 1
+                if not 1 <= dim <= MAX_VECTOR_DIM:
+                    raise ValueError(
+                        f"{where}: a vector of {dim} values; expected 1 to {MAX_VECTOR_DIM}."
+                    )
+                if rows * dim * 4 > max_bytes:
+                    raise ValueError(
+                        f"{path!r}: a ({rows}, {dim}) matrix is {rows * dim * 4:,} bytes, "
+                        f"more than max_bytes={max_bytes:,}."
+                    )
+                matrix = np.zeros((rows, dim), np.float32)
+            if len(parts) < dim + 1:
+                raise ValueError(
+                    f"{where} holds {len(parts) - 1} values after the word; the file's "
+                    f"vectors have {dim}."
+                )
+            word = " ".join(parts[:-dim])  # a few GloVe words hold spaces
+            i = word_index.get(word)
+            if i is None or i >= rows:
+                continue
+            try:
+                vector = np.array([float(v) for v in parts[-dim:]], np.float64)
+            except ValueError:
+                bad = next(v for v in parts[-dim:] if not _is_float(v))
+                raise ValueError(f"{where}: {bad[:40]!r} is not a number.") from None
+            if not np.isfinite(vector).all() or np.abs(vector).max() > np.finfo(np.float32).max:
+                raise ValueError(f"{where}: the vector of {word!r} is not finite in float32.")
+            matrix[i] = vector
+    if matrix is None:
+        raise ValueError(f"{path!r} holds no word vectors.")
+    return matrix
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
