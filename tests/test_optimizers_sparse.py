@@ -64,6 +64,16 @@ def test_row_sparse_rejects_inconsistent_parts():
         RowSparse(np.array([0, 1]), np.zeros((3, 2)), (5, 2))
     with pytest.raises(ValueError, match="2-D"):
         RowSparse(np.array([0]), np.zeros((1, 2)), (5, 2, 1))
+    with pytest.raises(ValueError, match="sorted, unique and in \\[0, 5\\)"):
+        RowSparse(np.array([0, 5]), np.zeros((2, 2)), (5, 2))  # past the last row
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        RowSparse(np.array([2, 2]), np.zeros((2, 2)), (5, 2))
+    with pytest.raises(ValueError, match="from -1"):
+        RowSparse(np.array([-1, 2]), np.zeros((2, 2)), (5, 2))
+    with pytest.raises(TypeError, match="integers"):
+        RowSparse(np.array([0.0, 1.5]), np.zeros((2, 2)), (5, 2))
+    empty = RowSparse(np.array([], np.int64), np.zeros((0, 2)), (5, 2))
+    assert not np.asarray(empty).any()
     opt = optimizers.Adam()
     with pytest.raises(ValueError, match="shape"):
         opt.apply([np.zeros((4, 2))], [RowSparse(np.array([0]), np.zeros((1, 2)), (5, 2))])
@@ -332,3 +342,19 @@ def test_model_trains_with_lazy_adam_and_leaves_unused_rows(accelerator):
     np.testing.assert_array_equal(after[30:], before[30:])
     assert not np.allclose(after[1:30], before[1:30])
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_gradient_with_no_rows_is_a_zero_gradient(accelerator, name):
+    rng = np.random.default_rng(11)
+    start = rng.standard_normal((6, 3))
+    runs = []
+    for sparse in (False, True):
+        table, opt = start.copy(), OPTIMIZERS[name]()
+        for step in range(3):
+            rows = np.array([1, 4]) if step == 0 else np.array([], np.int64)
+            g = RowSparse(rows, np.full((rows.size, 3), 0.5), table.shape)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                opt.apply([table], [g if sparse else np.asarray(g)])
+        runs.append(table)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-13, atol=1e-13)

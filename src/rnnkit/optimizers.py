@@ -48,7 +48,10 @@ class RowSparse:
     __slots__ = ("rows", "values", "shape")
 
     def __init__(self, rows, values, shape):
-        self.rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(rows)
+        if rows.size and not np.issubdtype(rows.dtype, np.integer):
+            raise TypeError(f"RowSparse rows must be integers; got dtype {rows.dtype}.")
+        self.rows = rows.astype(np.int64, copy=False)
         self.values = np.asarray(values)
         self.shape = tuple(int(s) for s in shape)
         if (
@@ -60,6 +63,15 @@ class RowSparse:
                 f"RowSparse expects rows (n,), values (n, {self.shape[1:] or '?'}) and a 2-D "
                 f"shape; got rows {self.rows.shape}, values {self.values.shape}, shape "
                 f"{self.shape}."
+            )
+        # the compiled updates index the table by these rows without bounds checks
+        if self.rows.size and (
+            self.rows[0] < 0 or self.rows[-1] >= self.shape[0] or np.any(np.diff(self.rows) <= 0)
+        ):
+            raise ValueError(
+                f"RowSparse rows must be sorted, unique and in [0, {self.shape[0]}); got "
+                f"{self.rows.size} rows from {self.rows.min()} to {self.rows.max()}"
+                + (", not strictly increasing." if np.any(np.diff(self.rows) <= 0) else ".")
             )
 
     @property
