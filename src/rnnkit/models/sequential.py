@@ -397,6 +397,14 @@ class Sequential:
         gnorm = optimizers.global_norm(grads)
         if not np.isfinite(gnorm):
             return loss, y_pred, mask, gnorm, "gradient norm"
+        problem = self._apply_update(grads)
+        if problem is None:
+            self.apply_constraints()
+        return loss, y_pred, mask, gnorm, problem
+
+    def _apply_update(self, grads) -> str | None:
+        """One optimizer update; if it made a weight NaN or inf, undo it (weights and
+        optimizer state as before) and return ``"weight <name>"``, else None."""
         named = self.trainable_weights()
         params = [w for _, w in named]
         undo = self._undo_buffers(params)
@@ -406,9 +414,8 @@ class Sequential:
             # the exact test runs then
             if not math.isfinite(float(w.sum())) and not np.isfinite(w).all():
                 undo.restore(params)
-                return loss, y_pred, mask, gnorm, f"weight {name}"
-        self.apply_constraints()
-        return loss, y_pred, mask, gnorm, None
+                return f"weight {name}"
+        return None
 
     def _undo_buffers(self, params) -> _UndoBuffers:
         """The weights and optimizer state before an update, copied into buffers kept

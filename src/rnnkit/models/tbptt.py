@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.recurrent import RNN
+from ..optimizers import global_norm
 
 
 def _recurrent_layers(model):
@@ -41,6 +42,8 @@ def fit_tbptt(model, tokens, k1: int, k2: int, epochs: int = 1, callbacks=None) 
     Raises:
         ValueError: bad k1/k2, a stream shorter than k2 + 1 tokens, or a model without
             stateful recurrent layers.
+        FloatingPointError: the loss, the gradients or an updated weight became NaN or
+            inf (that update is undone).
     """
     for name, value in (("k1", k1), ("k2", k2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -73,7 +76,19 @@ def fit_tbptt(model, tokens, k1: int, k2: int, epochs: int = 1, callbacks=None) 
             # before the end of the next window
             for layer in layers:
                 layer.states = [buf[k1].copy() for buf in layer._cache["S"]]
-            model.optimizer.apply([p for _, p in model.trainable_weights()], model.gradients())
+            problem = "loss" if not np.isfinite(loss) else None
+            if problem is None:
+                grads = model.gradients()
+                if not np.isfinite(global_norm(grads)):
+                    problem = "gradient norm"
+                else:
+                    problem = model._apply_update(grads)
+            if problem is not None:
+                raise FloatingPointError(
+                    f"The {problem} became NaN or inf at token {start} of epoch "
+                    f"{len(losses) + 1}; training stopped and the weights are those before "
+                    f"that update (lower the learning rate or clip the gradients)."
+                )
             n = int(w.sum())
             total, count = total + loss * n, count + n
             start += k1
