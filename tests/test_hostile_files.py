@@ -389,6 +389,17 @@ def test_duplicate_member_names(tmp_path, good_members):
     refused(tmp_path / "dup.rnnkit", "twice")
 
 
+def test_zip_directory_of_too_many_entries(tmp_path, saved_files, monkeypatch):
+    """The entry count is read from the end record before zipfile lists the entries
+    (a cap of 250,000 in use; lowered here to a small file's count)."""
+    from rnnkit.models import saving
+
+    with zipfile.ZipFile(saved_files / "good.rnnkit") as z:
+        entries = len(z.infolist())
+    monkeypatch.setattr(saving, "_MAX_MEMBERS", entries - 1)
+    refused(saved_files / "good.rnnkit", f"lists {entries} entries")
+
+
 @pytest.mark.parametrize(
     "node, field, value, match",
     [

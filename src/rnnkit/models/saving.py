@@ -27,6 +27,7 @@ import math
 import os
 import zipfile
 import zlib
+from struct import error as struct_error
 
 import numpy as np
 
@@ -54,6 +55,8 @@ _MAX_COMPRESSION_RATIO = 64
 _READ_CHUNK = 1 << 20
 #: layers in one model: building a layer costs memory whether or not it has weights
 _MAX_LAYERS = 10_000
+#: entries in a model file's zip directory (weights, optimizer slots, extra arrays)
+_MAX_MEMBERS = 250_000
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
 
 
@@ -145,6 +148,21 @@ class _Header:
         self.nbytes = math.prod(shape) * dtype.itemsize
 
 
+def _check_entry_count(path: str) -> None:
+    """Refuse a zip directory of absurdly many entries before zipfile lists them (each
+    costs a few hundred bytes of memory, a directory record only 46)."""
+    try:
+        with open(path, "rb") as f:
+            end = zipfile._EndRecData(f)  # the end-of-directory record, as zipfile reads it
+    except (OSError, ValueError, struct_error):
+        return  # zipfile reports what is wrong
+    if end and end[zipfile._ECD_ENTRIES_TOTAL] > _MAX_MEMBERS:
+        raise ValueError(
+            f"{path!r}: its zip directory lists {end[zipfile._ECD_ENTRIES_TOTAL]:,} entries; "
+            f"an rnnkit model file has at most {_MAX_MEMBERS:,}."
+        )
+
+
 class _Archive:
     """A model file's zip directory, read without decompressing anything; members
     are read one at a time, each within the bounds checked from its header."""
@@ -159,6 +177,7 @@ class _Archive:
         if not head.startswith(_MAGIC):
             what = "an empty file" if not head else "not a zip archive"
             raise ValueError(f"{path!r} is not an rnnkit model file ({what}).")
+        _check_entry_count(path)
         try:
             self.zip = zipfile.ZipFile(path)
         except _ZIP_ERRORS as exc:
