@@ -152,3 +152,12 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch)
             save()
         assert path.read_bytes() == old
         assert os.listdir(tmp_path) == ["m.rnnkit"]
+
+
+def test_read_only_weight_is_found_before_anything_is_assigned():
+    model = stack()
+    model.layers[-1].params["kernel"].flags.writeable = False
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="read-only"):
+        model.set_weights(other_weights(model))
+    assert snapshot(model) == before

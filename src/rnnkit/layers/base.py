@@ -354,6 +354,8 @@ class Layer:
                     f"Layer {self.name!r} weight {name!r}: expected shape {target.shape}, "
                     f"got {value.shape}."
                 )
+            if not target.flags.writeable:  # found now, not half-way through assigning
+                raise ValueError(f"Layer {self.name!r} weight {name!r} is read-only.")
             with np.errstate(over="ignore", invalid="ignore"):
                 value = value.astype(target.dtype, copy=False)
             if value.dtype.kind == "f" and not _all_finite(value):
