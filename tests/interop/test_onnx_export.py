@@ -50,7 +50,7 @@ RECURRENT = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
 @pytest.fixture(autouse=True)
 def _reference_loop(request):
     """rnnkit's NumPy reference loop, the definition the export reproduces, for every
-    test but those that take the ``accelerator`` fixture (they also run the compiled
+    test but the one that takes the ``accelerator`` fixture (it also runs the compiled
     loops, which their own tests hold to the reference): compiling the kernels for
     every dtype and option here would cost more than the export tests themselves."""
     from rnnkit import backend
@@ -155,6 +155,8 @@ def test_return_state_and_zero_output_for_mask(tmp_path, kind):
     assert_matches(model, sess, rng.integers(1, VOCAB, size=(2, 4)))
 
 
+# (a first compilation of the kernels on a busy machine can take a minute)
+@pytest.mark.timeout(300)
 def test_stacked_layers_with_masks_and_per_step_dense(tmp_path, accelerator):
     rng = np.random.default_rng(2)
     model = Sequential(
@@ -216,7 +218,7 @@ def test_bidirectional(tmp_path, merge_mode, return_sequences, kind):
     assert ops.count(kind) == 1  # one operator, direction="bidirectional"
 
 
-def test_bidirectional_merge_none_return_state_and_backwards_forward_layer(tmp_path, accelerator):
+def test_bidirectional_merge_none_return_state_and_backwards_forward_layer(tmp_path):
     rng = np.random.default_rng(5)
     tokens = Input(shape=(None,))
     x = Embedding(VOCAB, 3, mask_zero=True)(tokens)
@@ -269,6 +271,55 @@ def test_time_distributed_repeat_vector_flatten(tmp_path):
     sess = session(model, tmp_path)
     assert_matches(model, sess, floats(rng, 3, 9))
     assert_matches(model, sess, floats(rng, 5, 2))
+
+
+@pytest.mark.parametrize(
+    "padding, strides, dilation",
+    [
+        ("valid", 1, 1),
+        ("same", 2, 1),
+        ("causal", 1, 2),
+        ("same", 1, 3),
+        ("same", 3, 2),
+        ("valid", 2, 2),
+    ],
+)
+def test_convolution_pooling_normalization(tmp_path, padding, strides, dilation):
+    """Keras 3's time-series classifier's layers around an LSTM: Conv1D, pooling over
+    windows, BatchNormalization (its moving statistics) and LayerNormalization."""
+    from rnnkit.layers import (
+        AveragePooling1D,
+        BatchNormalization,
+        Conv1D,
+        LayerNormalization,
+        MaxPooling1D,
+    )
+
+    rng = np.random.default_rng(14)
+    pool = "same" if padding == "same" else "valid"
+    model = Sequential(
+        [
+            Conv1D(
+                6,
+                3,
+                strides=strides,
+                padding=padding,
+                dilation_rate=dilation,
+                activation="relu",
+                input_shape=(None, 3),
+            ),
+            BatchNormalization(),
+            MaxPooling1D(2, strides=1, padding=pool),
+            AveragePooling1D(3, strides=2, padding=pool),
+            LayerNormalization(),
+            LSTM(4, return_sequences=True),
+            LayerNormalization(center=False, scale=False),
+            GlobalAveragePooling1D(),
+        ]
+    )
+    sess = session(model, tmp_path)
+    for batch, steps in [(3, 17), (2, 12), (4, 25)]:
+        assert_matches(model, sess, floats(rng, batch, steps))
 
 
 def test_tied_dense_language_model(tmp_path):

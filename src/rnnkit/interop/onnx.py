@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .. import layers as _layers
 from ..layers import (
     Activation,
     Add,
@@ -416,6 +417,94 @@ class _Exporter:
             context = g.squeeze(context, [1])
         return g.op("Identity", [context], layer.name), None
 
+    # ---- convolution, pooling over windows, normalization ----------------------------
+    def _channels_first(self, x: str, op_type: str, hint: str, **attrs) -> str:
+        """``op_type`` (Conv, MaxPool, AveragePool: channels first) on (B, T, C) ``x``."""
+        g = self.g
+        inputs = [g.transpose(x, [0, 2, 1])] + list(attrs.pop("weights", []))
+        return g.transpose(g.op(op_type, inputs, hint, **attrs), [0, 2, 1])
+
+    @staticmethod
+    def _window_padding(padding: str, span: int) -> dict:
+        """ONNX padding attributes for Keras's: "same" is SAME_UPPER (TensorFlow's: the
+        odd step after), "causal" all before."""
+        if padding == "same":
+            return {"auto_pad": "SAME_UPPER"}
+        if padding == "causal":
+            return {"pads": [span - 1, 0]}
+        return {"pads": [0, 0]}
+
+    def _same_padding(self, x: str, stride: int, span: int) -> str:
+        """``x`` (B, T, C) zero-padded as Keras's "same" pads it, for the lengths only
+        known at run time: total = max((ceil(T / s) - 1)·s + span - T, 0), the odd step
+        after (onnxruntime refuses SAME_UPPER with a dilation)."""
+        g = self.g
+        length = g.shape(x, 1, 2)
+        s = g.const([stride], "int64")
+        out = g.op("Div", [g.op("Add", [length, g.const([stride - 1], "int64")]), s])
+        total = g.op("Sub", [g.op("Mul", [g.op("Sub", [out, g.const([1], "int64")]), s]), length])
+        total = g.op("Max", [g.op("Add", [total, g.const([span], "int64")]), g.const([0], "int64")])
+        before = g.op("Div", [total, g.const([2], "int64")])
+        after = g.op("Sub", [total, before])
+        zero = g.const([0], "int64")
+        pads = g.op("Concat", [zero, before, zero, zero, after, zero], axis=0)
+        return g.op("Pad", [x, pads])
+
+    def conv1d(self, layer, x, mask):
+        span = layer.dilation_rate * (layer.kernel_size - 1) + 1
+        # Keras's kernel (kernel_size, channels, filters) as ONNX's (filters, channels, k)
+        weights = [self.param(layer, "kernel", lambda: layer.params["kernel"].transpose(2, 1, 0))]
+        if layer.use_bias:
+            weights.append(self.param(layer, "bias"))
+        source, padding = x.name, layer.padding
+        if padding == "same" and layer.dilation_rate > 1:
+            source, padding = self._same_padding(x.name, layer.strides, span), "valid"
+        y = self._channels_first(
+            source,
+            "Conv",
+            layer.name,
+            weights=weights,
+            kernel_shape=[layer.kernel_size],
+            strides=[layer.strides],
+            dilations=[layer.dilation_rate],
+            **self._window_padding(padding, span),
+        )
+        return self.activation(layer.activation, y, f"the activation of layer {layer.name!r}"), None
+
+    def window_pooling(self, layer, x, mask):
+        op = "MaxPool" if type(layer).__name__ == "MaxPooling1D" else "AveragePool"
+        attrs = {"kernel_shape": [layer.pool_size], "strides": [layer.strides]}
+        attrs.update(self._window_padding(layer.padding, layer.pool_size))
+        if op == "AveragePool":
+            attrs["count_include_pad"] = 0  # padding is not counted, as in Keras
+        return self._channels_first(x.name, op, layer.name, **attrs), None
+
+    def batch_normalization(self, layer, x, mask):
+        """Inference: the moving statistics, folded into one scale and shift per feature."""
+        p = layer.params
+        inv_std = 1.0 / np.sqrt(np.asarray(p["moving_variance"], np.float64) + layer.epsilon)
+        scale = inv_std * (np.asarray(p["gamma"], np.float64) if layer.scale else 1.0)
+        shift = -np.asarray(p["moving_mean"], np.float64) * scale
+        if layer.center:
+            shift = shift + np.asarray(p["beta"], np.float64)
+        g = self.g
+        y = g.op("Mul", [x.name, self.param(layer, "folded_scale", lambda: scale)])
+        return g.op("Add", [y, self.param(layer, "folded_shift", lambda: shift)], layer.name), mask
+
+    def layer_normalization(self, layer, x, mask):
+        features = x.shape[-1]
+        ones, zeros = np.ones(features), np.zeros(features)
+        gamma = self.param(
+            layer, "gamma" if layer.scale else "ones", lambda: layer.params.get("gamma", ones)
+        )
+        beta = self.param(
+            layer, "beta" if layer.center else "zeros", lambda: layer.params.get("beta", zeros)
+        )
+        y = self.g.op(
+            "LayerNormalization", [x.name, gamma, beta], layer.name, axis=-1, epsilon=layer.epsilon
+        )
+        return y, mask
+
     # ---- recurrent layers ------------------------------------------------------------
     def _check_stateful(self, layer) -> None:
         if layer.stateful and not self.stream_stateful:
@@ -515,6 +604,19 @@ _LAYER_METHODS = {
     BahdanauAttention: "attention",
     Bidirectional: "bidirectional",
 }
+
+
+# layers registered when this rnnkit has them (by name: they came with Keras 3's examples)
+for _name, _method in {
+    "Conv1D": "conv1d",
+    "MaxPooling1D": "window_pooling",
+    "AveragePooling1D": "window_pooling",
+    "BatchNormalization": "batch_normalization",
+    "LayerNormalization": "layer_normalization",
+}.items():
+    _cls = getattr(_layers, _name, None)
+    if _cls is not None:
+        _LAYER_METHODS[_cls] = _method
 
 
 def _f32(array) -> np.ndarray:
