@@ -33,7 +33,7 @@ from . import (  # noqa: E402
     regularizers,
     utils,
 )
-from .backend import set_random_seed  # noqa: E402
+from .backend import set_num_threads, set_random_seed  # noqa: E402
 from .layers.input_layer import Input, InputLayer  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 
@@ -55,6 +55,7 @@ __all__ = [
     "optimizers",
     "preprocessing",
     "regularizers",
+    "set_num_threads",
     "set_random_seed",
     "utils",
     "__version__",
