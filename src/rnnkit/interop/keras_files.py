@@ -1087,7 +1087,8 @@ def _functional_config(model, where: str):
     input_ids = {id(t) for t in model.inputs}
     for t in model.inputs:
         history[id(t)] = (t.name, 0, 0)
-    names = {layer.name for layer in model.layers}
+    # model.layers lists the InputLayers too (Keras 3's order); their names are the inputs'
+    names = {layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"}
     for t in model.inputs:
         if t.name in names:
             raise ValueError(
@@ -1147,10 +1148,10 @@ def _functional_config(model, where: str):
     order = _keras_operation_order(
         ops, [("t", id(t)) for t in model.inputs], [("t", id(t)) for t in model.outputs]
     )
-    shapes = {id(t): t.shape for t in model.inputs}
+    shapes = {id(t): t.sample_shape for t in model.inputs}
     for node in model.nodes:
         for t in node.outputs:
-            shapes[id(t)] = t.shape
+            shapes[id(t)] = t.sample_shape
 
     def tensor(t):
         dtype = "int32" if id(t) in integer_inputs else "float32"
@@ -1165,7 +1166,7 @@ def _functional_config(model, where: str):
     for item in order:
         if isinstance(item, tuple) and item[0] == "input":
             t = input_by_key[item[1]]
-            spec = _input_spec(t.name, t.shape, id(t) in integer_inputs)
+            spec = _input_spec(t.name, t.sample_shape, id(t) in integer_inputs)
             spec["name"] = t.name
             spec["inbound_nodes"] = []
             entries.append(spec)
