@@ -248,9 +248,7 @@ class _Archive:
         info = self.info(key, what)
         try:
             with self.zip.open(info) as f:
-                header = self._parse_header(f, key, what)
-        except ValueError:
-            raise
+                header = self._parse_header(f, key, what)  # its ValueErrors name the file
         except _ZIP_ERRORS as exc:
             raise ValueError(f"{self.path!r}: {what} ({key}) cannot be read ({exc}).") from None
         if header.offset + header.nbytes != info.file_size:
@@ -405,7 +403,8 @@ def _check_header(path, config) -> None:
             f"{type(config).__name__}, not an object."
         )
     if config.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not an rnnkit model file (format {config.get('format')!r}).")
+        shown = repr(config.get("format"))[:80]
+        raise ValueError(f"{path!r} is not an rnnkit model file (format {shown}).")
     version = config.get("format_version")
     if (
         isinstance(version, bool)
@@ -413,7 +412,7 @@ def _check_header(path, config) -> None:
         or not 1 <= version <= FORMAT_VERSION
     ):
         raise ValueError(
-            f"{path!r} has format_version {version!r}; this rnnkit ({__version__}) reads "
+            f"{path!r} has format_version {repr(version)[:40]}; this rnnkit ({__version__}) reads "
             f"versions 1 to {FORMAT_VERSION}."
         )
 
