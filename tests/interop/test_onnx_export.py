@@ -380,6 +380,22 @@ def test_the_seq2seq_jobs_models(tmp_path, task):
     assert_matches(model, session(model, tmp_path), xs)
 
 
+def test_keras_style_construction(tmp_path):
+    """Models made as Keras 3 makes them: an Input first in a Sequential, build() with
+    the batch axis, a functional Model whose layers list its InputLayer."""
+    import rnnkit
+
+    rng = np.random.default_rng(17)
+    first = rnnkit.Sequential([rnnkit.Input((None, 3)), LSTM(4), Dense(2)])
+    second = rnnkit.Sequential([GRU(4, return_sequences=True), GlobalMaxPooling1D()])
+    second.build((None, None, 3))
+    inp = rnnkit.layers.Input((None, 3))
+    third = rnnkit.Model(inp, Dense(2)(SimpleRNN(4)(inp)))
+    for k, model in enumerate([first, second, third]):
+        sess = session(model, tmp_path, f"model{k}.onnx")
+        assert_matches(model, sess, floats(rng, 2, 5))
+
+
 def test_float64_model_exports_float32(tmp_path):
     rng = np.random.default_rng(10)
     model = Sequential([LSTM(4, dtype="float64", input_shape=(None, 3)), Dense(2, dtype="float64")])
