@@ -1,5 +1,5 @@
 """Keras 3's "Character-level recurrent sequence-to-sequence model": an LSTM encoder
-whose states start an LSTM decoder (teacher forcing), trained, saved and reloaded;
+whose states start an LSTM decoder (teacher forcing), trained, saved as ``.keras`` and reloaded;
 then the inference encoder and decoder cut from the loaded model by
 ``model.input[i]`` and ``model.layers[i]`` as the example does it. With
 ``import rnnkit as keras`` and a tiny synthetic "translation" (reversed words)."""
@@ -64,9 +64,7 @@ def test_lstm_seq2seq_example(tmp_path):
         verbose=0,
     )
     assert "val_accuracy" in history.history
-    # the example writes "s2s_model.keras"; rnnkit's own format keeps this test about the
-    # namespace, whatever the Keras-archive writer supports
-    path = str(tmp_path / "s2s_model.rnnkit")
+    path = str(tmp_path / "s2s_model.keras")
     model.save(path)
 
     # ---- the example's inference models, cut from the reloaded model by index
