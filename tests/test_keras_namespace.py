@@ -40,6 +40,8 @@ def test_top_level_names():
     assert rnnkit.models.Input is rnnkit.Input
     assert rnnkit.Model is rnnkit.models.Model
     assert callable(rnnkit.utils.timeseries_dataset_from_array)
+    assert rnnkit.utils.PyDataset is rnnkit.models.PyDataset
+    assert rnnkit.utils.set_random_seed is rnnkit.set_random_seed
     assert rnnkit.preprocessing.timeseries_dataset_from_array is (
         rnnkit.utils.timeseries_dataset_from_array
     )
