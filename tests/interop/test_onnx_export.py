@@ -547,3 +547,10 @@ def test_cli_export(tmp_path, capsys):
     assert not (tmp_path / "lm.onnx").exists()
     assert main(["export", str(lm_dir), str(tmp_path / "lm.onnx"), "--stateful", "stream"]) == 0
     assert "lstm" in capsys.readouterr().out  # its state inputs and outputs are listed
+
+    before = out.read_bytes()  # an existing file is replaced only when asked
+    assert main(["export", str(lm_dir), str(out), "--stateful", "stream"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(["export", str(lm_dir), str(out), "--stateful", "stream", "--overwrite"]) == 0
+    assert out.read_bytes() != before

@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("run_folder", help="a run folder with a model.rnnkit, or a .rnnkit file")
     p.add_argument("out", help="the ONNX file to write (e.g. model.onnx)")
     p.add_argument(
+        "--overwrite", action="store_true", help="replace OUT if it exists (refused otherwise)"
+    )
+    p.add_argument(
         "--stateful",
         choices=("error", "stream"),
         default="error",
@@ -37,6 +40,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"{model_file} not found: give a run folder holding model.rnnkit, or a model file"
         )
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists: pass --overwrite to replace it")
     proto = export_onnx(load_model(model_file), args.out, stateful=args.stateful)
     inputs = ", ".join(i.name for i in proto.graph.input)
     outputs = ", ".join(o.name for o in proto.graph.output)
