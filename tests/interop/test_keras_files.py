@@ -261,8 +261,13 @@ def save_both(model, folder, name):
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: seq_model(KL.Conv1D(2, 3)), r"Conv1D"),
-        (lambda: seq_model(KL.LSTM(2, kernel_regularizer="l2")), r"kernel_regularizer"),
+        (lambda: seq_model(KL.UpSampling1D(2)), r"UpSampling1D"),
+        (
+            lambda: seq_model(
+                KL.LSTM(2, kernel_regularizer=keras.regularizers.OrthogonalRegularizer(0.1))
+            ),
+            r"kernel_regularizer",
+        ),
         (lambda: seq_model(KL.GRU(2, activation="gelu")), r"gelu"),
         (
             lambda: seq_model(
@@ -278,6 +283,87 @@ def test_layers_and_options_rnnkit_lacks_are_named(tmp_path, build, match):
         with pytest.raises(ValueError, match=match) as info:
             load_model(path)
         assert str(path) in str(info.value)
+
+
+def random_weights(model, rng):
+    """Random weights for every variable; positive moving variances."""
+    model.set_weights(
+        [
+            rng.uniform(0.5, 1.5, v.shape)
+            if "variance" in v.path
+            else rng.uniform(-0.6, 0.6, v.shape)
+            for v in model.weights
+        ]
+    )
+
+
+@pytest.mark.timeout(120)
+def test_convolution_pooling_normalization_read_and_written_or_refused(tmp_path):
+    """Conv1D, MaxPooling1D, AveragePooling1D, BatchNormalization, LayerNormalization:
+    read and written where rnnkit has them, predicting what Keras does; refused by
+    name where it has not."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((B, 12, F)).astype(np.float32)
+    model = keras.Sequential(
+        [
+            keras.Input((12, F)),
+            KL.Conv1D(4, 3, padding="same", dilation_rate=2, activation="relu"),
+            KL.MaxPooling1D(2),
+            KL.BatchNormalization(),
+            KL.LSTM(3, return_sequences=True),
+            KL.LayerNormalization(),
+            KL.AveragePooling1D(2, strides=1),
+            KL.Flatten(),
+            KL.Dense(2),
+        ]
+    )
+    random_weights(model, rng)
+    expected = predict_keras(model, x)
+    have = all(hasattr(rl, n) for n in ("Conv1D", "MaxPooling1D", "BatchNormalization"))
+    for path in save_both(model, tmp_path, "conv"):
+        if not have:
+            with pytest.raises(ValueError, match="Conv1D.*not supported") as info:
+                load_model(path)
+            assert str(path) in str(info.value)
+            continue
+        loaded = load_model(path)
+        assert_close(loaded.predict(x, verbose=0), expected, f"conv from {path.suffix}")
+        out = tmp_path / f"back{path.suffix}.keras"
+        loaded.save(out)
+        back = keras.saving.load_model(out, compile=False)
+        assert_close(predict_keras(back, x), expected, "conv rnnkit -> Keras")
+
+
+def test_regularizers_and_constraints_both_ways(tmp_path):
+    rng = np.random.default_rng(6)
+    x = seq_x(rng)
+    model = seq_model(
+        KL.LSTM(
+            3,
+            kernel_regularizer=keras.regularizers.L2(0.02),
+            recurrent_constraint=keras.constraints.MaxNorm(1.5),
+            bias_regularizer=keras.regularizers.L1L2(l1=0.01, l2=0.03),
+        ),
+        KL.Dense(2, kernel_constraint=keras.constraints.NonNeg(), activity_regularizer="l1"),
+    )
+    random_weights(model, rng)
+    path = save_both(model, tmp_path, "reg")[0]
+    loaded = load_model(path)
+    lstm, dense = loaded.layers
+    approx = pytest.approx  # Keras keeps the factors in float32
+    assert lstm.weight_regularizers["kernel"].get_config() == approx({"l2": 0.02})
+    assert lstm.weight_regularizers["bias"].get_config() == approx({"l1": 0.01, "l2": 0.03})
+    assert lstm.weight_constraints["recurrent_kernel"].get_config()["max_value"] == 1.5
+    assert type(dense.weight_constraints["kernel"]).__name__ == "NonNeg"
+    assert dense.activity_regularizer.get_config() == approx({"l1": 0.01})
+    assert_close(loaded.predict(x, verbose=0), predict_keras(model, x), "regularized")
+    loaded.save(tmp_path / "back.keras")
+    back = keras.saving.load_model(tmp_path / "back.keras", compile=False)
+    config = back.layers[0].get_config()
+    assert config["kernel_regularizer"]["config"]["l2"] == pytest.approx(0.02)
+    assert config["recurrent_constraint"]["class_name"] == "MaxNorm"
+    assert back.layers[1].get_config()["kernel_constraint"]["class_name"] == "NonNeg"
+    assert_close(predict_keras(back, x), predict_keras(model, x), "regularized, back")
 
 
 def test_options_rnnkit_may_lack_are_refused_or_match(tmp_path):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import time
@@ -53,6 +52,32 @@ from ..layers import (
 )
 from ..layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from ..utils.io import atomic_write
+
+# Layers read and written when this rnnkit has them, with the Keras options passed on
+# (each class validates its own values; the activation is checked like the others)
+_OPTIONAL = {
+    "Conv1D": (
+        "filters",
+        "kernel_size",
+        "strides",
+        "padding",
+        "dilation_rate",
+        "groups",
+        "use_bias",
+        "data_format",
+    ),
+    "MaxPooling1D": ("pool_size", "strides", "padding", "data_format"),
+    "AveragePooling1D": ("pool_size", "strides", "padding", "data_format"),
+    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale", "synchronized"),
+    "LayerNormalization": ("axis", "epsilon", "center", "scale", "rms_scaling"),
+}
+
+
+def _optional_class(name: str):
+    from .. import layers
+
+    return getattr(layers, name, None) if name in _OPTIONAL else None
+
 
 __all__ = ["KERAS_SUFFIXES", "load_keras_model", "save_keras_model"]
 
@@ -150,7 +175,12 @@ _NEUTRAL = {
     "recurrent_initializer",
     "bias_initializer",
     "embeddings_initializer",
+    "beta_initializer",
+    "gamma_initializer",
+    "moving_mean_initializer",
+    "moving_variance_initializer",
     "seed",
+    "renorm_momentum",  # read only with renorm, which is refused
     "unroll",
     "implementation",
     "build_config",
@@ -161,15 +191,8 @@ _NEUTRAL = {
 }
 # Options rnnkit lacks: accepted only at the value that means "off"
 _OFF = {
-    "kernel_regularizer": None,
-    "recurrent_regularizer": None,
-    "bias_regularizer": None,
-    "activity_regularizer": None,
-    "embeddings_regularizer": None,
-    "kernel_constraint": None,
-    "recurrent_constraint": None,
-    "bias_constraint": None,
-    "embeddings_constraint": None,
+    "renorm": False,
+    "renorm_clipping": None,
     "quantization_config": None,
     "lora_rank": None,
     "lora_alpha": None,
@@ -212,6 +235,9 @@ def _kwargs(cls_name: str, config: dict, passed: tuple, where: str) -> dict:
     for key, value in config.items():
         if key in passed:
             kwargs[key] = value
+        elif key.endswith(("_regularizer", "_constraint")):
+            if value is not None:  # rnnkit's layers read Keras's serialized form
+                kwargs[key] = value
         elif key in _NEUTRAL:
             continue
         elif key in _OFF:
@@ -317,6 +343,15 @@ def _build(cls_name, config, where, common, path) -> Layer:
     if cls_name == "Add":
         _kwargs(cls_name, config, (), where)
         return Add(**common)
+    optional = _optional_class(cls_name)
+    if optional is not None:
+        kwargs = _kwargs(cls_name, config, _OPTIONAL[cls_name] + ("activation",), where)
+        if "activation" in kwargs:
+            kwargs["activation"] = _activation(kwargs["activation"], where)
+        for key in ("kernel_size", "strides", "dilation_rate", "pool_size"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        return optional(**kwargs, **common)
     raise ValueError(f"{where}: layer class {cls_name!r} is not supported by rnnkit.")
 
 
@@ -332,22 +367,47 @@ def _input_shape(config: dict, where: str) -> tuple:
 
 
 # ---- masks: where Keras and rnnkit agree ---------------------------------------------
+# Keras layers that pass a mask they receive on unchanged (recurrent layers and
+# Bidirectional: with return_sequences); the others drop it or consume it
+_KERAS_PASSES_MASK = {
+    "Dense",
+    "Dropout",
+    "SpatialDropout1D",
+    "Activation",
+    "TimeDistributed",
+    "BatchNormalization",
+    "LayerNormalization",
+}
+# Keras layers that ignore a mask, where rnnkit's would use it or the result differs
+_KERAS_IGNORES_MASK = {"GlobalMaxPooling1D", "Conv1D", "MaxPooling1D", "AveragePooling1D"}
+
+
 def _mask_after(layer: Layer, masked: bool, where: str) -> bool:
-    """Whether a mask leaves ``layer`` given whether one reaches it, refusing the
-    layers whose masked semantics differ between Keras and rnnkit."""
-    if isinstance(layer, GlobalMaxPooling1D) and masked:
-        raise ValueError(
-            f"{where}: a mask reaches GlobalMaxPooling1D {layer.name!r}; Keras's ignores "
-            f"masks, rnnkit's skips masked steps, so the two would compute different "
-            f"values."
-        )
+    """Whether a mask leaves ``layer`` given whether one reaches it, refusing where
+    Keras and rnnkit would treat the mask differently."""
     if isinstance(layer, Embedding):
         return layer.mask_zero
     if isinstance(layer, Masking):
         return True
+    if not masked:
+        return False
+    name = type(layer).__name__
+    if name in _KERAS_IGNORES_MASK:
+        raise ValueError(
+            f"{where}: a mask reaches {name} {layer.name!r}; Keras's ignores masks, so "
+            f"rnnkit cannot promise the same values there."
+        )
     if isinstance(layer, (RNN, Bidirectional)):
-        return masked and layer.return_sequences
-    return masked and bool(layer.supports_masking)
+        keras_passes = layer.return_sequences
+    else:
+        keras_passes = name in _KERAS_PASSES_MASK
+    mine = layer.compute_mask(None, np.ones((1, 1), bool)) is not None
+    if mine != keras_passes:
+        raise ValueError(
+            f"{where}: {name} {layer.name!r} {'passes' if mine else 'drops'} the mask it "
+            f"receives where Keras's {'passes' if keras_passes else 'drops'} it."
+        )
+    return mine
 
 
 def _check_merge_masks(layer: Layer, masks: list[bool], where: str) -> None:
@@ -563,24 +623,19 @@ def _assign(model, layers: list[Layer], datasets_of, path: str) -> None:
 
 
 def _bound_sizes(config, total: int, path: str) -> None:
-    """A config's sizes may not exceed what the weights file holds: building the model
-    allocates them before any weight is read."""
-    limit = max(total, 1) + 1
+    """Sizes in a config that make weights may not exceed the numbers the weights file
+    holds: building the model allocates its weights before any is read."""
+    limit = max(total, 1)
 
     def visit(node):
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in ("units", "input_dim", "output_dim", "n") and isinstance(value, int):
+                if key in ("units", "input_dim", "output_dim", "filters") and isinstance(
+                    value, int
+                ):
                     if value > limit:
                         raise ValueError(
                             f"{path!r}: {key}={value} in the config exceeds the "
-                            f"{total} numbers the weights file holds."
-                        )
-                elif key in ("batch_shape", "batch_input_shape") and isinstance(value, list):
-                    dims = [d for d in value[1:] if isinstance(d, int)]
-                    if dims and math.prod(dims) > limit:
-                        raise ValueError(
-                            f"{path!r}: input shape {value} in the config exceeds the "
                             f"{total} numbers the weights file holds."
                         )
                 else:
@@ -985,12 +1040,58 @@ def _keras_layer_spec(layer: Layer, where: str) -> dict:
         config["axis"] = layer.axis
     elif cls is Add:
         pass
+    elif _optional_class(name) is cls:
+        for key in _OPTIONAL[name]:
+            value = getattr(layer, key, None)
+            if key in ("kernel_size", "strides", "dilation_rate", "pool_size"):
+                value = [value] if isinstance(value, int) else value
+            if key == "data_format":
+                value = "channels_last"
+            if value is not None:
+                config[key] = value
+        if hasattr(layer, "activation"):
+            config["activation"] = _activation(layer.activation.name, what)
     else:
         raise ValueError(f"{what} has no Keras counterpart; it cannot be saved as .keras.")
+    config.update(_weight_options(layer))
     spec = {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
     if layer.input_shape is not None:
         spec["build_config"] = {"input_shape": _batch(layer.input_shape)}
     return spec
+
+
+# rnnkit's weight names -> the prefixes of Keras's per-weight options
+_OPTION_PREFIX = {
+    "kernel": "kernel",
+    "recurrent_kernel": "recurrent",
+    "bias": "bias",
+    "embeddings": "embeddings",
+    "gamma": "gamma",
+    "beta": "beta",
+}
+
+
+def _weight_options(layer: Layer) -> dict:
+    """A layer's regularizers and constraints in Keras 3's serialized form."""
+    from .. import constraints, regularizers
+
+    out = {}
+
+    def keras_object(module, spec):
+        return {"module": module, **spec, "registered_name": None}
+
+    for weight, reg in (getattr(layer, "weight_regularizers", None) or {}).items():
+        key = f"{_OPTION_PREFIX[weight]}_regularizer"
+        out[key] = keras_object("keras.regularizers", regularizers.serialize(reg))
+    for weight, con in (getattr(layer, "weight_constraints", None) or {}).items():
+        key = f"{_OPTION_PREFIX[weight]}_constraint"
+        out[key] = keras_object("keras.constraints", constraints.serialize(con))
+    activity = getattr(layer, "activity_regularizer", None)
+    if activity is not None:
+        out["activity_regularizer"] = keras_object(
+            "keras.regularizers", regularizers.serialize(activity)
+        )
+    return out
 
 
 def _batch(shape):
