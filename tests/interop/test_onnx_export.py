@@ -495,6 +495,16 @@ def test_unexportable_models_raise_before_writing(tmp_path, build, message):
     assert path.read_bytes() == b"older file"
 
 
+def test_too_large_for_one_file(tmp_path, monkeypatch):
+    from rnnkit.interop import onnx as exporter
+
+    model = Sequential([Embedding(1000, 64, input_shape=(None,)), GRU(8)])
+    monkeypatch.setattr(exporter, "MAX_WEIGHT_BYTES", 1000 * 64 * 4)  # the table alone
+    with pytest.raises(ValueError, match="GiB"):
+        model.export(tmp_path / "big.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_error_names_the_layer(tmp_path):
     model = Sequential([LSTM(3, stateful=True, name="streamer", input_shape=(None, 2))])
     with pytest.raises(ValueError, match="layer 'streamer'"):

@@ -72,6 +72,9 @@ if TYPE_CHECKING:
 #: the ONNX operator set the exported graphs use (onnxruntime 1.14 and later run it)
 OPSET = 18
 _IR_VERSION = 8  # the lowest IR version that carries opset 18
+# one ONNX file is one protobuf message, which cannot exceed 2 GiB; the weights must fit
+# below that with room for the graph
+MAX_WEIGHT_BYTES = (2 << 30) - (64 << 20)
 
 
 def _import_onnx():
@@ -170,6 +173,13 @@ def to_onnx(model, *, stateful: str = "error") -> onnx.ModelProto:
     state_outputs = g.outputs[:-n_model]
     g.outputs = g.outputs[-n_model:] + state_outputs
 
+    weight_bytes = sum(len(t.raw_data) for t in g.initializers)
+    if weight_bytes > MAX_WEIGHT_BYTES:
+        raise ValueError(
+            f"ONNX export: model {model.name!r} has {weight_bytes / 2**30:.2f} GiB of float32 "
+            f"weights; one ONNX file holds at most {MAX_WEIGHT_BYTES / 2**30:.2f} GiB (the "
+            f"2 GiB limit of its protobuf message)."
+        )
     from .. import __version__
 
     graph = onnx.helper.make_graph(
