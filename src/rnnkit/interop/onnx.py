@@ -17,9 +17,9 @@ The graph's interface:
   recurrent layer's ``<layer>/final_h`` (and ``/final_c``): feed them back as the
   next chunk's initial states to run a long sequence piece by piece.
 
-Anything that cannot be exported as rnnkit computes it (a stateful layer, an
-activation ONNX lacks, a layer this exporter does not know) raises a ValueError naming
-the layer before any file is written. Needs the ``onnx`` package
+Anything that cannot be exported as rnnkit computes it (a stateful layer, unless
+``stateful="stream"``; an activation ONNX lacks; a layer this exporter does not know)
+raises a ValueError naming the layer before any file is written. Needs the ``onnx`` package
 (``pip install rnnkit[onnx]``); ``onnxruntime`` runs the result.
 
 Example:
