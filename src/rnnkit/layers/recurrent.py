@@ -21,17 +21,6 @@ from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..utils import validation
 from .base import Layer
 
-_RNN_KWARGS = {
-    "return_sequences",
-    "return_state",
-    "go_backwards",
-    "stateful",
-    "dropout",
-    "recurrent_dropout",
-    "zero_output_for_mask",
-    "unroll",
-}
-
 
 class Workspace:
     """The big per-pass buffers of one recurrent layer, kept from one pass to the next.
@@ -782,16 +771,10 @@ def _steps_backwards(seq: np.ndarray, dtype, block_bytes: int = 1 << 16):
             yield chunk[t - lo]
 
 
-def _split_kwargs(kwargs: dict) -> tuple[dict, dict]:
-    rnn = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_KWARGS}
-    return rnn, kwargs
-
-
-_CELL_KWARGS = {"use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer"}
-
-
-def _cell_kwargs(kwargs: dict) -> dict:
-    return {k: kwargs.pop(k) for k in list(kwargs) if k in _CELL_KWARGS}
+def _weight_options(**options) -> dict:
+    """The per-weight regularizers and constraints and the seed that were given, as the
+    keyword arguments of :class:`rnnkit.layers.base.Layer`."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 class SimpleRNN(RNN):
@@ -799,14 +782,32 @@ class SimpleRNN(RNN):
 
     Args:
         units: dimensionality of the state and output, a positive int.
-        activation: f; ``"tanh"`` (default), ``"relu"``, ``"sigmoid"``, ``"linear"``.
-        use_bias: default True.
-        kernel_initializer: U's initializer, default ``"glorot_uniform"``.
-        recurrent_initializer: W's initializer, default ``"orthogonal"``.
-        bias_initializer: default ``"zeros"``.
-        **kwargs: the :class:`RNN` arguments (return_sequences, return_state,
-            go_backwards, stateful, dropout, recurrent_dropout) and the common layer
-            arguments (name, input_shape, dtype).
+        activation: f, ``"tanh"``, ``"relu"``, ``"sigmoid"`` or ``"linear"``. Default
+            ``"tanh"``.
+        use_bias: whether the layer has a bias. Default True.
+        kernel_initializer: U's initializer. Default ``"glorot_uniform"``.
+        recurrent_initializer: W's initializer. Default ``"orthogonal"``.
+        bias_initializer: b's initializer. Default ``"zeros"``.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: a penalty on U, W
+            or b (:mod:`rnnkit.regularizers`). Default None.
+        activity_regularizer: a penalty on the output. Default None.
+        kernel_constraint, recurrent_constraint, bias_constraint: a projection of U, W
+            or b after each optimizer step (:mod:`rnnkit.constraints`). Default None.
+        dropout: fraction of the input units dropped in training, one mask per
+            sequence. Default 0.
+        recurrent_dropout: fraction of the recurrent state's units dropped before the
+            recurrent product in training, one mask per sequence. Default 0.
+        seed: seed of the layer's weights and dropout masks. Default None (from
+            ``rnnkit.set_random_seed``).
+        return_sequences: return every step's output (batch, time, units) instead of
+            the last (batch, units). Default False.
+        return_state: also return the final states. Default False.
+        go_backwards: read the sequence from its end. Default False.
+        stateful: carry each batch's final states into the next. Default False.
+        unroll: accepted for Keras; the loop is compiled either way. Default False.
+        use_cudnn: accepted for Keras; rnnkit runs on the CPU. Default ``"auto"``.
+        zero_output_for_mask: output zeros at masked steps. Default False.
+        **kwargs: the common layer arguments (name, input_shape, dtype, trainable).
 
     Example:
         >>> layer = SimpleRNN(4)
@@ -814,51 +815,241 @@ class SimpleRNN(RNN):
         (2, 4)
     """
 
-    def __init__(self, units, activation="tanh", **kwargs):
-        cell = SimpleRNNCell(units, activation, **_cell_kwargs(kwargs))
-        super().__init__(cell, **kwargs)
+    def __init__(
+        self,
+        units: int,
+        activation="tanh",
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed=None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        use_cudnn="auto",
+        zero_output_for_mask: bool = False,
+        **kwargs,
+    ):
+        cell = SimpleRNNCell(
+            units,
+            activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+        )
+        options = _weight_options(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            seed=seed,
+        )
+        super().__init__(
+            cell,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            dropout,
+            recurrent_dropout,
+            zero_output_for_mask,
+            unroll,
+            **options,
+            **kwargs,
+        )
 
 
 class LSTM(RNN):
     """Long short-term memory (Hochreiter & Schmidhuber 1997), the notes' gates.
 
     Args:
-        units: positive int.
-        activation: for C~ and the output squashing, default ``"tanh"``.
-        recurrent_activation: for the gates i, f, o, default ``"sigmoid"``.
-        unit_forget_bias: add 1 to the forget gate's bias at initialisation (default
-            True, as Keras).
-        **kwargs: as :class:`SimpleRNN`.
+        units: dimensionality of the state and output, a positive int.
+        activation: for C~ and the output squashing. Default ``"tanh"``.
+        recurrent_activation: for the gates i, f, o. Default ``"sigmoid"``.
+        unit_forget_bias: add 1 to the forget gate's bias at initialisation (as
+            Keras). Default True.
+        use_bias: whether the layer has a bias. Default True.
+        kernel_initializer: U's initializer. Default ``"glorot_uniform"``.
+        recurrent_initializer: W's initializer. Default ``"orthogonal"``.
+        bias_initializer: b's initializer. Default ``"zeros"``.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: a penalty on U, W
+            or b (:mod:`rnnkit.regularizers`). Default None.
+        activity_regularizer: a penalty on the output. Default None.
+        kernel_constraint, recurrent_constraint, bias_constraint: a projection of U, W
+            or b after each optimizer step (:mod:`rnnkit.constraints`). Default None.
+        dropout: fraction of the input units dropped in training, one mask per
+            sequence. Default 0.
+        recurrent_dropout: fraction of the recurrent state's units dropped before the
+            recurrent product in training, one mask per sequence. Default 0.
+        seed: seed of the layer's weights and dropout masks. Default None (from
+            ``rnnkit.set_random_seed``).
+        return_sequences: return every step's output (batch, time, units) instead of
+            the last (batch, units). Default False.
+        return_state: also return the final states. Default False.
+        go_backwards: read the sequence from its end. Default False.
+        stateful: carry each batch's final states into the next. Default False.
+        unroll: accepted for Keras; the loop is compiled either way. Default False.
+        use_cudnn: accepted for Keras; rnnkit runs on the CPU. Default ``"auto"``.
+        zero_output_for_mask: output zeros at masked steps. Default False.
+        **kwargs: the common layer arguments (name, input_shape, dtype, trainable).
+
+    Example:
+        >>> layer = LSTM(4, return_sequences=True)
+        >>> layer(np.zeros((2, 5, 3))).shape
+        (2, 5, 4)
     """
 
     def __init__(
         self,
-        units,
+        units: int,
         activation="tanh",
         recurrent_activation="sigmoid",
-        unit_forget_bias=True,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed=None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        use_cudnn="auto",
+        zero_output_for_mask: bool = False,
         **kwargs,
     ):
         cell = LSTMCell(
-            units, activation, recurrent_activation, unit_forget_bias, **_cell_kwargs(kwargs)
+            units,
+            activation,
+            recurrent_activation,
+            unit_forget_bias,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
         )
-        super().__init__(cell, **kwargs)
+        options = _weight_options(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            seed=seed,
+        )
+        super().__init__(
+            cell,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            dropout,
+            recurrent_dropout,
+            zero_output_for_mask,
+            unroll,
+            **options,
+            **kwargs,
+        )
 
 
 class GRU(RNN):
     """Gated recurrent unit, PyTorch/cuDNN formulation (Keras ``reset_after=True``).
 
     Args:
-        units: positive int.
-        activation: for the candidate h~, default ``"tanh"``.
-        recurrent_activation: for the gates z, r, default ``"sigmoid"``.
-        reset_after: must be True (the only formulation implemented; it is Keras's
-            default and PyTorch's).
-        **kwargs: as :class:`SimpleRNN`.
+        units: dimensionality of the state and output, a positive int.
+        activation: for the candidate h~. Default ``"tanh"``.
+        recurrent_activation: for the gates z, r. Default ``"sigmoid"``.
+        reset_after: must be True (the only formulation implemented; Keras's default
+            and PyTorch's). Default True.
+        use_bias: whether the layer has a bias. Default True.
+        kernel_initializer: U's initializer. Default ``"glorot_uniform"``.
+        recurrent_initializer: W's initializer. Default ``"orthogonal"``.
+        bias_initializer: b's initializer. Default ``"zeros"``.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: a penalty on U, W
+            or b (:mod:`rnnkit.regularizers`). Default None.
+        activity_regularizer: a penalty on the output. Default None.
+        kernel_constraint, recurrent_constraint, bias_constraint: a projection of U, W
+            or b after each optimizer step (:mod:`rnnkit.constraints`). Default None.
+        dropout: fraction of the input units dropped in training, one mask per
+            sequence. Default 0.
+        recurrent_dropout: fraction of the recurrent state's units dropped before the
+            recurrent product in training, one mask per sequence. Default 0.
+        seed: seed of the layer's weights and dropout masks. Default None (from
+            ``rnnkit.set_random_seed``).
+        return_sequences: return every step's output (batch, time, units) instead of
+            the last (batch, units). Default False.
+        return_state: also return the final states. Default False.
+        go_backwards: read the sequence from its end. Default False.
+        stateful: carry each batch's final states into the next. Default False.
+        unroll: accepted for Keras; the loop is compiled either way. Default False.
+        use_cudnn: accepted for Keras; rnnkit runs on the CPU. Default ``"auto"``.
+        zero_output_for_mask: output zeros at masked steps. Default False.
+        **kwargs: the common layer arguments (name, input_shape, dtype, trainable).
+
+    Raises:
+        ValueError: for ``reset_after=False``.
+
+    Example:
+        >>> layer = GRU(4)
+        >>> layer(np.zeros((2, 5, 3))).shape
+        (2, 4)
     """
 
     def __init__(
-        self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs
+        self,
+        units: int,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed=None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        reset_after: bool = True,
+        use_cudnn="auto",
+        zero_output_for_mask: bool = False,
+        **kwargs,
     ):
         if reset_after is not True:
             raise ValueError(
@@ -866,5 +1057,35 @@ class GRU(RNN):
                 f"cuDNN/PyTorch formulation, the only one rnnkit implements), got "
                 f"{reset_after!r}."
             )
-        cell = GRUCell(units, activation, recurrent_activation, **_cell_kwargs(kwargs))
-        super().__init__(cell, **kwargs)
+        cell = GRUCell(
+            units,
+            activation,
+            recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+        )
+        options = _weight_options(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            seed=seed,
+        )
+        super().__init__(
+            cell,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            dropout,
+            recurrent_dropout,
+            zero_output_for_mask,
+            unroll,
+            **options,
+            **kwargs,
+        )
