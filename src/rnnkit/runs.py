@@ -136,6 +136,28 @@ def read_text(path, encoding: str = "utf-8", what: str = "file") -> str:
     return text
 
 
+def read_fields(path, fields: dict) -> dict:
+    """A run-folder JSON file that must hold ``fields`` (name -> type or tuple of
+    types), checked before any is used.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a missing field or one of the wrong type, naming the file and field.
+    """
+    data = read_json(path)
+    for name, kinds in fields.items():
+        if name not in data:
+            raise ValueError(f"{path}: field {name!r} is missing")
+        value = data[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _tuple(kinds)):
+            raise ValueError(f"{path}: field {name!r} has the wrong type ({type(value).__name__})")
+    return data
+
+
+def _tuple(kinds) -> tuple:
+    return kinds if isinstance(kinds, tuple) else (kinds,)
+
+
 # ---- what kind of run a folder holds ---------------------------------------------
 #: kind -> (what such a folder is, the command that writes it)
 KINDS = {

@@ -231,3 +231,18 @@ def test_tokenizer_and_config_go_through_the_atomic_writer(corpus, tmp_path, mon
             failing_dump()
     assert target.read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_tampered_vocabulary_is_refused_naming_the_field(s2s_run, tmp_path):
+    bad = tmp_path / "bad-vocab"
+    shutil.copytree(s2s_run, bad)
+    vocab = json.loads((bad / "vocab.json").read_text())
+    del vocab["tgt"]
+    (bad / "vocab.json").write_text(json.dumps(vocab))
+    result = run_cli("seq2seq", "run", str(bad), "1+2")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "vocab.json: field 'tgt' is missing" in result.stderr
+    vocab["tgt"] = "not a list"
+    (bad / "vocab.json").write_text(json.dumps(vocab))
+    result = run_cli("seq2seq", "run", str(bad), "1+2")
+    assert result.returncode == 2 and "field 'tgt' has the wrong type" in result.stderr

@@ -421,6 +421,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``| head``): not an error to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush cannot fail
+        return 141
     except Exception as exc:  # every error reaches the user as one line, exit 2
         if os.environ.get("RNNKIT_DEBUG"):
             traceback.print_exc()

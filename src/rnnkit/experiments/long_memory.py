@@ -408,6 +408,8 @@ def clipping_demo(
         axes[0].axhline(tasks.ADDING_BASELINE_MSE, color="gray", linestyle="--", linewidth=0.8)
         axes[0].set_title("training loss (MSE); dashed: predict 1.0")
         axes[1].set_title("global gradient norm before clipping")
+        axes[0].set_ylabel("mean squared error (log scale)")
+        axes[1].set_ylabel("L2 norm of all gradients (log scale)")
         for ax in axes:
             ax.set_xlabel("update")
             ax.grid(True, alpha=0.3)

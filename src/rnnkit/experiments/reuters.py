@@ -833,7 +833,13 @@ def predict_topics(run_dir, texts: list[str], top: int = 3) -> list[list[tuple[s
     run_dir = Path(run_dir)
     config = runs.open_run(run_dir, "reuters", "predict")
     cfg = runs.config_from(ReutersConfig, config, run_dir / "config.json")
-    vocab = runs.read_json(run_dir / "vocab.json")
+    vocab = runs.read_fields(run_dir / "vocab.json", {"kind": str, "labels": list, "seq_len": int})
+    if vocab["kind"] == "tokenizer":
+        runs.read_fields(run_dir / "vocab.json", {"tokenizer": str})
+    else:
+        runs.read_fields(
+            run_dir / "vocab.json", {"word_ids": dict, "start_char": int, "oov_char": int}
+        )
     model = load_model(run_dir / "model.rnnkit")
     for i, t in enumerate(texts):
         if not isinstance(t, str) or not t.strip():

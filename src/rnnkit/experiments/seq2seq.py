@@ -443,7 +443,16 @@ def run_on_text(run_dir, text: str, beam: int = 0, heatmap=None) -> str:
     run_dir = Path(run_dir)
     config = runs.open_run(run_dir, "seq2seq", "seq2seq run")
     cfg = runs.config_from(Seq2SeqConfig, config, run_dir / "config.json")
-    vocab = runs.read_json(run_dir / "vocab.json")
+    vocab = runs.read_fields(
+        run_dir / "vocab.json",
+        {
+            "tgt": list,
+            "tgt_len": int,
+            "src_len": int,
+            "src": (list, type(None)),
+            "src_unknown": (str, type(None)),
+        },
+    )
     model = load_model(run_dir / "model.rnnkit")
     tgt = data.CharTable.from_list(vocab["tgt"])
     d = {"tgt": tgt, "tgt_len": vocab["tgt_len"]}
