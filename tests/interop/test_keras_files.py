@@ -440,6 +440,16 @@ def test_tampered_weights_and_oversized_members(small_files, tmp_path, monkeypat
         del f["model_weights"][dense][name]
     with pytest.raises(ValueError, match="bad.h5.*lacks weights"):
         load_model(bad)
+    bomb = tmp_path / "bomb.keras"  # a few KiB that would expand to 8 MiB
+    with zipfile.ZipFile(keras_path) as src, zipfile.ZipFile(bomb, "w") as out:
+        out.writestr("config.json", src.read("config.json"))
+        out.writestr("model.weights.h5", bytes(8 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    with pytest.raises(ValueError, match="bomb.keras.*model.weights.h5 would expand"):
+        load_model(bomb)
+    monkeypatch.setattr(keras_files, "MAX_MEMBERS", 2)
+    with pytest.raises(ValueError, match="small.keras.*lists 3 entries"):
+        load_model(keras_path)
+    monkeypatch.setattr(keras_files, "MAX_MEMBERS", 10_000)
     monkeypatch.setattr(keras_files, "MAX_CONFIG_BYTES", 100)
     with pytest.raises(ValueError, match="config.json declares"):
         load_model(keras_path)

@@ -27,6 +27,7 @@ import io
 import json
 import os
 import re
+import struct
 import time
 import zipfile
 
@@ -86,6 +87,10 @@ KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 MAX_CONFIG_BYTES = 64 << 20
 #: the largest model.weights.h5 read from a .keras archive (it is read into memory)
 MAX_WEIGHTS_BYTES = 8 << 30
+#: the most entries a .keras archive's directory may list (Keras writes three, and assets)
+MAX_MEMBERS = 10_000
+#: the most a member may expand when decompressed (beyond its first MiB)
+MAX_RATIO = 100
 # the Keras version whose format rnnkit writes (a reader may compare against it)
 _KERAS_FORMAT_VERSION = "3.5.0"
 
@@ -426,6 +431,21 @@ def _read_json(raw: bytes, path: str, member: str):
         raise ValueError(f"{path!r}: {member} is not valid JSON ({exc}).") from None
 
 
+def _check_entry_count(path: str) -> None:
+    """Refuse a zip directory of absurdly many entries before zipfile lists them (each
+    costs a few hundred bytes of memory, its record in the file 46)."""
+    try:
+        with open(path, "rb") as f:
+            end = zipfile._EndRecData(f)  # the end-of-directory record, as zipfile reads it
+    except (OSError, ValueError, struct.error):
+        return  # zipfile then reports what is wrong
+    if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS:
+        raise ValueError(
+            f"{path!r}: its zip directory lists {end[zipfile._ECD_ENTRIES_TOTAL]:,} entries; "
+            f"rnnkit reads .keras archives of at most {MAX_MEMBERS:,}."
+        )
+
+
 def _open_keras_archive(path: str):
     """(config dict, weights h5 File) of a .keras archive."""
     h5py = _h5py()
@@ -434,6 +454,7 @@ def _open_keras_archive(path: str):
             f"{path!r} is not a Keras .keras archive (not a zip file; truncated, or another "
             f"format under a .keras name)."
         )
+    _check_entry_count(path)
     try:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename: info for info in archive.infolist()}
@@ -454,6 +475,13 @@ def _open_keras_archive(path: str):
                     raise ValueError(
                         f"{path!r}: member {name} declares {members[name].file_size} bytes, "
                         f"more than the {cap} rnnkit reads."
+                    )
+                info = members.get(name)
+                if info and info.file_size > MAX_RATIO * info.compress_size + (1 << 20):
+                    raise ValueError(
+                        f"{path!r}: member {name} would expand {info.compress_size} bytes to "
+                        f"{info.file_size}, more than {MAX_RATIO} times (Keras stores its "
+                        f"members uncompressed)."
                     )
             config = _read_json(archive.read("config.json"), path, "config.json")
             weights = archive.read("model.weights.h5")
