@@ -496,6 +496,9 @@ def bench_reuters(threads: int, reps: int, log, batches: int | None = None) -> d
         "info": info,
         "train": timing(r_epoch, t_epoch, reps),
     }
+    kernel = kernel_report()
+    if kernel is not None:
+        row["kernel"] = kernel
     log(format_row(row))
     return row
 
