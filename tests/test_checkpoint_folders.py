@@ -306,3 +306,21 @@ def test_checkpoint_folder_json_is_not_needed(tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert len(names) == 1 and names[0].startswith("ckpt-00001-0000000-")
     assert json.dumps(load_model(tmp_path / names[0]).saved_extra["run_optimizer"])
+
+
+def test_an_empty_lock_is_stale_only_when_old(tmp_path):
+    lock = tmp_path / ckpt.LOCK_NAME
+    lock.write_bytes(b"")  # a holder that has just created it, not yet written its pid
+    with pytest.raises(ckpt.CheckpointFolderBusyError):
+        train(build(), tmp_path, 1)
+    old = time.time() - 60
+    os.utime(lock, (old, old))  # a holder killed between creating and writing it
+    train(build(), tmp_path, 1)
+    assert not lock.exists() and len(ckpt.list_checkpoints(tmp_path)) == 1
+
+
+def test_a_checkpoint_dir_that_is_a_file_is_named(tmp_path):
+    path = tmp_path / "ckpt"
+    path.write_text("not a folder")
+    with pytest.raises(ValueError, match="checkpoint_dir.*is a file"):
+        train(build(), path, 1)

@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,8 +182,12 @@ class FolderLock:
                 if pid is None and host is None and not self.path.exists():
                     continue  # released meanwhile
                 stale = pid is not None and host == socket.gethostname() and not _pid_alive(pid)
-                if pid is None:  # unreadable or empty: a holder killed while writing it
-                    stale = True
+                if pid is None:  # empty or unreadable: a holder killed while writing it,
+                    # unless it is being written this instant
+                    try:
+                        stale = time.time() - self.path.stat().st_mtime > 10
+                    except FileNotFoundError:
+                        continue
                 if not stale:
                     raise CheckpointFolderBusyError(
                         f"Checkpoint folder {os.fspath(self.directory)!r} is in use by another "
@@ -353,8 +358,10 @@ def _differences(a: dict, b: dict) -> list[str]:
     if a["class_name"] != b["class_name"]:
         out.append(f"class {a['class_name']} vs {b['class_name']}")
     ca, cb = a.get("config", {}), b.get("config", {})
-    for key in sorted(set(ca) | set(cb)):
-        if ca.get(key) != cb.get(key):
+    # a hyperparameter one side does not know (a file from another version) is not
+    # a difference that can be named
+    for key in sorted(set(ca) & set(cb)):
+        if ca[key] != cb[key]:
             out.append(f"{key} {ca.get(key)!r} vs {cb.get(key)!r}")
     return out
 

@@ -806,6 +806,12 @@ class Sequential:
                 old.unlink(missing_ok=True)
             written["replaced"] = []
 
+        if checkpoint_dir is not None and os.path.exists(checkpoint_dir):
+            if not os.path.isdir(checkpoint_dir):
+                raise ValueError(
+                    f"Received an invalid value for argument checkpoint_dir: "
+                    f"{os.fspath(checkpoint_dir)!r} is a file, not a folder."
+                )
         lock = ckpt_mod.FolderLock(checkpoint_dir) if checkpoint_dir is not None else None
         if lock is not None:
             lock.acquire()
