@@ -440,6 +440,13 @@ def test_tampered_weights_and_oversized_members(small_files, tmp_path, monkeypat
         del f["model_weights"][dense][name]
     with pytest.raises(ValueError, match="bad.h5.*lacks weights"):
         load_model(bad)
+    huge = tmp_path / "huge.h5"  # a config asking for more than the file holds
+    huge.write_bytes(h5_path.read_bytes())
+    with h5py.File(huge, "r+") as f:
+        config = text(f.attrs["model_config"]).replace('"units": 3', '"units": 3000000')
+        f.attrs["model_config"] = config
+    with pytest.raises(ValueError, match="huge.h5.*units=3000000.*exceeds"):
+        load_model(huge)
     bomb = tmp_path / "bomb.keras"  # a few KiB that would expand to 8 MiB
     with zipfile.ZipFile(keras_path) as src, zipfile.ZipFile(bomb, "w") as out:
         out.writestr("config.json", src.read("config.json"))

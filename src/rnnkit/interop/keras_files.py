@@ -676,13 +676,17 @@ def _bound_sizes(config, total: int, path: str) -> None:
 
 
 def _total_elements(h5) -> int:
+    """The numbers the file's datasets hold, as far as their stored bytes back them
+    (a dataset may declare any shape and store nothing)."""
     h5py = _h5py()
     total = 0
 
     def count(_, obj):
         nonlocal total
-        if isinstance(obj, h5py.Dataset):
-            total += int(obj.size)
+        if isinstance(obj, h5py.Dataset) and obj.dtype.itemsize:
+            stored = obj.id.get_storage_size() // obj.dtype.itemsize
+            factor = 1000 if obj.compression is not None else 1
+            total += min(int(obj.size), factor * int(stored))
 
     h5.visititems(count)
     return total
