@@ -21,10 +21,9 @@ CLASSES = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}
 @pytest.fixture
 def restore():
     """Puts the accelerator and the thread count back after a test."""
-    acc, threads = backend._accelerator, backend._num_threads
+    saved = backend._accelerator, backend._num_threads, backend._threads_chosen
     yield
-    backend._accelerator = acc
-    backend._num_threads = threads
+    backend._accelerator, backend._num_threads, backend._threads_chosen = saved
 
 
 def test_float32_tanh_approximation_error_is_bounded():
@@ -230,11 +229,22 @@ def test_thread_count_from_the_environment(restore, monkeypatch):
     assert backend.get_num_threads() == 1 and backend.kernel_info()["threads"] == 1
 
 
-def test_set_num_threads_sets_blas_through_threadpoolctl(restore):
+def test_set_num_threads_sets_blas_through_threadpoolctl(restore, monkeypatch):
     threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {
+            p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+        }
+
     backend.set_num_threads(1)
-    blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
-    assert blas and all(p["num_threads"] == 1 for p in blas)
+    assert blas_threads() == {1}
+    # a count nobody chose leaves BLAS alone
+    monkeypatch.setattr(backend, "_threads_chosen", False)
+    monkeypatch.setattr(backend, "_applied_threads", None)
+    monkeypatch.setattr(backend, "_num_threads", 5)
+    assert backend.apply_num_threads() == 5 and blas_threads() == {1}
+    assert backend.apply_num_threads(1) == 1 and backend._applied_threads == 1
 
 
 @needs_numba

@@ -196,6 +196,7 @@ def accelerator() -> str:
 # ---- threads ---------------------------------------------------------------------------
 _num_threads: int | None = None  # None: not chosen yet (RNNKIT_NUM_THREADS, else all cores)
 _applied_threads: int | None = None
+_threads_chosen = False  # set_num_threads or RNNKIT_NUM_THREADS gave the count
 
 
 def _check_threads(value, source: str) -> int:
@@ -221,7 +222,9 @@ def set_num_threads(n: int) -> None:
     """Set how many threads rnnkit uses: the compiled time loop (numba's thread pool)
     and the large matrix products outside it (BLAS, through threadpoolctl when it is
     installed). The default is the environment variable ``RNNKIT_NUM_THREADS``, else
-    every core this process may run on, as NumPy's BLAS and PyTorch do.
+    every core this process may run on, as NumPy's BLAS and PyTorch do; until a count
+    is chosen (here or by that variable) BLAS keeps its own default and environment
+    variables.
 
     Results do not depend on the thread count inside the compiled loop (threads split
     batch rows and gate columns, never a sum); BLAS may sum its products in another
@@ -239,8 +242,9 @@ def set_num_threads(n: int) -> None:
         >>> rnnkit.backend.get_num_threads()
         1
     """
-    global _num_threads
+    global _num_threads, _threads_chosen
     _num_threads = _check_threads(n, "argument n")
+    _threads_chosen = True
     apply_num_threads()
 
 
@@ -250,13 +254,14 @@ def get_num_threads() -> int:
     Raises:
         ValueError: when ``RNNKIT_NUM_THREADS`` is not a positive integer.
     """
-    global _num_threads
+    global _num_threads, _threads_chosen
     if _num_threads is None:
         env = os.environ.get("RNNKIT_NUM_THREADS")
         if env is None or env.strip() == "":
             _num_threads = _all_cores()
         else:
             _num_threads = _check_threads(env, "environment variable RNNKIT_NUM_THREADS")
+            _threads_chosen = True
     return _num_threads
 
 
@@ -278,10 +283,15 @@ def blas_controller():
 
 def apply_num_threads(n: int | None = None) -> int:
     """Give BLAS ``n`` threads (default :func:`get_num_threads`), once per change: the
-    layers call it before a pass. Returns ``n``. Without threadpoolctl, BLAS keeps the
-    count it started with (its own environment variables set it)."""
+    layers call it before a pass. Returns ``n``. A count nobody chose (no ``n``, no
+    :func:`set_num_threads`, no ``RNNKIT_NUM_THREADS``) leaves BLAS as it started, on
+    its own default or environment variables (``OPENBLAS_NUM_THREADS``, ...); so does a
+    process without threadpoolctl."""
     global _applied_threads
-    n = get_num_threads() if n is None else n
+    if n is None:
+        n = get_num_threads()
+        if not _threads_chosen:
+            return n
     if n != _applied_threads:
         controller = blas_controller()
         if controller is not None:

@@ -247,8 +247,7 @@ class RNN(Layer):
         return self._forward(x, training, mask, initial_state)
 
     def _apply_threads(self) -> int:
-        n = backend.get_num_threads() if self.blas_threads is None else self.blas_threads
-        return backend.apply_num_threads(n)
+        return backend.apply_num_threads(self.blas_threads)
 
     def release_buffers(self) -> None:
         """Free the buffers kept for backward and reused by the next pass (about
