@@ -324,3 +324,29 @@ def test_a_checkpoint_dir_that_is_a_file_is_named(tmp_path):
     path.write_text("not a folder")
     with pytest.raises(ValueError, match="checkpoint_dir.*is a file"):
         train(build(), path, 1)
+
+
+@pytest.mark.parametrize(
+    "cls, values",
+    [
+        ("History", {"history": {"loss": ["x"]}, "epoch": [0]}),
+        ("History", {"history": {}, "epoch": [-1]}),
+        ("EarlyStopping", {"wait": "x"}),
+        ("EarlyStopping", {"n_best": 99}),
+        ("EarlyStopping", {"best": None}),
+    ],
+)
+def test_malformed_callback_state_is_refused_naming_the_callback(tmp_path, cls, values):
+    x, y = data()
+    stop = rnnkit.callbacks.EarlyStopping(monitor="loss", patience=99, restore_best_weights=True)
+    build().fit(
+        x, y, epochs=1, batch_size=10, verbose=0, checkpoint_dir=tmp_path / "run", callbacks=[stop]
+    )
+    saved = load_model(ckpt.latest(tmp_path / "run"))
+    specs = [dict(s) for s in saved.saved_extra["callbacks"]]
+    i = next(k for k, s in enumerate(specs) if s["class"] == cls)
+    specs[i]["values"] = {**specs[i]["values"], **values}
+    bad = _tampered(ckpt.latest(tmp_path / "run"), tmp_path / "bad.rnnkit", callbacks=specs)
+    fresh = rnnkit.callbacks.EarlyStopping(monitor="loss", patience=99, restore_best_weights=True)
+    with pytest.raises(ValueError, match=rf"bad\.rnnkit.*callbacks\[{i}\] \({cls}\)"):
+        build().fit(x, y, epochs=2, batch_size=10, verbose=0, resume=bad, callbacks=[fresh])

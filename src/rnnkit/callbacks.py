@@ -42,6 +42,21 @@ class Callback:
         """Restore what :meth:`get_state` returned."""
 
 
+def _saved_number(values: dict, key: str) -> float:
+    """A number from a saved callback state (NaN and +-inf allowed: a best so far)."""
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key!r} must be a number, got {value!r}")
+    return float(value)
+
+
+def _saved_count(values: dict, key: str) -> int:
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key!r} must be an integer >= 0, got {value!r}")
+    return value
+
+
 class History(Callback):
     """Records every epoch's logs: ``history.history["loss"]`` is a list per epoch."""
 
@@ -59,8 +74,18 @@ class History(Callback):
         return {"history": self.history, "epoch": self.epoch}, {}
 
     def set_state(self, values, arrays):
-        self.history = {k: list(v) for k, v in values["history"].items()}
-        self.epoch = list(values["epoch"])
+        history, epochs = values["history"], values["epoch"]
+        if not isinstance(history, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
+            for v in history.values()
+        ):
+            raise ValueError("'history' must map log names to lists of numbers")
+        if not isinstance(epochs, list) or not all(
+            isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in epochs
+        ):
+            raise ValueError("'epoch' must be a list of epoch indices")
+        self.history = {k: list(v) for k, v in history.items()}
+        self.epoch = list(epochs)
 
 
 def _diverged(logs, monitor: str) -> bool:
@@ -164,10 +189,26 @@ class EarlyStopping(Callback):
         return values, arrays
 
     def set_state(self, values, arrays):
-        self.wait, self.best = values["wait"], values["best"]
-        self.best_epoch, self.stopped_epoch = values["best_epoch"], values["stopped_epoch"]
+        wait, best = _saved_count(values, "wait"), _saved_number(values, "best")
+        best_epoch, stopped = (
+            _saved_count(values, "best_epoch"),
+            _saved_count(values, "stopped_epoch"),
+        )
         n = values["n_best"]
-        self.best_weights = None if n is None else [arrays[f"best/{i}"] for i in range(n)]
+        best_weights = None
+        if n is not None:
+            ours = [w for _, w in self.model.weights()] if self.model is not None else None
+            if (
+                isinstance(n, bool)
+                or not isinstance(n, int)
+                or (ours is not None and n != len(ours))
+            ):
+                raise ValueError(f"'n_best' must be the model's number of weights, got {n!r}")
+            best_weights = [arrays[f"best/{i}"] for i in range(n)]
+            if ours is not None and any(a.shape != b.shape for a, b in zip(best_weights, ours)):
+                raise ValueError("the best weights do not have the model's shapes")
+        self.wait, self.best, self.best_epoch, self.stopped_epoch = wait, best, best_epoch, stopped
+        self.best_weights = best_weights
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
@@ -205,7 +246,7 @@ class ModelCheckpoint(Callback):
         return {"best": self.best}, {}
 
     def set_state(self, values, arrays):
-        self.best = values["best"]
+        self.best = _saved_number(values, "best")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -218,9 +259,7 @@ class ModelCheckpoint(Callback):
             if not better:
                 return
             self.best = value
-        if not all(
-            np.isfinite(w).all() for _, w in self.model.weights() if w.dtype.kind == "f"
-        ):
+        if not all(np.isfinite(w).all() for _, w in self.model.weights() if w.dtype.kind == "f"):
             warnings.warn(
                 f"Epoch {epoch + 1}: the model's weights are NaN or inf; not saved to {path}.",
                 stacklevel=2,
@@ -403,8 +442,8 @@ class ReduceLROnPlateau(Callback):
         }, {}
 
     def set_state(self, values, arrays):
-        self.best, self.wait = values["best"], values["wait"]
-        self.cooldown_counter = values["cooldown"]
+        best, wait = _saved_number(values, "best"), _saved_count(values, "wait")
+        self.best, self.wait, self.cooldown_counter = best, wait, _saved_count(values, "cooldown")
 
 
 class ResetStates(Callback):
@@ -466,7 +505,10 @@ class TimeBudget(Callback):
         return {"elapsed": self.elapsed, "longest": self.longest}, {}
 
     def set_state(self, values, arrays):
-        self.elapsed, self.longest = float(values["elapsed"]), float(values["longest"])
+        elapsed, longest = _saved_number(values, "elapsed"), _saved_number(values, "longest")
+        if not (elapsed >= 0 and longest >= 0 and math.isfinite(elapsed + longest)):
+            raise ValueError("'elapsed' and 'longest' must be finite numbers >= 0")
+        self.elapsed, self.longest = elapsed, longest
 
 
 class LambdaCallback(Callback):
@@ -614,4 +656,4 @@ class TensorBoard(Callback):
         return {"step": self.step}, {}
 
     def set_state(self, values, arrays):
-        self.step = int(values["step"])
+        self.step = _saved_count(values, "step")
