@@ -235,6 +235,30 @@ def test_models_built_in_rnnkit_open_in_keras(tmp_path):
         assert_close(predict_keras(back, x), model.predict(x, verbose=0), model.name)
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", ["stacked_lstm_go_backwards", "functional_encoder_decoder"])
+def test_weights_files_both_ways(saved, case, tmp_path):
+    """Keras 3's ``.weights.h5`` read into an rnnkit model, an rnnkit model's written
+    into a fresh Keras model of the same architecture; a legacy .h5 model file's
+    weights read with load_weights."""
+    paths, x, expected = saved[case]
+    keras_model = keras.saving.load_model(paths["keras"], compile=False)
+    keras_model.save_weights(tmp_path / "keras.weights.h5")
+    model = load_model(paths["keras"])
+    for source in (tmp_path / "keras.weights.h5", paths["h5"]):
+        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+        model.load_weights(source)
+        assert_close(model.predict(x, verbose=0), expected, f"{case}: weights from {source.name}")
+    model.save_weights(tmp_path / "rnnkit.weights.h5")
+    fresh, _ = CASES[case]()  # other layer names, other random weights
+    fresh.load_weights(tmp_path / "rnnkit.weights.h5")
+    assert_close(predict_keras(fresh, x), expected, f"{case}: rnnkit weights in Keras")
+    with pytest.raises(ValueError, match="other.weights.h5.*(shape|no weights)"):
+        other = Sequential([rl.LSTM(2, input_shape=(T, F))])
+        other.save_weights(tmp_path / "other.weights.h5")
+        model.load_weights(tmp_path / "other.weights.h5")
+
+
 def test_rnnkit_format_still_written_under_its_own_name(tmp_path):
     model = Sequential([rl.LSTM(3, input_shape=(T, F)), rl.Dense(2)])
     x = seq_x(np.random.default_rng(1))

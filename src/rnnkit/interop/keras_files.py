@@ -80,7 +80,13 @@ def _optional_class(name: str):
     return getattr(layers, name, None) if name in _OPTIONAL else None
 
 
-__all__ = ["KERAS_SUFFIXES", "load_keras_model", "save_keras_model"]
+__all__ = [
+    "KERAS_SUFFIXES",
+    "load_keras_model",
+    "load_keras_weights",
+    "save_keras_model",
+    "save_keras_weights",
+]
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 #: the largest config.json / metadata.json read from a .keras archive
@@ -611,8 +617,8 @@ def _weighted(layer: Layer) -> bool:
 
 def _keras3_layer_groups(h5, keras_layers: list[tuple[str, str]], path: str) -> dict:
     """{layer name: its h5 group} for a .keras weights file, from the layers' class
-    names in the model's order (Keras's naming), cross-checked with each group's
-    recorded layer name where the file has one."""
+    names in the model's order (Keras's naming, which Keras's loader follows); a group
+    missing there is looked up by the layer name the file records for it."""
     root_name = "layers" if "layers" in h5 else "_layer_checkpoint_dependencies"
     root = h5.get(root_name)
     if root is None:
@@ -628,10 +634,10 @@ def _keras3_layer_groups(h5, keras_layers: list[tuple[str, str]], path: str) -> 
     paths = _unique_paths([cls for cls, _ in keras_layers])
     out = {}
     for (_, name), key in zip(keras_layers, paths):
-        if name in by_recorded:
-            out[name] = by_recorded[name]
-        elif key in root:
+        if key in root:  # where Keras itself looks
             out[name] = root[key]
+        elif name in by_recorded:
+            out[name] = by_recorded[name]
     return out
 
 
@@ -734,20 +740,7 @@ def load_keras_model(filepath, compile: bool = False):
         model, keras_layers = _model_from_config(config, path)
         layers = _all_layers(model)
         if legacy:
-
-            def datasets_of(layer):
-                group = weights_root.get(layer.name)
-                if group is None:
-                    raise ValueError(f"{path!r}: no weights for layer {layer.name!r}.")
-                names = [
-                    n.decode() if isinstance(n, bytes) else str(n)
-                    for n in group.attrs.get("weight_names", [])
-                ]
-                missing = [n for n in names if n not in group]
-                if missing:
-                    raise ValueError(f"{path!r}: layer {layer.name!r} lacks weights {missing}.")
-                return [group[n] for n in names]
-
+            datasets_of = _legacy_datasets(weights_root, path)
         else:
             groups = _keras3_layer_groups(h5, keras_layers, path)
 
@@ -1413,6 +1406,37 @@ def _keras_operation_order(ops, inputs, outputs):
     return order
 
 
+def _keras_model_config(model, where: str):
+    """(config.json's content, [(group name, layer or None for an InputLayer)]) in the
+    order Keras 3 names its weight groups."""
+    from ..models import Model
+
+    if not getattr(model, "built", True) or not model.layers:
+        raise ValueError(f"{where}: the model is not built.")
+    if isinstance(model, Model):
+        config, layer_order = _functional_config(model, where)
+        paths = _unique_paths([cls for cls, _ in layer_order])
+        return config, [(p, layer) for p, (_, layer) in zip(paths, layer_order)]
+    config, layers = _sequential_config(model, where)
+    return config, list(zip(_unique_paths([type(l).__name__ for l in layers]), layers))
+
+
+def _weights_h5(model, pairs) -> bytes:
+    """The bytes of ``model.weights.h5`` (Keras 3's weights file) for ``pairs``."""
+    h5py = _h5py()
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        root = h5.create_group("layers")
+        for key, layer in pairs:
+            group = root.create_group(key)
+            if layer is None:  # an InputLayer
+                group.create_group("vars").attrs["name"] = "input_layer"
+                continue
+            _write_layer(group, layer)
+        h5.create_group("vars").attrs["name"] = model.name
+    return buf.getvalue()
+
+
 def save_keras_model(model, filepath) -> None:
     """Write ``model`` as a Keras 3 ``.keras`` archive that ``keras.saving.load_model``
     opens and that predicts what ``model`` does.
@@ -1429,35 +1453,15 @@ def save_keras_model(model, filepath) -> None:
     Example:
         >>> model.save("classifier.keras")  # doctest: +SKIP
     """
-    from ..models import Model
-
-    h5py = _h5py()
+    _h5py()
     path = os.fspath(filepath)
     if not path.lower().endswith(".keras"):
         raise ValueError(
             f"{path!r}: rnnkit writes Keras's .keras format only (legacy .h5 is read, not "
             f"written); use a .keras name, or .rnnkit for rnnkit's own format."
         )
-    where = f"saving {path!r}"
-    if not getattr(model, "built", True) or not model.layers:
-        raise ValueError(f"{where}: the model is not built.")
-    if isinstance(model, Model):
-        config, layer_order = _functional_config(model, where)
-        paths = _unique_paths([cls for cls, _ in layer_order])
-        pairs = [(p, layer) for p, (_, layer) in zip(paths, layer_order)]
-    else:
-        config, layers = _sequential_config(model, where)
-        pairs = list(zip(_unique_paths([type(l).__name__ for l in layers]), layers))
-    buf = io.BytesIO()
-    with h5py.File(buf, "w") as h5:
-        root = h5.create_group("layers")
-        for key, layer in pairs:
-            group = root.create_group(key)
-            if layer is None:  # an InputLayer
-                group.create_group("vars").attrs["name"] = "input_layer"
-                continue
-            _write_layer(group, layer)
-        h5.create_group("vars").attrs["name"] = model.name
+    config, pairs = _keras_model_config(model, f"saving {path!r}")
+    weights = _weights_h5(model, pairs)
     metadata = {
         "keras_version": _KERAS_FORMAT_VERSION,
         "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S"),
@@ -1467,9 +1471,93 @@ def save_keras_model(model, filepath) -> None:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("metadata.json", json.dumps(metadata))
         archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", buf.getvalue())
+        archive.writestr("model.weights.h5", weights)
     with atomic_write(path, "wb") as f:
         f.write(out.getvalue())
+
+
+def save_keras_weights(model, filepath) -> None:
+    """Write ``model``'s weights as Keras 3's weights file (``model.save_weights(
+    "x.weights.h5")``), which ``keras_model.load_weights`` reads into the same
+    architecture.
+
+    Raises:
+        ImportError: h5py is not installed.
+        ValueError: a layer Keras lacks (named); nothing is written then.
+
+    Example:
+        >>> model.save_weights("classifier.weights.h5")  # doctest: +SKIP
+    """
+    _h5py()
+    path = os.fspath(filepath)
+    _, pairs = _keras_model_config(model, f"saving {path!r}")
+    data = _weights_h5(model, pairs)
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def load_keras_weights(model, filepath) -> None:
+    """Read a Keras weights file into ``model``: Keras 3's ``.weights.h5`` (groups named
+    after the layers' classes, in the model's order) or a legacy one (groups named
+    after the layers, each with its ``weight_names``). All or nothing: every array is
+    checked against the model before any is assigned.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ImportError: h5py is not installed.
+        ValueError: a corrupt file, or weights that do not fit ``model`` (named).
+
+    Example:
+        >>> model.load_weights("classifier.weights.h5")  # doctest: +SKIP
+    """
+    h5py = _h5py()
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No weights file at {path!r}.")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(
+            f"{path!r} is not a readable HDF5 file (truncated, corrupt, or another format "
+            f"under an .h5 name): {exc}"
+        ) from None
+    try:
+        legacy = h5.get("model_weights", h5)
+        if "layer_names" in legacy.attrs:
+            datasets_of = _legacy_datasets(legacy, path)
+        else:
+            _, pairs = _keras_model_config(model, f"{path!r}")
+            keras_layers = [
+                ("InputLayer", None) if layer is None else (type(layer).__name__, layer.name)
+                for _, layer in pairs
+            ]
+            groups = _keras3_layer_groups(h5, keras_layers, path)
+
+            def datasets_of(layer):
+                if layer.name not in groups:
+                    raise ValueError(f"{path!r}: no weights for layer {layer.name!r}.")
+                return _keras_datasets(h5, groups[layer.name], layer, path)
+
+        _assign(model, list(model.layers), datasets_of, path)
+    finally:
+        h5.close()
+
+
+def _legacy_datasets(weights_root, path):
+    def datasets_of(layer):
+        group = weights_root.get(layer.name)
+        if group is None:
+            raise ValueError(f"{path!r}: no weights for layer {layer.name!r}.")
+        names = [
+            n.decode() if isinstance(n, bytes) else str(n)
+            for n in group.attrs.get("weight_names", [])
+        ]
+        missing = [n for n in names if n not in group]
+        if missing:
+            raise ValueError(f"{path!r}: layer {layer.name!r} lacks weights {missing}.")
+        return [group[n] for n in names]
+
+    return datasets_of
 
 
 def _write_vars(group, name: str, arrays) -> None:

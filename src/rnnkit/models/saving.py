@@ -745,6 +745,10 @@ def save_weights(model, filepath) -> None:
     Example:
         >>> save_weights(model, "w.rnnkit")  # doctest: +SKIP
     """
+    if os.fspath(filepath).lower().endswith((".h5", ".hdf5")):
+        from ..interop.keras_files import save_keras_weights  # Keras's .weights.h5
+
+        return save_keras_weights(model, filepath)
     weights = model.weights()
     config = {
         "format": FORMAT,
@@ -772,6 +776,10 @@ def load_weights(model, filepath) -> None:
     Example:
         >>> load_weights(model, "w.rnnkit")  # doctest: +SKIP
     """
+    if os.fspath(filepath).lower().endswith((".h5", ".hdf5")):
+        from ..interop.keras_files import load_keras_weights  # Keras's .weights.h5
+
+        return load_keras_weights(model, filepath)
     path = os.fspath(filepath)
     with _Archive(path) as archive:
         loaded = _Loaded(archive, whole_model=False)
