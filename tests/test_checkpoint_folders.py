@@ -350,3 +350,15 @@ def test_malformed_callback_state_is_refused_naming_the_callback(tmp_path, cls, 
     fresh = rnnkit.callbacks.EarlyStopping(monitor="loss", patience=99, restore_best_weights=True)
     with pytest.raises(ValueError, match=rf"bad\.rnnkit.*callbacks\[{i}\] \({cls}\)"):
         build().fit(x, y, epochs=2, batch_size=10, verbose=0, resume=bad, callbacks=[fresh])
+
+
+def test_a_refused_resume_into_another_runs_folder_changes_nothing(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(build(), a, 2)
+    train(build(lr=0.02), b, 1)
+    model = build()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="another run"):
+        train(model, b, 3, resume=ckpt.latest(a))
+    for x, y in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(x, y)

@@ -121,10 +121,14 @@ def test_resume_with_other_data_is_refused(tmp_path):
     x, y = resume_job.data()
     model = resume_job.build()
     model.fit(x, y, epochs=1, batch_size=10, verbose=0, checkpoint_dir=tmp_path)
+    refused = resume_job.build()
+    before = refused.get_weights()
     with pytest.raises(ValueError, match="same data and arguments"):
-        resume_job.build().fit(
+        refused.fit(
             x[:50], y[:50], epochs=2, batch_size=10, verbose=0, checkpoint_dir=tmp_path, resume=True
         )
+    for a, b in zip(before, refused.get_weights()):  # a refused resume changes nothing
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError, match="No checkpoint"):
         resume_job.build().fit(x, y, epochs=2, verbose=0, resume=tmp_path / "empty")
 

@@ -388,7 +388,9 @@ def _check_totals(path, totals, n_metrics):
         raise _bad(path, "totals.skipped", "an integer >= 0", skipped)
 
 
-def restore(path, model, callbacks, resume_optimizer: bool = True) -> TrainingPosition:
+def restore(
+    path, model, callbacks, resume_optimizer: bool = True, data: tuple[int, int] | None = None
+) -> TrainingPosition:
     """Load a checkpoint into ``model`` (weights, optimizer state, generators) and
     ``callbacks``; returns the position to continue from. Everything is checked
     before anything is changed: a refused checkpoint leaves the model as it was.
@@ -401,6 +403,8 @@ def restore(path, model, callbacks, resume_optimizer: bool = True) -> TrainingPo
             checkpoint's run used (same class and hyperparameters) and continues
             from its saved state (moments, step count, the learning rate a schedule
             had reached). False: the model's optimizer starts fresh, as compiled.
+        data: ``(samples, batch size)`` of the fit that resumes; a checkpoint written
+            for other data is refused.
 
     Raises:
         ValueError: the file is not a checkpoint of this model, a field is malformed
@@ -426,6 +430,12 @@ def restore(path, model, callbacks, resume_optimizer: bool = True) -> TrainingPo
     batch = _count(path, extra, "batch")
     n_samples = _count(path, extra, "n_samples", 1)
     batch_size = _count(path, extra, "batch_size", 1)
+    if data is not None and (n_samples, batch_size) != tuple(data):
+        raise ValueError(
+            f"Checkpoint {os.fspath(path)!r} was written for {n_samples} training samples in "
+            f"batches of {batch_size}; this fit has {data[0]} in batches of {data[1]}. Resume "
+            f"with the same data and arguments."
+        )
     run_id = extra.get("run_id")
     if run_id is not None and (
         not isinstance(run_id, str) or not re.fullmatch(r"[0-9a-f]{16}", run_id)

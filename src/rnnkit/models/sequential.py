@@ -823,6 +823,7 @@ class Sequential:
                 cb.on_train_begin()
             # restore after on_train_begin, which resets the callbacks' own state
             position = None
+            found = None
             if resuming:
                 src = checkpoint_dir if resume is True else resume
                 if src is None:
@@ -830,27 +831,13 @@ class Sequential:
                 found = ckpt_mod.latest(src)
                 if found is None and resume is not True:
                     raise FileNotFoundError(f"No checkpoint to resume from in {os.fspath(src)!r}.")
-                if found is not None:
-                    position = ckpt_mod.restore(
-                        found, self, cbs, resume_optimizer=bool(resume_optimizer)
-                    )
-                    if (position.n_samples, position.batch_size) != (n, unit):
-                        raise ValueError(
-                            f"Checkpoint {found} was written for {position.n_samples} training "
-                            f"samples in batches of {position.batch_size}; this fit has {n} in "
-                            f"batches of {unit}. Resume with the same data and arguments."
-                        )
-                    initial_epoch = position.epoch
-                    run["id"], run["optimizer"] = position.run_id, position.run_optimizer
-                    written["last"] = found
-            if position is None:
-                run["id"] = ckpt_mod.new_run_id()
-                run["optimizer"] = ckpt_mod.optimizer_spec(self.optimizer)
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None:  # refused before anything is restored
+                named = None if found is None else ckpt_mod.parse_name(found.name)
+                own = named[2] if named is not None else None
                 others = {
                     rid: files
                     for rid, files in ckpt_mod.runs_in(checkpoint_dir).items()
-                    if rid != run["id"]
+                    if found is None or rid != own
                 }
                 if others and not overwrite:
                     newest = max((f for files in others.values() for f in files), key=_ckpt_key)
@@ -862,6 +849,18 @@ class Sequential:
                         f"run's first one is written), or another checkpoint_dir."
                     )
                 written["replaced"] = [f for files in others.values() for f in files]
+            if found is not None:
+                position = ckpt_mod.restore(
+                    found, self, cbs, resume_optimizer=bool(resume_optimizer), data=(n, unit)
+                )
+                initial_epoch = position.epoch
+                run["id"], run["optimizer"] = position.run_id, position.run_optimizer
+                written["last"] = found
+                if found in written["replaced"]:  # a renamed file: it is this run's now
+                    written["replaced"].remove(found)
+            else:
+                run["id"] = ckpt_mod.new_run_id()
+                run["optimizer"] = ckpt_mod.optimizer_spec(self.optimizer)
 
             for epoch in range(initial_epoch, epochs):
                 for cb in cbs:
@@ -999,10 +998,7 @@ class Sequential:
                     f"{os.fspath(last)!r}, written before this batch, is intact"
                 )
             else:
-                note = (
-                    f"; this run has written no checkpoint to {os.fspath(checkpoint_dir)!r} "
-                    f"yet"
-                )
+                note = f"; this run has written no checkpoint to {os.fspath(checkpoint_dir)!r} yet"
         return (
             f"{what} at epoch {epoch + 1}, batch {b + 1}; training stopped and the step was "
             f"undone (weights and optimizer state as before that batch){note} (lower the "
