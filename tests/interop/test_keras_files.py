@@ -323,7 +323,7 @@ def random_weights(model, rng):
 
 @pytest.mark.timeout(120)
 def test_convolution_pooling_normalization_read_and_written_or_refused(tmp_path):
-    """Conv1D, MaxPooling1D, AveragePooling1D, BatchNormalization, LayerNormalization:
+    """Conv1D, MaxPooling1D, AveragePooling1D, BatchNormalization, ReLU, LayerNormalization:
     read and written where rnnkit has them, predicting what Keras does; refused by
     name where it has not."""
     rng = np.random.default_rng(4)
@@ -334,6 +334,7 @@ def test_convolution_pooling_normalization_read_and_written_or_refused(tmp_path)
             KL.Conv1D(4, 3, padding="same", dilation_rate=2, activation="relu"),
             KL.MaxPooling1D(2),
             KL.BatchNormalization(),
+            KL.ReLU(),
             KL.LSTM(3, return_sequences=True),
             KL.LayerNormalization(),
             KL.AveragePooling1D(2, strides=1),
@@ -343,7 +344,7 @@ def test_convolution_pooling_normalization_read_and_written_or_refused(tmp_path)
     )
     random_weights(model, rng)
     expected = predict_keras(model, x)
-    have = all(hasattr(rl, n) for n in ("Conv1D", "MaxPooling1D", "BatchNormalization"))
+    have = all(hasattr(rl, n) for n in ("Conv1D", "MaxPooling1D", "BatchNormalization", "ReLU"))
     for path in save_both(model, tmp_path, "conv"):
         if not have:
             with pytest.raises(ValueError, match="Conv1D.*not supported") as info:

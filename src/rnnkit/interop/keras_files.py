@@ -71,6 +71,7 @@ _OPTIONAL = {
     "AveragePooling1D": ("pool_size", "strides", "padding", "data_format"),
     "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale", "synchronized"),
     "LayerNormalization": ("axis", "epsilon", "center", "scale", "rms_scaling"),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
 }
 
 
@@ -388,6 +389,7 @@ _KERAS_PASSES_MASK = {
     "TimeDistributed",
     "BatchNormalization",
     "LayerNormalization",
+    "ReLU",
 }
 # Keras layers that ignore a mask, where rnnkit's would use it or the result differs
 _KERAS_IGNORES_MASK = {"GlobalMaxPooling1D", "Conv1D", "MaxPooling1D", "AveragePooling1D"}
@@ -1074,7 +1076,9 @@ def _keras_layer_spec(layer: Layer, where: str) -> dict:
                 value = "channels_last"
             if value is not None:
                 config[key] = value
-        if hasattr(layer, "activation"):
+        if name == "ReLU":  # rnnkit's is the plain one
+            config.update(max_value=None, negative_slope=0.0, threshold=0.0)
+        elif hasattr(layer, "activation"):
             config["activation"] = _activation(layer.activation.name, what)
     else:
         raise ValueError(f"{what} has no Keras counterpart; it cannot be saved as .keras.")
