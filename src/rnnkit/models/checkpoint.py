@@ -570,6 +570,7 @@ def restore(
     saved_by_class: dict[str, list[int]] = {}
     for i, spec in enumerate(saved_callbacks):
         saved_by_class.setdefault(spec["class"], []).append(i)
+    before = [cb.get_state() for cb in callbacks]
     for cb in callbacks:
         queue = saved_by_class.get(type(cb).__name__)
         if not queue:
@@ -580,6 +581,9 @@ def restore(
         try:
             cb.set_state(saved_callbacks[i]["values"], mine)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
+            for other, state in zip(callbacks, before):  # put back what was already set
+                with contextlib.suppress(Exception):
+                    other.set_state(*state)
             raise _bad(
                 path,
                 f"callbacks[{i}] ({saved_callbacks[i]['class']})",
