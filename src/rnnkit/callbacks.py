@@ -296,7 +296,9 @@ class BackupAndRestore(Callback):
     """Crash-safe training, as Keras's callback of the same name: checkpoints go to
     ``backup_dir`` every epoch (or every ``save_freq`` batches), atomically, keeping the
     last ``keep``; a later ``fit`` with the same callback resumes from the newest one
-    exactly — same weights, optimizer state, random generators and data order.
+    exactly — same weights, optimizer state, random generators and data order. The
+    folder belongs to one run (see :mod:`rnnkit.models.checkpoint`): while it trains a
+    lock refuses a second process, and the run prunes only its own checkpoints.
 
     Args:
         backup_dir: folder for the checkpoints.
