@@ -3,6 +3,7 @@ before allocation under a memory limit, and every CLI error as exit 2 and one li
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -96,39 +97,64 @@ def test_predict_file_is_read_strictly(tmp_path):
 
 
 # ---- sizes that cannot fit --------------------------------------------------------
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["--units", "1000000000"], "--units"),
-        (["--embed-dim", "1000000000"], "--embed-dim"),
-        (["--units", "20000", "--layers", "3"], "needs about"),
-        (["--batch-size", "4", "--window", "1000000000"], "shorter than one window"),
-    ],
-)
-def test_lm_sizes_that_cannot_fit(corpus, args, needle):
-    one_line_error(limited("lm", "train", "--corpus", str(corpus), "-q", *args), needle)
+#: Each: the command line, and what its one-line error must say.
+SIZES = [
+    (["lm", "train", "--units", "1000000000", "--batch-size", "4", "--window", "10"], "--units"),
+    (
+        ["lm", "train", "--embed-dim", "1000000000", "--batch-size", "4", "--window", "9"],
+        "--embed-dim",
+    ),
+    (["lm", "train", "--units", "20000", "--batch-size", "2", "--window", "5"], "needs about"),
+    (["lm", "train", "--batch-size", "4", "--window", "1000000000"], "window"),
+    (["seq2seq", "train", "--task", "addition", "--units", "1000000000"], "needs about"),
+    (["seq2seq", "train", "--task", "dates", "--embed-dim", "1000000000"], "--embed-dim"),
+    # a million distinct sums of two 3-digit numbers exist: asking for more used to
+    # loop forever
+    (
+        ["seq2seq", "train", "--task", "addition", "--n-train", "999999", "--n-test", "2"],
+        "only 1,000,000 distinct sources",
+    ),
+    (["seq2seq", "train", "--task", "tagging", "--n-train", "10000000000"], "more than the"),
+    (["gradients", "--steps", "100000000"], "--steps: at most 100,000"),
+    (["gradients", "--units", "1000000000"], "--units: at most"),
+    (["gradients", "--steps", "100000", "--batch", "100000"], "needs about"),
+    (["reuters", "--embed-dim", "1000000000", "--data", "/nonexistent"], "--embed-dim"),
+]
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["seq2seq", "train", "--task", "addition", "--units", "1000000000"], "needs about"),
-        (["seq2seq", "train", "--task", "dates", "--embed-dim", "1000000000"], "--embed-dim"),
-        # a million distinct sums of two 3-digit numbers exist: asking for more used
-        # to loop forever
-        (
-            ["seq2seq", "train", "--task", "addition", "--n-train", "999999", "--n-test", "2"],
-            "only 1,000,000 distinct sources",
-        ),
-        (["seq2seq", "train", "--task", "tagging", "--n-train", "10000000000"], "more than the"),
-        (["gradients", "--steps", "100000000"], "--steps: at most 100,000"),
-        (["gradients", "--units", "1000000000"], "--units: at most"),
-        (["gradients", "--steps", "100000", "--batch", "100000"], "needs about"),
-        (["reuters", "--embed-dim", "1000000000", "--data", "/nonexistent"], "--embed-dim"),
-    ],
-)
-def test_absurd_sizes_fail_fast_in_one_line(args, needle):
-    one_line_error(limited(*args), needle)
+def test_absurd_sizes_fail_fast_in_one_line(corpus):
+    """All under one address-space limit (3 GiB) and one time limit, in one process:
+    each command must refuse before allocating, with exit 2 and one line."""
+    cases = [
+        ([*args, "--corpus", str(corpus), "-q"] if args[:2] == ["lm", "train"] else args)
+        for args, _ in SIZES
+    ]
+    code = (
+        "import contextlib, io, json, resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from rnnkit.cli.main import main\n"
+        "out = []\n"
+        "for args in json.loads(sys.argv[1]):\n"
+        "    err = io.StringIO()\n"
+        "    with contextlib.redirect_stderr(err):\n"
+        "        rc = main(args)\n"
+        "    out.append([rc, err.getvalue()])\n"
+        "print(json.dumps(out))\n"
+    )
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for (args, needle), (rc, err) in zip(SIZES, json.loads(result.stdout)):
+        lines = err.strip().splitlines()
+        assert rc == 2 and len(lines) == 1, (args, rc, err[-1000:])
+        assert "Traceback" not in err and "MemoryError" not in err, err
+        assert needle in lines[0], (args, lines[0])
 
 
 def test_lm_generate_beam_and_length_are_bounded(tmp_path):

@@ -5,7 +5,9 @@ the run's options and a conflicting option is refused, naming it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import shutil
 
@@ -71,11 +73,16 @@ def test_runs_record_their_kind(lm_run, s2s_run):
 
 
 def _refused(args, folder, what):
+    """``rnnkit ARGS`` (in this process: the same code path as the command, without a
+    new interpreter per case) exits 2 with one line saying ``what``, and ``folder``
+    is byte for byte as it was."""
     before = snapshot(folder)
-    result = run_cli(*args)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(args))
+    assert code == 2, err.getvalue()
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err.getvalue(), err.getvalue()
     assert what in lines[0], lines[0]
     assert snapshot(folder) == before  # nothing changed, byte for byte
 
