@@ -250,9 +250,9 @@ def open_run(run_dir, expected: str | tuple[str, ...], command: str) -> dict:
     kind, config = folder_kind(run_dir)
     if kind not in wanted:
         what, writer = KINDS[kind]
-        needed = " or ".join(f"{KINDS[k][0]} ({KINDS[k][1]})" for k in wanted)
+        needed = " or ".join(f"{KINDS[k][0]} folder (from '{KINDS[k][1]}')" for k in wanted)
         raise RunFolderError(
-            f"{command}: {str(run_dir)!r} is {what} folder (written by '{writer}'), not "
+            f"{str(run_dir)!r} is {what} folder (written by '{writer}'); {command} needs "
             f"{needed}; nothing in it was changed"
         )
     return config
