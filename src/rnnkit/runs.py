@@ -272,6 +272,34 @@ def check_trained(history: dict, run_dir) -> None:
         )
 
 
+def check_resumable(run_dir, epochs: int) -> None:
+    """Refuse to resume a run that has finished: its ``metrics.json`` (written last)
+    says it ran all ``epochs``, or that early stopping or a time budget ended it.
+    (A run whose config now asks for more epochs than it ran may continue.)
+
+    Raises:
+        RunFolderError: the run in ``run_dir`` is complete.
+    """
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        return
+    metrics = read_json(path)
+    rows = metrics.get("rows")
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        metrics = {**rows[0], **metrics}
+    ran, ended = metrics.get("epochs_run"), metrics.get("ended_by")
+    if ended in ("early_stopping", "time_budget") or (
+        isinstance(ran, int) and isinstance(epochs, int) and ran >= epochs
+    ):
+        why = {"early_stopping": "early stopping", "time_budget": "the time budget"}.get(
+            ended, "its last epoch"
+        )
+        raise RunFolderError(
+            f"{str(run_dir)!r} holds a finished run ({ran} epochs, ended by {why}); nothing "
+            f"to resume (start a new run with --out, or --overwrite this one)"
+        )
+
+
 def _field_types(cls) -> dict:
     return typing.get_type_hints(cls)
 

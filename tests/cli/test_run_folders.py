@@ -190,6 +190,8 @@ def test_resume_alone_restores_the_run_and_conflicts_are_refused(corpus, tmp_pat
     assert result.returncode == 0, result.stderr
     history = json.loads((out / "history.json").read_text())
     assert len(history["loss"]) == 2
+    # the run is finished: resuming again has nothing to do, says so, changes nothing
+    _refused(["lm", "train", "--resume", str(out)], out, "holds a finished run (2 epochs")
 
 
 def test_seq2seq_resume_reports_the_stored_task(tmp_path):

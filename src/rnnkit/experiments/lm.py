@@ -282,6 +282,7 @@ def train(
     cfg.check()
     if resume:
         runs.open_run(out_dir, "lm", "resume")
+        runs.check_resumable(out_dir, cfg.epochs)
     elif out_dir is not None:
         runs.check_out_dir(out_dir, overwrite)
     train_text, val_text = corpus_texts(cfg, data_path)
@@ -373,6 +374,7 @@ def train(
             f"epoch {stopped} of {cfg.epochs}"
         )
     results["stopped_by_time_budget"] = stopped
+    results["ended_by"] = "time_budget" if stopped is not None else "epochs"
     if cfg.level == "word":  # the smoothed baseline on exactly the same tokens
         results["bigram_val_perplexity"] = bigram_perplexity(train_ids, val_ids, vocab)
     runs.write_json(run_dir / "history.json", history.history)

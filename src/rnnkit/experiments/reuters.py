@@ -680,6 +680,8 @@ def train_and_evaluate(
     if lm_seconds:
         figures["lm_seconds"] = lm_seconds
     figures["epochs_run"] = len(history.history["loss"])
+    stopped_early = not seed_model and cfg.patience > 0 and bool(stop.stopped_epoch)
+    figures["ended_by"] = "early_stopping" if stopped_early else "epochs"
     figures.update(val_figures)
     return {
         "figures": figures,
@@ -723,6 +725,7 @@ def run(
     cfg = cfg.resolved()
     if resume:
         runs.open_run(out_dir, "reuters", "resume")
+        runs.check_resumable(out_dir, cfg.epochs)
     elif out_dir is not None:
         runs.check_out_dir(out_dir, overwrite)
     data = load_split(cfg, path)

@@ -348,6 +348,7 @@ def train(
     cfg.check()
     if resume:
         runs.open_run(out_dir, "seq2seq", "resume")
+        runs.check_resumable(out_dir, cfg.epochs)
     elif out_dir is not None:
         runs.check_out_dir(out_dir, overwrite)
     d = make_data(cfg)
@@ -393,6 +394,7 @@ def train(
         "exact_match": exact,
         "train_seconds": seconds,
         "epochs_run": len(history.history["loss"]),
+        "ended_by": "early_stopping" if stop.stopped_epoch else "epochs",
         "n_train": len(d["train"]),
         "n_test": len(d["test"]),
         "environment": runs.environment(),
