@@ -140,6 +140,21 @@ def test_beam_search_finds_the_most_likely_sequence():
     assert found[0][1] == pytest.approx(logp(best))
 
 
+def test_beam_width_is_bounded_and_may_exceed_the_vocabulary():
+    from rnnkit.generation import MAX_BEAM_WIDTH
+
+    model = lm(5, dtype="float64")
+    model.build((None,))
+    for width in (0, MAX_BEAM_WIDTH + 1, 10**6, 2.5, True):
+        with pytest.raises(ValueError, match="beam_width"):
+            beam_search(model, [1], 3, beam_width=width)
+    # wider than the 5-token vocabulary: every distinct sequence of length 2, ranked
+    found = beam_search(model, [1], 2, beam_width=100, alpha=0.0)
+    assert len(found) == 25 and len({tuple(ids) for ids, _ in found}) == 25
+    scores = [score for _, score in found]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_stream_windows_continue_across_batches():
     tokens = np.arange(1, 42)
     x, y = stream_windows(tokens, batch_size=2, window=5)
