@@ -24,7 +24,9 @@ def test_cli_reference_is_current():
 def _public_layers():
     import rnnkit.layers as layers
 
-    return [getattr(layers, name) for name in layers.__all__ if inspect.isclass(getattr(layers, name))]
+    return [
+        getattr(layers, name) for name in layers.__all__ if inspect.isclass(getattr(layers, name))
+    ]
 
 
 @pytest.mark.parametrize("cls", _public_layers(), ids=lambda c: c.__name__)
