@@ -463,6 +463,11 @@ def test_tampered_weights_and_oversized_members(small_files, tmp_path, monkeypat
         load_model(bad)
     with h5py.File(bad, "r+") as f:
         del f["model_weights"][dense][name]
+        f["model_weights"][dense].create_dataset(name, shape=(3, 2), dtype="f4")
+    with pytest.raises(ValueError, match=r"bad.h5.*stores 0 bytes for 24"):
+        load_model(bad)  # a dataset declared and never written
+    with h5py.File(bad, "r+") as f:
+        del f["model_weights"][dense][name]
     with pytest.raises(ValueError, match="bad.h5.*lacks weights"):
         load_model(bad)
     huge = tmp_path / "huge.h5"  # a config asking for more than the file holds
