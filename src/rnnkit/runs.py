@@ -295,7 +295,8 @@ def check_resumable(run_dir, epochs: int) -> None:
             ended, "its last epoch"
         )
         raise RunFolderError(
-            f"{str(run_dir)!r} holds a finished run ({ran} epochs, ended by {why}); nothing "
+            f"{str(run_dir)!r} holds a finished run ({ran} epoch{'' if ran == 1 else 's'}, "
+            f"ended by {why}); nothing "
             f"to resume (start a new run with --out, or --overwrite this one)"
         )
 
