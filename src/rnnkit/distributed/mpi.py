@@ -23,7 +23,9 @@ What happens:
   the global batch, to float rounding (tested). Dropout draws masks per rank's rows, so
   with dropout the run is statistically, not bitwise, the same.
 - The epoch's loss and metrics are summed over ranks before callbacks see them, so
-  EarlyStopping, ReduceLROnPlateau and friends decide the same on every rank.
+  EarlyStopping, ReduceLROnPlateau and friends decide the same on every rank; a callback
+  that stops training on one rank (a time budget, on that rank's clock) stops them all
+  at the end of the same epoch.
 - Rank 0 alone writes: checkpoints (``checkpoint_dir``), and the callbacks that write
   files (ModelCheckpoint, CSVLogger, TensorBoard) run on rank 0 only; progress output
   too. ``resume=True`` resumes every rank from rank 0's newest checkpoint (the folder must
@@ -50,6 +52,7 @@ import zlib
 import numpy as np
 
 from .. import __version__
+from ..callbacks import Callback
 
 _ROOT_ONLY_CALLBACKS = ("ModelCheckpoint", "CSVLogger", "TensorBoard")
 
@@ -176,6 +179,22 @@ class GradientReducer:
             )
 
 
+class _StopTogether(Callback):
+    """Ends training on every rank when a callback on any rank asks to (a time budget
+    is measured on each rank's own clock): otherwise the ranks that go on would wait in
+    their next all-reduce for the one that stopped."""
+
+    def __init__(self, comm):
+        super().__init__()
+        self.comm = comm
+
+    def on_epoch_end(self, epoch, logs=None):
+        mpi = _mpi()
+        self.model.stop_training = bool(
+            self.comm.allreduce(bool(self.model.stop_training), op=mpi.LOR)
+        )
+
+
 def _weights_hash(model) -> int:
     crc = 0
     for w in model.get_weights():
@@ -287,6 +306,7 @@ def _fit(model, x, y, reducer, fit_kwargs):
         fit_kwargs["resume"] = found
     model.gradient_reducer = reducer
     reducer.model = model
+    callbacks.append(_StopTogether(comm))  # last: after every callback that may stop
     try:
         history = model.fit(x, y, callbacks=callbacks, **fit_kwargs)
     finally:
