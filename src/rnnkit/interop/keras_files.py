@@ -10,6 +10,8 @@ format read.
 * ``.h5`` (legacy Keras, read only): the architecture as JSON in the ``model_config``
   attribute, the weights under ``model_weights/<layer name>/`` in the order of each
   group's ``weight_names``.
+* ``.weights.h5`` (Keras 3's ``save_weights``): ``model.weights.h5`` alone, read and
+  written by :func:`load_keras_weights` and :func:`save_keras_weights`.
 
 Both need h5py (``pip install rnnkit[keras]``); no Keras is needed. Everything read is
 checked: an option, layer or activation rnnkit lacks, or one whose semantics differ
