@@ -168,7 +168,11 @@ class TiedDense(Dense):
 
 
 class Activation(Layer):
-    """Applies an activation function by name (``"softmax"``, ``"tanh"``, …)."""
+    """Applies an activation function by name (``"softmax"``, ``"tanh"``, …).
+
+    Args:
+        activation: the name (see :mod:`rnnkit.activations`) or an activation.
+    """
 
     supports_masking = True
 
@@ -252,7 +256,10 @@ class SpatialDropout1D(Dropout):
 
 
 class Flatten(Layer):
-    """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b)."""
+    """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b).
+
+    Backward reshapes the gradient back to the input's shape.
+    """
 
     def forward(self, x, training=False, mask=None):
         self._shape = x.shape
@@ -268,7 +275,11 @@ class Flatten(Layer):
 
 
 class RepeatVector(Layer):
-    """Repeats a (batch, features) input n times: (batch, n, features)."""
+    """Repeats a (batch, features) input n times: (batch, n, features).
+
+    Args:
+        n: the number of repeats, a positive int.
+    """
 
     def __init__(self, n: int, **kwargs):
         super().__init__(**kwargs)

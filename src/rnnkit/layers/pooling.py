@@ -32,7 +32,10 @@ class _GlobalPooling1D(Layer):
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
-    """Max over the time axis of (batch, time, features), skipping masked steps."""
+    """Max over the time axis of (batch, time, features), skipping masked steps:
+    (batch, time, features) -> (batch, features). A sample whose steps are all masked
+    pools over all of them. Backward sends each output's gradient to the step that held
+    the maximum."""
 
     def forward(self, x, training=False, mask=None):
         valid = self._valid(x, mask)[:, :, None]
@@ -60,7 +63,9 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """Mean over the unmasked steps of (batch, time, features)."""
+    """Mean over the unmasked steps of (batch, time, features): (batch, time,
+    features) -> (batch, features). A sample whose steps are all masked averages all of
+    them. Backward shares each output's gradient equally among the steps counted."""
 
     def forward(self, x, training=False, mask=None):
         valid = self._valid(x, mask).astype(x.dtype)
