@@ -53,8 +53,9 @@ def test_timeseries_classification_example(tmp_path):
 
     for name, build in (("fcn", make_model), ("lstm", make_lstm_model)):
         model = build(input_shape=x_train.shape[1:])
-        # the example writes "best_model.keras"; the .keras writer has no ReLU layer
-        # yet, so rnnkit's own format here
+        # the example writes "best_model.keras" and evaluates the reloaded model at
+        # once; rnnkit's .keras reader does not restore the compile settings yet, so
+        # rnnkit's own format (which does) here
         path = str(tmp_path / f"best_{name}.rnnkit")
         callbacks = [
             keras.callbacks.ModelCheckpoint(path, save_best_only=True, monitor="val_loss"),
