@@ -75,3 +75,40 @@ def test_ranks_with_different_models_are_refused(tmp_path):
     assert proc.returncode != 0
     assert "Rank(s) [1] built a different model" in proc.stderr
     assert not out.exists()
+
+
+def test_lm_train_under_mpiexec_matches_one_process(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 300, encoding="utf-8")
+    common = [
+        "lm", "train", "--corpus", str(corpus), "--epochs", "2", "--units", "16",
+        "--embed-dim", "8", "--layers", "1", "--batch-size", "8", "--window", "20",
+        "--dropout", "0", "-q",
+    ]  # fmt: skip
+    rnnkit = [sys.executable, "-m", "rnnkit"]
+    one = subprocess.run(
+        [*rnnkit, *common, "--out", str(tmp_path / "one")],
+        capture_output=True, text=True, timeout=200, env=ENV,
+    )  # fmt: skip
+    two = subprocess.run(
+        [MPIEXEC, "-n", "2", *rnnkit, *common, "--out", str(tmp_path / "two")],
+        capture_output=True, text=True, timeout=200, env=ENV,
+    )  # fmt: skip
+    assert one.returncode == 0 and two.returncode == 0, two.stdout + two.stderr
+    assert two.stdout.count("best validation loss") == 1  # rank 0 alone reports
+    a = json.loads((tmp_path / "one" / "history.json").read_text())
+    b = json.loads((tmp_path / "two" / "history.json").read_text())
+    np.testing.assert_allclose(b["val_loss"], a["val_loss"], rtol=1e-5)
+    assert (tmp_path / "two" / "model.rnnkit").is_file()
+    assert list((tmp_path / "two" / "checkpoints").glob("*.rnnkit"))
+
+
+def test_cli_error_on_one_rank_ends_all(tmp_path):
+    # a command-line error under mpiexec: every rank stops with its one line, none hangs
+    proc = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, "-m", "rnnkit", "lm", "train", "--corpus",
+         str(tmp_path / "missing.txt"), "--epochs", "1"],
+        capture_output=True, text=True, timeout=120, env=ENV,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "rnnkit lm train: error:" in proc.stderr

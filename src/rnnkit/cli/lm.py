@@ -212,6 +212,8 @@ def _train(args: argparse.Namespace) -> int:
         if "path=" in str(exc) or "RNNKIT_DATA_DIR" in str(exc):
             raise data_error(exc) from None
         raise
+    if results.get("rank", 0) != 0:  # under mpiexec, rank 0 alone reports
+        return 0
     stopped = results.get("stopped_by_time_budget")
     if stopped is not None and args.quiet:  # the reason training ended is a result
         print(

@@ -275,6 +275,8 @@ def _cmd_reuters(args) -> int:
         if "path=" in str(exc) or "RNNKIT_DATA_DIR" in str(exc):
             raise data_error(exc) from None
         raise
+    if results.get("rank", 0) != 0:  # under mpiexec, rank 0 alone reports
+        return 0
     if args.linear_baseline:
         from ..experiments.baselines import tfidf_linear_svm
 
@@ -429,7 +431,16 @@ def main(argv=None) -> int:
         if os.environ.get("RNNKIT_DEBUG"):
             traceback.print_exc()
         print(f"rnnkit {command}: error: {_message(exc)}", file=sys.stderr)
+        _stop_other_ranks()
         return 2
+
+
+def _stop_other_ranks() -> None:
+    """Under ``mpiexec`` with several ranks, end them all after this rank's error (the
+    others would wait for it in their next all-reduce); nothing otherwise."""
+    from ..distributed import mpi  # (imports no MPI outside mpiexec)
+
+    mpi.abort_others(2)
 
 
 if __name__ == "__main__":

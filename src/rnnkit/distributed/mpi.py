@@ -315,6 +315,49 @@ def _fit(model, x, y, reducer, fit_kwargs):
     return history
 
 
+_LAUNCHER_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
+_LAUNCHER_LOCAL = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
+
+
+def launched_size() -> int:
+    """How many ranks the MPI launcher started this process among (1 when it was not
+    started by ``mpiexec``), read from the launcher's environment without starting MPI."""
+    import os
+
+    for name in _LAUNCHER_SIZE:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def local_size() -> int:
+    """How many ranks share this host (for the default thread count of each)."""
+    import os
+
+    for name in _LAUNCHER_LOCAL:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return launched_size()
+
+
+def active():
+    """This module when this process is one of several MPI ranks (started by
+    ``mpiexec -n N``, N > 1), else None: the jobs behind the command line ask it whether
+    to train data-parallel. Starts no MPI."""
+    return sys.modules[__name__] if launched_size() > 1 else None
+
+
+def abort_others(exit_code: int = 2) -> None:
+    """End every rank (``MPI.Abort``) when this process, one of several ranks, stops on
+    an error it has already reported: the command line calls it after its one-line
+    message, so the other ranks do not wait for this one forever. Does nothing outside
+    ``mpiexec`` or with one rank."""
+    if launched_size() > 1:
+        _mpi().COMM_WORLD.Abort(exit_code)
+
+
 def rank() -> int:
     """This process's rank in ``MPI.COMM_WORLD`` (0 without MPI launched)."""
     return _mpi().COMM_WORLD.Get_rank()
@@ -325,8 +368,8 @@ def size() -> int:
     return _mpi().COMM_WORLD.Get_size()
 
 
-try:
-    if _mpi().COMM_WORLD.Get_size() > 1:
+if launched_size() > 1:  # (outside mpiexec, importing this module does not start MPI)
+    try:
         abort_on_uncaught_exception()
-except ImportError:  # without mpi4py the module still imports; fit() says what is missing
-    pass
+    except ImportError:  # without mpi4py the module still imports; fit() says what is missing
+        pass

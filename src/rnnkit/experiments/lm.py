@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from ..callbacks import (
     TimeBudget,
     cosine_decay,
 )
+from ..distributed import mpi
 from ..generation import beam_search, generate
 from ..layers import GRU, LSTM, Dense, Dropout, Embedding, TiedDense
 from ..layers.recurrent import RNN
@@ -280,10 +284,16 @@ def train(
             nothing in it is changed.
     """
     cfg.check()
+    # under ``mpiexec -n N`` (N > 1) the ranks train one model data-parallel; rank 0
+    # alone prints and writes the run folder, the others write into a private folder
+    data_parallel = mpi.active()
+    root = data_parallel is None or data_parallel.rank() == 0
+    if not root:
+        echo, verbose = (lambda *args, **kwargs: None), 0
     if resume:
         runs.open_run(out_dir, "lm", "resume")
         runs.check_resumable(out_dir, cfg.epochs)
-    elif out_dir is not None:
+    elif out_dir is not None and root:
         runs.check_out_dir(out_dir, overwrite)
     train_text, val_text = corpus_texts(cfg, data_path)
     tok = make_tokenizer(cfg, train_text)
@@ -300,7 +310,9 @@ def train(
             f"--batch-size/--window."
         ) from None
     check_fits(cfg, vocab)
-    if resume:
+    if not root:
+        run_dir = Path(tempfile.mkdtemp(prefix="rnnkit-rank-"))
+    elif resume:
         run_dir = Path(out_dir)
         stored = run_dir / "tokenizer.json"
         if stored.is_file() and stored.read_text(encoding="utf-8") != tok.to_json():
@@ -320,11 +332,9 @@ def train(
         f"tokens, vocabulary {vocab}"
     )
     model = build_model(cfg, vocab)
-    callbacks = [
-        ResetStates(),
-        ModelCheckpoint(run_dir / "model.rnnkit", save_best_only=True),
-        BackupAndRestore(run_dir / "checkpoints", keep=2),
-    ]
+    callbacks = [ResetStates(), ModelCheckpoint(run_dir / "model.rnnkit", save_best_only=True)]
+    if data_parallel is None:
+        callbacks.append(BackupAndRestore(run_dir / "checkpoints", keep=2))
     budget = None
     if cfg.time_budget_minutes is not None:
         budget = TimeBudget(cfg.time_budget_minutes * 60.0)
@@ -336,19 +346,30 @@ def train(
     saved_threads = RNN.blas_threads
     if cfg.threads is not None:
         RNN.blas_threads = cfg.threads
+    elif data_parallel is not None:  # the host's cores shared among its ranks
+        backend.set_num_threads(max(1, (os.cpu_count() or 1) // data_parallel.local_size()))
+    fit_kwargs = dict(
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        shuffle=False,
+        validation_data=(vx, vy),
+        callbacks=callbacks,
+        verbose=verbose,
+        resume=True if resume else None,
+    )
     start = time.perf_counter()
     try:
-        history = model.fit(
-            x,
-            y,
-            batch_size=cfg.batch_size,
-            epochs=cfg.epochs,
-            shuffle=False,
-            validation_data=(vx, vy),
-            callbacks=callbacks,
-            verbose=verbose,
-            resume=True if resume else None,
-        )
+        if data_parallel is None:
+            history = model.fit(x, y, **fit_kwargs)
+        else:  # each rank trains its own share of the parallel streams
+            history = data_parallel.fit(
+                model,
+                x,
+                y,
+                checkpoint_dir=run_dir / "checkpoints",
+                keep_checkpoints=2,
+                **fit_kwargs,
+            )
     finally:
         RNN.blas_threads = saved_threads
     seconds = time.perf_counter() - start
@@ -387,6 +408,10 @@ def train(
         labels={"loss": f"cross-entropy (nats per {level})"},
     )
     results["run_dir"] = str(run_dir)
+    if not root:  # (its private folder: rank 0 wrote the run folder)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        results["run_dir"] = None
+    results["rank"] = 0 if data_parallel is None else data_parallel.rank()
     return results
 
 

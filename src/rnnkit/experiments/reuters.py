@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ import numpy as np
 from .. import backend, metrics, optimizers, plotting, runs
 from ..callbacks import Callback, EarlyStopping
 from ..datasets import _files, reuters
+from ..distributed import mpi
 from ..layers import (
     GRU,
     LSTM,
@@ -612,8 +615,9 @@ def train_and_evaluate(
     start = time.perf_counter()
     val_figures = {}
     threshold = cfg.threshold
+    fit = model.fit if mpi.active() is None else functools.partial(mpi.fit, model)
     if seed_model:
-        history = model.fit(
+        history = fit(
             x_train,
             y_train,
             epochs=cfg.seed_rnn_epochs if cfg.extra.get("as_baseline") else cfg.epochs,
@@ -641,7 +645,7 @@ def train_and_evaluate(
         callbacks = [stop]
         if cfg.lr_decay != 1.0 or cfg.lr_plateau_factor != 1.0:
             callbacks.append(_LearningRateSchedule(cfg.lr_decay, cfg.lr_plateau_factor))
-        history = model.fit(
+        history = fit(
             x_fit,
             y_fit,
             epochs=cfg.epochs,
@@ -723,13 +727,20 @@ def run(
             ``resume``) or a non-empty folder (without ``overwrite``); it is left as it was.
     """
     cfg = cfg.resolved()
+    # under ``mpiexec -n N`` (N > 1) the ranks train each model data-parallel; rank 0
+    # alone prints and writes the run folder, the others write into a private folder
+    root = mpi.active() is None or mpi.rank() == 0
+    if not root:
+        echo, verbose = (lambda *args, **kwargs: None), 0
     if resume:
         runs.open_run(out_dir, "reuters", "resume")
         runs.check_resumable(out_dir, cfg.epochs)
-    elif out_dir is not None:
+    elif out_dir is not None and root:
         runs.check_out_dir(out_dir, overwrite)
     data = load_split(cfg, path)
-    if resume:
+    if not root:
+        run_dir = Path(tempfile.mkdtemp(prefix="rnnkit-rank-"))
+    elif resume:
         run_dir = Path(out_dir)
     elif out_dir is not None:
         run_dir = runs.prepare_out_dir(out_dir, overwrite)
@@ -794,6 +805,10 @@ def run(
             title=f"Reuters-21578 test set ({cfg.setting}), {cfg.model}: confusion matrix",
         )
     results["run_dir"] = str(run_dir)
+    if not root:  # (its private folder: rank 0 wrote the run folder)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        results["run_dir"] = None
+    results["rank"] = mpi.rank() if mpi.active() else 0
     return results
 
 
