@@ -35,7 +35,7 @@ typecheck: setup
 
 # the documentation site, built strictly: a broken link or reference fails it
 docs: setup
-	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict  # (not -q: it hides the warnings strict counts)
 
 # Two test workers on two cores: one BLAS/OpenMP thread each. (Spinning BLAS threads
 # competing for the same cores slowed training steps 40x here; see bench/NOTES.md.)

@@ -328,8 +328,8 @@ def kernel_info() -> dict:
 
     Example:
         >>> import rnnkit
-        >>> sorted(rnnkit.backend.kernel_info())[:3]
-        ['accelerator', 'cpu', 'kernel']
+        >>> tuple(sorted(rnnkit.backend.kernel_info()))[:3]
+        ('accelerator', 'cpu', 'kernel')
     """
     from . import kernels
 

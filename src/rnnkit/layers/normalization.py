@@ -72,8 +72,8 @@ class BatchNormalization(Layer):
         epsilon: added to the variance, default 1e-3.
         center: learn β, default True.
         scale: learn γ, default True.
-        beta_initializer, gamma_initializer, moving_mean_initializer,
-        moving_variance_initializer: defaults zeros, ones, zeros, ones.
+        beta_initializer, gamma_initializer: default zeros and ones.
+        moving_mean_initializer, moving_variance_initializer: default zeros and ones.
         **kwargs: the :class:`Layer` arguments (``beta_regularizer``,
             ``gamma_constraint``, …).
 
