@@ -61,13 +61,17 @@ class Layer:
         input_dim: shorthand for ``input_shape=(input_dim,)``.
         dtype: float dtype of the weights; default :func:`rnnkit.backend.floatx`.
         trainable: whether the optimizer updates this layer's weights.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer, embeddings_regularizer: a penalty on that weight (see
-            :mod:`rnnkit.regularizers`), added to the training loss, its gradient to
-            the weight's gradient. Default None.
+        kernel_regularizer: a penalty on that weight (see :mod:`rnnkit.regularizers`),
+            added to the training loss, its gradient to the weight's gradient. Default
+            None.
+        recurrent_regularizer, bias_regularizer, embeddings_regularizer: the same for
+            those weights.
         activity_regularizer: a penalty on the layer's output, divided by the batch
             size (Keras 3). Default None.
-        kernel_constraint, recurrent_constraint, bias_constraint, embeddings_constraint: a projection of that weight after each optimizer step
-            (see :mod:`rnnkit.constraints`). Default None.
+        kernel_constraint: a projection of that weight after each optimizer step (see
+            :mod:`rnnkit.constraints`). Default None.
+        recurrent_constraint, bias_constraint, embeddings_constraint: the same for
+            those weights.
         seed: an int seeding this layer's generator (its initial weights and dropout
             masks); default None, drawn from the global seed.
         implementation, unroll: accepted as Keras has them; they change nothing
