@@ -33,7 +33,21 @@ class _Merge(Layer):
 
 
 class Concatenate(_Merge):
-    """Joins inputs along ``axis`` (default the last, the features)."""
+    """Joins inputs along ``axis`` (default the last, the features).
+
+    Args:
+        axis: the axis to join along, counted as in NumPy (negative from the end);
+            default -1. The inputs' other axes must agree.
+        **kwargs: the :class:`Layer` arguments (name, dtype, ...).
+
+    Raises:
+        ValueError: inputs whose shapes differ off ``axis``.
+
+    Example:
+        >>> a, b = Input((5, 3)), Input((5, 2))
+        >>> Concatenate()([a, b]).shape
+        (None, 5, 5)
+    """
 
     def __init__(self, axis: int = -1, **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +84,19 @@ class Concatenate(_Merge):
 
 
 class Add(_Merge):
-    """Element-wise sum of inputs of one shape."""
+    """Element-wise sum of inputs of one shape; the gradient reaches each input whole.
+
+    Args:
+        **kwargs: the :class:`Layer` arguments (name, dtype, ...).
+
+    Raises:
+        ValueError: inputs of different shapes.
+
+    Example:
+        >>> a, b = Input((4,)), Input((4,))
+        >>> Add()([a, b]).shape
+        (None, 4)
+    """
 
     def compute_output_shape(self, input_shape):
         if any(tuple(s) != tuple(input_shape[0]) for s in input_shape):
