@@ -44,6 +44,7 @@ class Concatenate(_Merge):
         ValueError: inputs whose shapes differ off ``axis``.
 
     Example:
+        >>> from rnnkit import Input
         >>> a, b = Input((5, 3)), Input((5, 2))
         >>> Concatenate()([a, b]).shape
         (None, 5, 5)
@@ -93,6 +94,7 @@ class Add(_Merge):
         ValueError: inputs of different shapes.
 
     Example:
+        >>> from rnnkit import Input
         >>> a, b = Input((4,)), Input((4,))
         >>> Add()([a, b]).shape
         (None, 4)
