@@ -16,10 +16,24 @@ import numpy as np
 class Activation:
     """A named element-wise function with its derivative.
 
+    Calling the activation applies ``forward``.
+
     Args:
         name: registry name.
         forward: z -> y.
-        grad: y -> dy/dz, element-wise, in terms of the output.
+        grad: y -> dy/dz, element-wise, in terms of the output; None when the backward
+            is not element-wise (softmax, which overrides ``vjp``).
+        forward_into: (z, out) -> None, ``forward`` written into ``out``; default None
+            (``into`` then copies the result of ``forward``).
+        tanh_form: (a, c, b) with forward(z) = c·tanh(a·z) + b, default None.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import activations
+        >>> tanh = activations.get("tanh")
+        >>> y = tanh(np.array([0.0, 1.0]))
+        >>> np.round(tanh.grad(y), 4)
+        array([1.  , 0.42])
     """
 
     def __init__(
@@ -87,6 +101,20 @@ def sigmoid(z, out=None):
     For z below about -88 (float32) e^-z overflows to inf and the result is the correct
     limit 0; the warning that overflow would raise is silenced. Four vectorised passes,
     in place in ``out`` when given (it may be ``z`` itself).
+
+    Args:
+        z: array-like of floats.
+        out: a float array of ``z``'s shape to write into, default None (a new array,
+            float32 or wider).
+
+    Returns:
+        The sigmoid of ``z`` (``out`` when given).
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.activations import sigmoid
+        >>> sigmoid(np.array([-1000.0, 0.0]))
+        array([0. , 0.5])
     """
     z = np.asarray(z)
     if out is None:
@@ -101,7 +129,21 @@ def sigmoid(z, out=None):
 
 def softmax(z, axis: int = -1):
     """Softmax along ``axis``, shifted by the maximum so it never overflows (one new
-    array, the rest in place: it runs over every logit of a 10,000-word output)."""
+    array, the rest in place: it runs over every logit of a 10,000-word output).
+
+    Args:
+        z: array of logits.
+        axis: the axis that sums to 1, default -1.
+
+    Returns:
+        A new array of ``z``'s shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.activations import softmax
+        >>> softmax(np.array([1000.0, 1000.0]))
+        array([0.5, 0.5])
+    """
     e = np.subtract(z, np.max(z, axis=axis, keepdims=True))
     np.exp(e, out=e)
     e /= np.sum(e, axis=axis, keepdims=True)
@@ -109,7 +151,21 @@ def softmax(z, axis: int = -1):
 
 
 def log_softmax(z, axis: int = -1):
-    """log(softmax(z)) computed without forming softmax (stable for |z| ~ 1e4)."""
+    """log(softmax(z)) computed without forming softmax (stable for |z| ~ 1e4).
+
+    Args:
+        z: array of logits.
+        axis: the axis softmax normalises over, default -1.
+
+    Returns:
+        A new array of ``z``'s shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.activations import log_softmax
+        >>> np.round(log_softmax(np.array([0.0, 0.0])), 4)
+        array([-0.6931, -0.6931])
+    """
     shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
@@ -157,8 +213,20 @@ _REGISTRY[None] = _REGISTRY["linear"]  # type: ignore[index]
 def get(identifier) -> Activation:
     """Look up an activation by name (``"tanh"``), or pass one through.
 
+    Args:
+        identifier: a name (case-insensitive: tanh, sigmoid, relu, linear, hard_sigmoid,
+            softmax), None (linear), or an ``Activation``, returned as is.
+
+    Returns:
+        The ``Activation``.
+
     Raises:
         ValueError: for an unknown name, listing the known ones.
+
+    Example:
+        >>> from rnnkit import activations
+        >>> activations.get("ReLU")
+        <activation relu>
     """
     if isinstance(identifier, Activation):
         return identifier
@@ -173,4 +241,17 @@ def get(identifier) -> Activation:
 
 
 def serialize(activation: Activation) -> str:
+    """The name an activation is saved under, the one ``get`` reads back.
+
+    Args:
+        activation: an ``Activation``.
+
+    Returns:
+        Its registry name.
+
+    Example:
+        >>> from rnnkit import activations
+        >>> activations.serialize(activations.get(None))
+        'linear'
+    """
     return activation.name

@@ -24,7 +24,17 @@ EPSILON = 1e-7
 
 
 class Constraint:
-    """Base class: ``__call__(w) -> the projected array`` (same shape and dtype)."""
+    """Base class: ``__call__(w) -> the projected array`` (same shape and dtype).
+
+    The base class itself is the identity; subclasses override ``__call__`` and, when
+    they take arguments, ``get_config``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.constraints import Constraint
+        >>> Constraint()(np.array([-1.0, 2.0]))
+        array([-1.,  2.])
+    """
 
     def __call__(self, w: np.ndarray) -> np.ndarray:
         return w
@@ -64,7 +74,15 @@ class MaxNorm(Constraint):
         axis: the axis (or axes) the norms run along, default 0.
 
     Raises:
-        ValueError: ``max_value`` not a positive number. TypeError: a bad ``axis``.
+        ValueError: ``max_value`` not a positive finite number.
+        TypeError: an ``axis`` that is not an int or a tuple of ints.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.constraints import MaxNorm
+        >>> np.round(MaxNorm(1.0)(np.array([[3.0], [4.0]])), 4)
+        array([[0.6],
+               [0.8]])
     """
 
     def __init__(self, max_value: float = 2, axis=0):
@@ -87,7 +105,14 @@ class MaxNorm(Constraint):
 
 
 class NonNeg(Constraint):
-    """Set negative weights to zero."""
+    """Set negative weights to zero (-0.0: the weight times 0).
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.constraints import NonNeg
+        >>> NonNeg()(np.array([-1.0, 2.0]))
+        array([-0.,  2.])
+    """
 
     def __call__(self, w):
         return (w * (w >= 0)).astype(w.dtype, copy=False)
@@ -97,7 +122,17 @@ class UnitNorm(Constraint):
     """Scale each slice along ``axis`` to L2 norm 1.
 
     Args:
-        axis: default 0.
+        axis: the axis (or axes) the norms run along, default 0.
+
+    Raises:
+        TypeError: an ``axis`` that is not an int or a tuple of ints.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.constraints import UnitNorm
+        >>> np.round(UnitNorm()(np.array([[3.0], [4.0]])), 4)
+        array([[0.6],
+               [0.8]])
     """
 
     def __init__(self, axis=0):
@@ -128,8 +163,22 @@ _REGISTRY = {
 def get(identifier, argument: str = "constraint") -> Constraint | None:
     """A constraint from a name (``"non_neg"``), a config dict, or an instance.
 
+    Args:
+        identifier: None, a ``Constraint`` (both returned as they are), a registry name
+            (``"MaxNorm"``, ``"max_norm"``, ...: a new instance with the defaults), or a
+            ``{"class_name": ..., "config": {...}}`` dict as ``serialize`` writes.
+        argument: the argument named in the error message, default ``"constraint"``.
+
+    Returns:
+        The constraint, or None.
+
     Raises:
         ValueError: an unknown name or class, naming ``argument``.
+
+    Example:
+        >>> from rnnkit import constraints
+        >>> constraints.get({"class_name": "MaxNorm", "config": {"max_value": 3}})
+        MaxNorm(max_value=3.0, axis=0)
     """
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
@@ -144,6 +193,19 @@ def get(identifier, argument: str = "constraint") -> Constraint | None:
 
 
 def serialize(constraint: Constraint | None) -> dict | None:
+    """The config dict a constraint is saved as, the one ``get`` reads back.
+
+    Args:
+        constraint: a ``Constraint``, or None.
+
+    Returns:
+        ``{"class_name": ..., "config": {...}}``, or None for None.
+
+    Example:
+        >>> from rnnkit import constraints
+        >>> constraints.serialize(constraints.UnitNorm(axis=1))
+        {'class_name': 'UnitNorm', 'config': {'axis': 1}}
+    """
     if constraint is None:
         return None
     return {"class_name": type(constraint).__name__, "config": constraint.get_config()}

@@ -24,7 +24,22 @@ import numpy as np
 
 
 class Regularizer:
-    """Base class: ``__call__(w) -> float`` and ``gradient(w) -> array``."""
+    """Base class: ``__call__(w) -> float`` and ``gradient(w) -> array``.
+
+    Subclasses implement both (the base class raises ``NotImplementedError``) and, when
+    they take arguments, ``get_config``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.regularizers import Regularizer
+        >>> class Sum(Regularizer):
+        ...     def __call__(self, w):
+        ...         return float(np.sum(w))
+        ...     def gradient(self, w):
+        ...         return np.ones_like(w)
+        >>> Sum()(np.array([1.0, 2.0]))
+        3.0
+    """
 
     def __call__(self, w) -> float:
         raise NotImplementedError
@@ -67,7 +82,17 @@ class L1L2(Regularizer):
         l2: the L2 factor, default 0.
 
     Raises:
-        TypeError, ValueError: a factor that is not a finite number >= 0.
+        TypeError: a factor that is not a number.
+        ValueError: a factor that is not finite or is negative.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.regularizers import L1L2
+        >>> reg = L1L2(l1=0.1, l2=0.5)
+        >>> reg(np.array([1.0, -2.0]))
+        2.8
+        >>> reg.gradient(np.array([1.0, -2.0]))
+        array([ 1.1, -2.1])
     """
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0):
@@ -97,7 +122,21 @@ class L1L2(Regularizer):
 
 
 class L1(L1L2):
-    """R(w) = l1·Σ|w| (Keras's default factor 0.01)."""
+    """R(w) = l1·Σ|w| (Keras's default factor 0.01).
+
+    Args:
+        l1: the L1 factor, default 0.01.
+
+    Raises:
+        TypeError: ``l1`` not a number.
+        ValueError: ``l1`` not finite or negative.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.regularizers import L1
+        >>> L1(0.5)(np.array([1.0, -2.0]))
+        1.5
+    """
 
     def __init__(self, l1: float = 0.01):
         super().__init__(l1=l1)
@@ -107,7 +146,21 @@ class L1(L1L2):
 
 
 class L2(L1L2):
-    """R(w) = l2·Σw² (Keras's default factor 0.01)."""
+    """R(w) = l2·Σw² (Keras's default factor 0.01).
+
+    Args:
+        l2: the L2 factor, default 0.01.
+
+    Raises:
+        TypeError: ``l2`` not a number.
+        ValueError: ``l2`` not finite or negative.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.regularizers import L2
+        >>> L2(0.5)(np.array([1.0, -2.0]))
+        2.5
+    """
 
     def __init__(self, l2: float = 0.01):
         super().__init__(l2=l2)
@@ -127,8 +180,22 @@ _REGISTRY = {"L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1_l2": L1L2
 def get(identifier, argument: str = "regularizer") -> Regularizer | None:
     """A regularizer from a name (``"l2"``), a config dict, or an instance.
 
+    Args:
+        identifier: None, a ``Regularizer`` (both returned as they are), a registry name
+            (``"L2"``, ``"l1_l2"``, ...: a new instance with the defaults), or a
+            ``{"class_name": ..., "config": {...}}`` dict as ``serialize`` writes.
+        argument: the argument named in the error message, default ``"regularizer"``.
+
+    Returns:
+        The regularizer, or None.
+
     Raises:
         ValueError: an unknown name or class, naming ``argument``.
+
+    Example:
+        >>> from rnnkit import regularizers
+        >>> regularizers.get("l2")
+        L2(l2=0.01)
     """
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
@@ -143,6 +210,19 @@ def get(identifier, argument: str = "regularizer") -> Regularizer | None:
 
 
 def serialize(regularizer: Regularizer | None) -> dict | None:
+    """The config dict a regularizer is saved as, the one ``get`` reads back.
+
+    Args:
+        regularizer: a ``Regularizer``, or None.
+
+    Returns:
+        ``{"class_name": ..., "config": {...}}``, or None for None.
+
+    Example:
+        >>> from rnnkit import regularizers
+        >>> regularizers.serialize(regularizers.L1L2(l1=0.1))
+        {'class_name': 'L1L2', 'config': {'l1': 0.1, 'l2': 0.0}}
+    """
     if regularizer is None:
         return None
     return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
