@@ -41,6 +41,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.activations",
     "rnnkit.constraints",
     "rnnkit.regularizers",
+    "rnnkit.initializers",
 ]
 
 

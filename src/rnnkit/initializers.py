@@ -23,7 +23,18 @@ def _fans(shape) -> tuple[int, int]:
 
 
 class Initializer:
-    """Base class: subclasses implement ``__call__(shape, dtype, rng)``."""
+    """Base class: subclasses implement ``__call__(shape, dtype, rng)``.
+
+    ``rng`` is a ``numpy.random.Generator``; the result is an array of ``shape`` and
+    ``dtype``. ``get_config`` returns the constructor's arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.Zeros()((2,), np.float32, rng)
+        array([0., 0.], dtype=float32)
+    """
 
     name = "initializer"
 
@@ -35,6 +46,16 @@ class Initializer:
 
 
 class Zeros(Initializer):
+    """All zeros.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.Zeros()((2,), np.float32, rng)
+        array([0., 0.], dtype=float32)
+    """
+
     name = "zeros"
 
     def __call__(self, shape, dtype, rng):
@@ -42,6 +63,16 @@ class Zeros(Initializer):
 
 
 class Ones(Initializer):
+    """All ones.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.Ones()((2,), np.float32, rng)
+        array([1., 1.], dtype=float32)
+    """
+
     name = "ones"
 
     def __call__(self, shape, dtype, rng):
@@ -49,6 +80,19 @@ class Ones(Initializer):
 
 
 class Constant(Initializer):
+    """Every entry ``value``.
+
+    Args:
+        value: the fill value, default 0.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.Constant(0.5)((2,), np.float32, rng)
+        array([0.5, 0.5], dtype=float32)
+    """
+
     name = "constant"
 
     def __init__(self, value: float = 0.0):
@@ -62,6 +106,21 @@ class Constant(Initializer):
 
 
 class RandomUniform(Initializer):
+    """Uniform on [minval, maxval).
+
+    Args:
+        minval: the lower bound, default -0.05.
+        maxval: the upper bound, default 0.05.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> w = initializers.RandomUniform(-1.0, 1.0)((100,), np.float32, rng)
+        >>> bool(w.min() >= -1.0 and w.max() < 1.0)
+        True
+    """
+
     name = "uniform"
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05):
@@ -75,6 +134,20 @@ class RandomUniform(Initializer):
 
 
 class RandomNormal(Initializer):
+    """Gaussian with ``mean`` and ``stddev`` (not truncated).
+
+    Args:
+        mean: default 0.
+        stddev: default 0.05.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.RandomNormal(stddev=1.0)((3, 4), np.float32, rng).shape
+        (3, 4)
+    """
+
     name = "normal"
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05):
@@ -88,7 +161,28 @@ class RandomNormal(Initializer):
 
 
 class VarianceScaling(Initializer):
-    """Keras's VarianceScaling: scale / fan, uniform or (truncated) normal."""
+    """Keras's VarianceScaling: scale / fan, uniform or (truncated) normal.
+
+    The variance is ``scale / max(1, fan)``; uniform draws on ±sqrt(3·variance), any
+    other ``distribution`` draws a normal truncated at two standard deviations (its
+    standard deviation corrected so the variance is the one asked for, as Keras does).
+
+    Args:
+        scale: default 1.
+        mode: ``"fan_in"`` (default), ``"fan_out"`` or ``"fan_avg"``.
+        distribution: ``"uniform"`` or ``"truncated_normal"`` (default).
+
+    Raises:
+        ValueError: an unknown ``mode``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> init = initializers.VarianceScaling(1.0, "fan_in", "uniform")
+        >>> bool(np.abs(init((3, 5), np.float32, rng)).max() <= 1.0)
+        True
+    """
 
     name = "variance_scaling"
 
@@ -121,24 +215,72 @@ class VarianceScaling(Initializer):
 
 
 def GlorotUniform():
+    """Keras's GlorotUniform: ``VarianceScaling(1.0, "fan_avg", "uniform")``.
+
+    Returns:
+        A ``VarianceScaling`` saved under the name ``"glorot_uniform"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.GlorotUniform()((3, 5), np.float32, rng).shape
+        (3, 5)
+    """
     init = VarianceScaling(1.0, "fan_avg", "uniform")
     init.name = "glorot_uniform"
     return init
 
 
 def GlorotNormal():
+    """Keras's GlorotNormal: ``VarianceScaling(1.0, "fan_avg", "truncated_normal")``.
+
+    Returns:
+        A ``VarianceScaling`` saved under the name ``"glorot_normal"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.GlorotNormal()((3, 5), np.float32, rng).shape
+        (3, 5)
+    """
     init = VarianceScaling(1.0, "fan_avg", "truncated_normal")
     init.name = "glorot_normal"
     return init
 
 
 def HeUniform():
+    """Keras's HeUniform: ``VarianceScaling(2.0, "fan_in", "uniform")``.
+
+    Returns:
+        A ``VarianceScaling`` saved under the name ``"he_uniform"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.HeUniform()((3, 5), np.float32, rng).shape
+        (3, 5)
+    """
     init = VarianceScaling(2.0, "fan_in", "uniform")
     init.name = "he_uniform"
     return init
 
 
 def HeNormal():
+    """Keras's HeNormal: ``VarianceScaling(2.0, "fan_in", "truncated_normal")``.
+
+    Returns:
+        A ``VarianceScaling`` saved under the name ``"he_normal"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.HeNormal()((3, 5), np.float32, rng).shape
+        (3, 5)
+    """
     init = VarianceScaling(2.0, "fan_in", "truncated_normal")
     init.name = "he_normal"
     return init
@@ -147,7 +289,19 @@ def HeNormal():
 class Orthogonal(Initializer):
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one
     (Saxe et al. 2014), the Keras default for recurrent kernels. A fused kernel of
-    shape (units, n*units) is orthogonal as a whole, as in Keras."""
+    shape (units, n*units) is orthogonal as a whole, as in Keras.
+
+    Args:
+        gain: the factor the matrix is multiplied by, default 1.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> q = initializers.Orthogonal()((4, 4), np.float64, rng)
+        >>> bool(np.allclose(q.T @ q, np.eye(4)))
+        True
+    """
 
     name = "orthogonal"
 
@@ -169,7 +323,22 @@ class Orthogonal(Initializer):
 
 
 class Identity(Initializer):
-    """``gain`` times the identity (IRNN, Le et al. 2015); 2-D shapes only."""
+    """``gain`` times the identity (IRNN, Le et al. 2015); 2-D shapes only.
+
+    Args:
+        gain: default 1.
+
+    Raises:
+        ValueError: when called with a shape that is not 2-D.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import initializers
+        >>> rng = np.random.default_rng(0)
+        >>> initializers.Identity(0.5)((2, 2), np.float32, rng)
+        array([[0.5, 0. ],
+               [0. , 0.5]], dtype=float32)
+    """
 
     name = "identity"
 
@@ -209,8 +378,22 @@ _REGISTRY = {
 def get(identifier, argument: str = "initializer"):
     """An initializer from a name (``"orthogonal"``), a config dict or an instance.
 
+    Args:
+        identifier: any callable that is not a class (returned as is), a registry name
+            (case-insensitive: ``"glorot_uniform"``, ``"orthogonal"``, ...), or a
+            ``{"class_name": name, "config": {...}}`` dict as ``serialize`` writes.
+        argument: the argument named in the error message, default ``"initializer"``.
+
+    Returns:
+        The initializer.
+
     Raises:
         ValueError: for an unknown name, naming ``argument`` and the known names.
+
+    Example:
+        >>> from rnnkit import initializers
+        >>> initializers.get({"class_name": "uniform", "config": {"maxval": 0.1}})
+        RandomUniform({'minval': -0.05, 'maxval': 0.1})
     """
     if callable(identifier) and not isinstance(identifier, type):
         return identifier
@@ -230,7 +413,24 @@ _NAMED_PRESETS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 
 
 def serialize(init) -> dict | str:
-    """A JSON-able description that :func:`get` turns back into the initializer."""
+    """A JSON-able description that :func:`get` turns back into the initializer.
+
+    Args:
+        init: an ``Initializer`` (the Glorot and He presets are saved by name).
+
+    Returns:
+        The preset's name, or ``{"class_name": name, "config": {...}}``.
+
+    Raises:
+        ValueError: ``init`` is not an ``Initializer`` (a plain function, say).
+
+    Example:
+        >>> from rnnkit import initializers
+        >>> initializers.serialize(initializers.get("he_normal"))
+        'he_normal'
+        >>> initializers.serialize(initializers.Constant(2))
+        {'class_name': 'constant', 'config': {'value': 2.0}}
+    """
     name = getattr(init, "name", None)
     if name in _NAMED_PRESETS:
         return name
