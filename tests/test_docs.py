@@ -42,6 +42,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.constraints",
     "rnnkit.regularizers",
     "rnnkit.initializers",
+    "rnnkit.losses",
 ]
 
 

@@ -22,10 +22,26 @@ _EPS = 1e-7
 
 
 class Loss:
-    """Base class. Subclasses implement ``per_entry`` and ``grad_entries``.
+    """Base class. Subclasses implement ``entries_and_grad``.
+
+    Calling a loss, ``loss(y_true, y_pred, sample_weight=None, mask=None)``, returns the
+    reduced value as a float; ``value_and_grad`` returns the gradient with it.
+    ``y_pred`` must be a NumPy array (its dtype is the gradient's); ``sample_weight``
+    has the batch shape (or the batch and time shape), ``mask`` the entries' shape.
 
     Args:
-        from_logits: treat y_pred as logits (pre-softmax / pre-sigmoid).
+        from_logits: treat y_pred as logits (pre-softmax / pre-sigmoid), default False.
+            Only the cross-entropies read it.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> mse = losses.MeanSquaredError()
+        >>> mse.value_and_grad(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]]))
+        (2.0, array([[0., 2.]]))
+        >>> mask = np.array([[1.0], [0.0]])
+        >>> mse(np.zeros((2, 1, 1)), np.ones((2, 1, 1)), mask=mask)
+        1.0
     """
 
     name = "loss"
@@ -70,7 +86,20 @@ def _entry_weights(shape, sample_weight, mask):
 
 
 class CategoricalCrossentropy(Loss):
-    """-Σ_k y_k log p_k for one-hot (or soft) targets of y_pred's shape."""
+    """-Σ_k y_k log p_k for one-hot (or soft) targets of y_pred's shape.
+
+    Probabilities are clipped to [1e-7, 1 - 1e-7]; the gradient is 0 where they are.
+
+    Args:
+        from_logits: y_pred holds logits, softmax taken inside, default False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> loss = losses.CategoricalCrossentropy()
+        >>> round(loss(np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]])), 4)
+        0.6931
+    """
 
     name = "categorical_crossentropy"
     fusable_activation = "softmax"
@@ -89,7 +118,20 @@ class CategoricalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(Loss):
-    """-log p_label for integer labels (shape of y_pred without its last axis)."""
+    """-log p_label for integer labels (shape of y_pred without its last axis).
+
+    Labels with a trailing axis of 1, (batch, 1) or (batch, time, 1), are read too.
+
+    Args:
+        from_logits: y_pred holds logits, softmax taken inside, default False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> loss = losses.SparseCategoricalCrossentropy(from_logits=True)
+        >>> round(loss(np.array([0]), np.array([[0.0, 0.0]])), 4)
+        0.6931
+    """
 
     name = "sparse_categorical_crossentropy"
     fusable_activation = "softmax"
@@ -123,7 +165,17 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 class BinaryCrossentropy(Loss):
-    """Mean over the last axis of -(y log p + (1 - y) log(1 - p))."""
+    """Mean over the last axis of -(y log p + (1 - y) log(1 - p)).
+
+    Args:
+        from_logits: y_pred holds logits, sigmoid taken inside, default False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> round(losses.BinaryCrossentropy()(np.array([[1.0]]), np.array([[0.5]])), 4)
+        0.6931
+    """
 
     name = "binary_crossentropy"
     fusable_activation = "sigmoid"
@@ -143,7 +195,17 @@ class BinaryCrossentropy(Loss):
 
 
 class MeanSquaredError(Loss):
-    """Mean over the last axis of (y - ŷ)²."""
+    """Mean over the last axis of (y - ŷ)².
+
+    Args:
+        from_logits: accepted for a uniform signature and ignored, default False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> losses.MeanSquaredError()(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]]))
+        2.0
+    """
 
     name = "mean_squared_error"
 
@@ -154,7 +216,17 @@ class MeanSquaredError(Loss):
 
 
 class MeanAbsoluteError(Loss):
-    """Mean over the last axis of |y - ŷ|."""
+    """Mean over the last axis of |y - ŷ|.
+
+    Args:
+        from_logits: accepted for a uniform signature and ignored, default False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> losses.MeanAbsoluteError()(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]]))
+        1.0
+    """
 
     name = "mean_absolute_error"
 
@@ -178,8 +250,20 @@ _REGISTRY = {
 def get(identifier) -> Loss:
     """A loss from a name (``"categorical_crossentropy"``, ``"mse"``) or an instance.
 
+    Args:
+        identifier: a ``Loss`` (returned as is), a ``Loss`` subclass (instantiated with
+            its defaults) or a name, case-insensitive.
+
+    Returns:
+        The loss.
+
     Raises:
         ValueError: for an unknown name, listing the known ones.
+
+    Example:
+        >>> from rnnkit import losses
+        >>> losses.get("MAE").name
+        'mean_absolute_error'
     """
     if isinstance(identifier, Loss):
         return identifier
@@ -194,10 +278,40 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
+    """The config dict a loss is saved as, the one ``deserialize`` reads back.
+
+    Args:
+        loss: a ``Loss``.
+
+    Returns:
+        ``{"class_name": loss.name, "config": loss.get_config()}``.
+
+    Example:
+        >>> from rnnkit import losses
+        >>> losses.serialize(losses.get("mse"))
+        {'class_name': 'mean_squared_error', 'config': {'from_logits': False}}
+    """
     return {"class_name": loss.name, "config": loss.get_config()}
 
 
 def deserialize(spec) -> Loss:
+    """The loss a ``serialize`` dict describes, or ``get(spec)`` for anything else.
+
+    Args:
+        spec: a ``{"class_name": name, "config": {...}}`` dict, or what ``get`` takes.
+
+    Returns:
+        The loss.
+
+    Raises:
+        ValueError: an unknown ``class_name`` (or what ``get`` raises).
+
+    Example:
+        >>> from rnnkit import losses
+        >>> spec = {"class_name": "binary_crossentropy", "config": {"from_logits": True}}
+        >>> losses.deserialize(spec).from_logits
+        True
+    """
     if isinstance(spec, dict):
         cls = _REGISTRY.get(spec.get("class_name"))
         if cls is None:
