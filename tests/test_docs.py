@@ -43,6 +43,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.regularizers",
     "rnnkit.initializers",
     "rnnkit.losses",
+    "rnnkit.metrics",
 ]
 
 

@@ -14,11 +14,47 @@ def _masked(values, mask):
 
 
 def categorical_accuracy(y_true, y_pred, mask=None):
+    """Hits where the argmax of y_pred is the argmax of the one-hot y_true.
+
+    Args:
+        y_true: one-hot (or soft) targets of y_pred's shape.
+        y_pred: array of scores, classes on the last axis.
+        mask: 0/1 (or boolean) array of the entries' shape, default None: the entries
+            where it is 0 are left out of both the sum and the count.
+
+    Returns:
+        (sum of the per-entry values, number of entries) for the batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import metrics
+        >>> y_pred = np.array([[0.2, 0.8], [0.3, 0.7]])
+        >>> metrics.categorical_accuracy(np.array([[0, 1], [1, 0]]), y_pred)
+        (1.0, 2)
+    """
     hits = np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)
     return _masked(hits.astype(float), mask)
 
 
 def sparse_categorical_accuracy(y_true, y_pred, mask=None):
+    """Hits where the argmax of y_pred is the integer label.
+
+    Args:
+        y_true: integer labels, y_pred's shape without its last axis (or with it as 1).
+        y_pred: array of scores, classes on the last axis.
+        mask: 0/1 (or boolean) array of the entries' shape, default None: the entries
+            where it is 0 are left out of both the sum and the count.
+
+    Returns:
+        (sum of the per-entry values, number of entries) for the batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import metrics
+        >>> y_pred = np.array([[0.2, 0.8], [0.3, 0.7]])
+        >>> metrics.sparse_categorical_accuracy(np.array([1, 0]), y_pred)
+        (1.0, 2)
+    """
     labels = np.asarray(y_true)
     if labels.ndim == y_pred.ndim:
         labels = labels[..., 0]
@@ -27,17 +63,69 @@ def sparse_categorical_accuracy(y_true, y_pred, mask=None):
 
 
 def binary_accuracy(y_true, y_pred, mask=None, threshold=0.5):
+    """Per entry, the share of the last axis where y_pred > threshold agrees with y_true > 0.5.
+
+    Args:
+        y_true: 0/1 targets of y_pred's size.
+        y_pred: array of probabilities.
+        mask: 0/1 (or boolean) array of the entries' shape, default None: the entries
+            where it is 0 are left out of both the sum and the count.
+        threshold: the probability above which a prediction is 1, default 0.5.
+
+    Returns:
+        (sum of the per-entry values, number of entries) for the batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import metrics
+        >>> metrics.binary_accuracy(np.array([[1], [0]]), np.array([[0.9], [0.6]]))
+        (1.0, 2)
+    """
     y = np.asarray(y_true).reshape(y_pred.shape)
     hits = ((y_pred > threshold) == (y > 0.5)).mean(axis=-1)
     return _masked(hits, mask)
 
 
 def mean_squared_error(y_true, y_pred, mask=None):
+    """Per entry, the mean over the last axis of (y_pred - y_true)².
+
+    Args:
+        y_true: targets of y_pred's size.
+        y_pred: array of predictions.
+        mask: 0/1 (or boolean) array of the entries' shape, default None: the entries
+            where it is 0 are left out of both the sum and the count.
+
+    Returns:
+        (sum of the per-entry values, number of entries) for the batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import metrics
+        >>> metrics.mean_squared_error(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]]))
+        (2.0, 1)
+    """
     y = np.asarray(y_true).reshape(y_pred.shape)
     return _masked(np.mean((y_pred - y) ** 2, axis=-1), mask)
 
 
 def mean_absolute_error(y_true, y_pred, mask=None):
+    """Per entry, the mean over the last axis of |y_pred - y_true|.
+
+    Args:
+        y_true: targets of y_pred's size.
+        y_pred: array of predictions.
+        mask: 0/1 (or boolean) array of the entries' shape, default None: the entries
+            where it is 0 are left out of both the sum and the count.
+
+    Returns:
+        (sum of the per-entry values, number of entries) for the batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import metrics
+        >>> metrics.mean_absolute_error(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]]))
+        (1.0, 1)
+    """
     y = np.asarray(y_true).reshape(y_pred.shape)
     return _masked(np.mean(np.abs(y_pred - y), axis=-1), mask)
 
@@ -58,8 +146,22 @@ def get(identifier, loss_name: str | None = None):
     sparse cross-entropy -> sparse_categorical_accuracy, binary -> binary_accuracy,
     else categorical_accuracy.
 
+    Args:
+        identifier: a callable (returned with its ``__name__``) or a name,
+            case-insensitive.
+        loss_name: the model's loss name, read for ``"accuracy"``, default None.
+
+    Returns:
+        (display name, function).
+
     Raises:
         ValueError: for an unknown name.
+
+    Example:
+        >>> from rnnkit import metrics
+        >>> name, fn = metrics.get("acc", "sparse_categorical_crossentropy")
+        >>> name, fn.__name__
+        ('acc', 'sparse_categorical_accuracy')
     """
     if callable(identifier):
         return getattr(identifier, "__name__", "metric"), identifier
@@ -81,14 +183,42 @@ def get(identifier, loss_name: str | None = None):
 
 # ---- whole-dataset classification reports (not per-batch metrics) -----------------
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
-    """counts[i, j] = number of samples of class i predicted as j."""
+    """counts[i, j] = number of samples of class i predicted as j.
+
+    Args:
+        y_true: integer labels, one per sample.
+        y_pred: integer predictions, as many.
+        n_classes: the matrix's size.
+
+    Returns:
+        An int64 array (n_classes, n_classes).
+
+    Example:
+        >>> from rnnkit import metrics
+        >>> metrics.confusion_matrix([0, 1, 1], [0, 0, 1], 2)
+        array([[1, 0],
+               [1, 1]])
+    """
     cm = np.zeros((n_classes, n_classes), np.int64)
     np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
     return cm
 
 
 def f1_from_counts(tp, fp, fn) -> np.ndarray:
-    """Per-class F1 = 2TP / (2TP + FP + FN), 0 where a class never occurs nor is predicted."""
+    """Per-class F1 = 2TP / (2TP + FP + FN), 0 where a class never occurs nor is predicted.
+
+    Args:
+        tp, fp, fn: true positives, false positives and false negatives, per class (or
+            scalars).
+
+    Returns:
+        A float array of their broadcast shape.
+
+    Example:
+        >>> from rnnkit import metrics
+        >>> metrics.f1_from_counts([1, 0], [0, 0], [1, 0])
+        array([0.66666667, 0.        ])
+    """
     tp, fp, fn = (np.asarray(a, float) for a in (tp, fp, fn))
     denom = 2 * tp + fp + fn
     return np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
@@ -96,7 +226,22 @@ def f1_from_counts(tp, fp, fn) -> np.ndarray:
 
 def classification_report(y_true, y_pred, n_classes: int) -> dict:
     """Accuracy, macro-F1 (mean over classes present in y_true or y_pred) and
-    micro-F1 for single-label predictions."""
+    micro-F1 for single-label predictions.
+
+    Args:
+        y_true: integer labels, one per sample.
+        y_pred: integer predictions, as many.
+        n_classes: the number of classes.
+
+    Returns:
+        ``{"accuracy", "macro_f1", "micro_f1"}``, floats.
+
+    Example:
+        >>> from rnnkit import metrics
+        >>> report = metrics.classification_report([0, 1, 1], [0, 0, 1], 3)
+        >>> round(report["macro_f1"], 4)
+        0.6667
+    """
     cm = confusion_matrix(y_true, y_pred, n_classes)
     tp = np.diag(cm)
     fp = cm.sum(axis=0) - tp
@@ -112,7 +257,22 @@ def classification_report(y_true, y_pred, n_classes: int) -> dict:
 
 def multilabel_report(y_true, y_pred) -> dict:
     """Micro- and macro-F1 for multi-label 0/1 matrices (samples, labels); macro over
-    the labels present in y_true (the ModApte convention)."""
+    the labels present in y_true (the ModApte convention).
+
+    Args:
+        y_true: 0/1 matrix (samples, labels).
+        y_pred: 0/1 matrix of the same shape.
+
+    Returns:
+        ``{"micro_f1", "macro_f1", "subset_accuracy"}``, floats; subset accuracy is the
+        share of samples whose every label is right.
+
+    Example:
+        >>> from rnnkit import metrics
+        >>> report = metrics.multilabel_report([[1, 0], [1, 1]], [[1, 0], [0, 1]])
+        >>> report["micro_f1"], report["subset_accuracy"]
+        (0.8, 0.5)
+    """
     y_true = np.asarray(y_true, bool)
     y_pred = np.asarray(y_pred, bool)
     tp = (y_true & y_pred).sum(axis=0)
