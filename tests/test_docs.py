@@ -44,6 +44,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.initializers",
     "rnnkit.losses",
     "rnnkit.metrics",
+    "rnnkit.optimizers",
 ]
 
 

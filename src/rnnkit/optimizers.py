@@ -115,7 +115,21 @@ class RowSparse:
 
 
 def to_dense(grad) -> np.ndarray:
-    """A gradient as a dense array (an array is returned as it is)."""
+    """A gradient as a dense array (an array is returned as it is).
+
+    Args:
+        grad: an array or a ``RowSparse``.
+
+    Returns:
+        The dense array.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import RowSparse, to_dense
+        >>> to_dense(RowSparse([1], [[1.0]], (2, 1)))
+        array([[0.],
+               [1.]])
+    """
     return grad.to_dense() if isinstance(grad, RowSparse) else grad
 
 
@@ -150,11 +164,28 @@ def _fused_adam(p, g, m, v):
 class Optimizer:
     """Base class. Subclasses implement ``_update(i, param, grad, lr)``.
 
+    ``apply(params, grads)`` makes one update of the weights in place; the slot arrays
+    (moments, accumulators) are made at the first call, one per weight.
+
     Args:
-        learning_rate: step size (``lr`` is accepted as an alias).
-        clipnorm: cap on each gradient tensor's L2 norm.
-        global_clipnorm: cap on the L2 norm of all gradients together.
-        clipvalue: cap on each gradient element's absolute value.
+        learning_rate: step size, a positive number; default None, the class's default
+            (0.001; SGD's 0.01).
+        clipnorm: cap on each gradient tensor's L2 norm, default None (no cap).
+        clipvalue: cap on each gradient element's absolute value, default None.
+        global_clipnorm: cap on the L2 norm of all gradients together, default None.
+        lr: alias of ``learning_rate``, default None.
+
+    Raises:
+        TypeError: an argument that is not a number, or an unknown keyword argument.
+        ValueError: an argument out of its range, or both ``learning_rate`` and ``lr``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import SGD
+        >>> p = np.array([1.0, 2.0])
+        >>> SGD(learning_rate=0.1, clipnorm=1.0).apply([p], [np.array([3.0, -4.0])])
+        >>> p
+        array([0.94, 2.08])
     """
 
     name = "optimizer"
@@ -296,7 +327,20 @@ _NORM_CHUNK = 1 << 16  # elements squared in float64 at a time
 def global_norm(grads) -> float:
     """The L2 norm of all gradients together, accumulated in float64. Large float32
     gradients (an embedding's) are squared a chunk at a time, so that no float64 copy
-    of a whole gradient is made (it was the peak of a training step's memory)."""
+    of a whole gradient is made (it was the peak of a training step's memory).
+
+    Args:
+        grads: arrays or ``RowSparse`` gradients (only their ``values`` are read).
+
+    Returns:
+        The norm, a float.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import global_norm
+        >>> global_norm([np.array([3.0]), np.array([4.0])])
+        5.0
+    """
     total = 0.0
     for g in grads:
         flat = np.ravel(g.values if isinstance(g, RowSparse) else g)
@@ -308,7 +352,27 @@ def global_norm(grads) -> float:
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, Keras's form:
-    v ← momentum·v - lr·g;  p ← p + v  (Nesterov: p ← p + momentum·v - lr·g)."""
+    v ← momentum·v - lr·g;  p ← p + v  (Nesterov: p ← p + momentum·v - lr·g).
+
+    Args:
+        learning_rate: default None, 0.01.
+        momentum: in [0, 1), default 0 (no velocity kept).
+        nesterov: Nesterov's form of the momentum update, default False.
+        **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
+            ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
+
+    Raises:
+        TypeError: an argument that is not a number, or an unknown keyword argument.
+        ValueError: an argument out of its range, or both ``learning_rate`` and ``lr``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import SGD
+        >>> p = np.array([1.0, 2.0])
+        >>> SGD(learning_rate=0.1, momentum=0.9).apply([p], [np.array([3.0, -4.0])])
+        >>> p
+        array([0.7, 2.4])
+    """
 
     name = "sgd"
     default_lr = 0.01
@@ -352,7 +416,27 @@ class SGD(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """a ← ρ·a + (1-ρ)·g²;  p ← p - lr·g / (√a + ε)."""
+    """a ← ρ·a + (1-ρ)·g²;  p ← p - lr·g / (√a + ε).
+
+    Args:
+        learning_rate: default None, 0.001.
+        rho: the decay of the mean square, in [0, 1), default 0.9.
+        epsilon: default 1e-7.
+        **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
+            ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
+
+    Raises:
+        TypeError: an argument that is not a number, or an unknown keyword argument.
+        ValueError: an argument out of its range, or both ``learning_rate`` and ``lr``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import RMSprop
+        >>> p = np.array([1.0, 2.0])
+        >>> RMSprop(learning_rate=0.1).apply([p], [np.array([3.0, -4.0])])
+        >>> np.round(p, 4)
+        array([0.6838, 2.3162])
+    """
 
     name = "rmsprop"
 
@@ -391,7 +475,27 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """a ← a + g²;  p ← p - lr·g / (√a + ε), a starting at 0.1 (Keras)."""
+    """a ← a + g²;  p ← p - lr·g / (√a + ε), a starting at 0.1 (Keras).
+
+    Args:
+        learning_rate: default None, 0.001.
+        initial_accumulator_value: a's starting value, default 0.1.
+        epsilon: default 1e-7.
+        **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
+            ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
+
+    Raises:
+        TypeError: an argument that is not a number, or an unknown keyword argument.
+        ValueError: an argument out of its range, or both ``learning_rate`` and ``lr``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import Adagrad
+        >>> p = np.array([1.0, 2.0])
+        >>> Adagrad(learning_rate=0.1).apply([p], [np.array([3.0, -4.0])])
+        >>> np.round(p, 4)
+        array([0.9006, 2.0997])
+    """
 
     name = "adagrad"
 
@@ -442,7 +546,30 @@ class Adam(Optimizer):
     the Keras form weighs 1/√(1-β2^t) times more (about 30x at the first step): with
     PyTorch's settings (ε = 1e-8) a model learns faster at first in that form (tiny
     Shakespeare LSTM, docs/language-models.md). Use it, with ``epsilon=1e-8``, to match
-    a PyTorch run."""
+    a PyTorch run.
+
+    Args:
+        learning_rate: default None, 0.001.
+        beta_1: the first moment's decay, in [0, 1), default 0.9.
+        beta_2: the second moment's decay, in [0, 1), default 0.999.
+        epsilon: default 1e-7.
+        epsilon_form: ``"keras"`` (default) or ``"torch"``, where ε is added.
+        **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
+            ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
+
+    Raises:
+        TypeError: an argument that is not a number, or an unknown keyword argument.
+        ValueError: an argument out of its range, an unknown ``epsilon_form``, or both
+            ``learning_rate`` and ``lr``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.optimizers import Adam
+        >>> p = np.array([1.0, 2.0])
+        >>> Adam(learning_rate=0.1).apply([p], [np.array([3.0, -4.0])])
+        >>> np.round(p, 4)
+        array([0.9, 2.1])
+    """
 
     name = "adam"
     EPSILON_FORMS = ("keras", "torch")
@@ -546,6 +673,9 @@ class LazyAdam(Adam):
     large vocabularies. Dense gradients (every other weight) get Adam's update. It
     takes :class:`Adam`'s arguments.
 
+    Args:
+        **kwargs: :class:`Adam`'s arguments.
+
     Example:
         >>> model.compile(optimizer=LazyAdam(learning_rate=1e-3), loss="...")  # doctest: +SKIP
         >>> model.compile(optimizer="lazy_adam", loss="...")  # doctest: +SKIP
@@ -584,8 +714,21 @@ _REGISTRY = {
 def get(identifier) -> Optimizer:
     """An optimizer from a name (``"adam"``) or an instance.
 
+    Args:
+        identifier: an ``Optimizer`` (returned as is) or a name, case-insensitive
+            (``"sgd"``, ``"rmsprop"``, ``"adagrad"``, ``"adam"``, ``"lazy_adam"``: a new
+            instance with the defaults).
+
+    Returns:
+        The optimizer.
+
     Raises:
         ValueError: for an unknown name, listing the known ones.
+
+    Example:
+        >>> from rnnkit import optimizers
+        >>> optimizers.get("Adam").learning_rate
+        0.001
     """
     if isinstance(identifier, Optimizer):
         return identifier
@@ -598,10 +741,41 @@ def get(identifier) -> Optimizer:
 
 
 def serialize(opt: Optimizer) -> dict:
+    """The config dict an optimizer is saved as, the one ``deserialize`` reads back
+    (the settings only: the slots and step count are ``state()``'s).
+
+    Args:
+        opt: an ``Optimizer``.
+
+    Returns:
+        ``{"class_name": opt.name, "config": opt.get_config()}``.
+
+    Example:
+        >>> from rnnkit import optimizers
+        >>> optimizers.serialize(optimizers.SGD(0.1))["config"]["learning_rate"]
+        0.1
+    """
     return {"class_name": opt.name, "config": opt.get_config()}
 
 
 def deserialize(spec: dict) -> Optimizer:
+    """A new optimizer from a ``serialize`` dict.
+
+    Args:
+        spec: ``{"class_name": name, "config": {...}}``.
+
+    Returns:
+        The optimizer, with no slots and step count 0.
+
+    Raises:
+        ValueError: an unknown ``class_name`` (or a config value out of range).
+
+    Example:
+        >>> from rnnkit import optimizers
+        >>> spec = {"class_name": "adam", "config": {"learning_rate": 0.01}}
+        >>> optimizers.deserialize(spec).learning_rate
+        0.01
+    """
     cls = _REGISTRY.get(spec.get("class_name"))
     if cls is None:
         raise ValueError(f"Unknown optimizer {spec.get('class_name')!r}.")
