@@ -45,6 +45,14 @@ DOCUMENTED_MODULES = [
     "rnnkit.losses",
     "rnnkit.metrics",
     "rnnkit.optimizers",
+    "rnnkit.layers.core",
+    "rnnkit.layers.pooling",
+    "rnnkit.layers.convolutional",
+    "rnnkit.layers.normalization",
+    "rnnkit.layers.embedding",
+    "rnnkit.layers.attention",
+    "rnnkit.layers.wrappers",
+    "rnnkit.layers.input_layer",
 ]
 
 

@@ -95,6 +95,13 @@ class DotAttention(_Attention):
         score: ``"dot"`` — e_ij = q_i·v_j (query and values of equal size), or
             ``"general"`` — e_ij = q_i·W·v_j with a learned W (dq, dv).
         scale: multiply dot scores by 1/sqrt(d) (scaled dot product). Default False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> query, values = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+        >>> layers.DotAttention(scale=True)([query, values]).shape
+        (2, 3, 4)
     """
 
     def __init__(
@@ -149,6 +156,13 @@ class BahdanauAttention(_Attention):
 
     Args:
         units: size of the hidden scoring layer, a positive int.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> query, values = np.ones((2, 3, 4)), np.ones((2, 5, 6))
+        >>> layers.BahdanauAttention(8)([query, values]).shape
+        (2, 3, 6)
     """
 
     def __init__(self, units: int, kernel_initializer="glorot_uniform", **kwargs):

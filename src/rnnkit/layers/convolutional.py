@@ -36,7 +36,25 @@ def _one_int(value, argument: str) -> int:
 
 
 def conv_output_length(length, kernel_size: int, padding: str, stride: int, dilation: int = 1):
-    """The number of output steps for ``length`` input steps (None stays None)."""
+    """The number of output steps for ``length`` input steps (None stays None).
+
+    Args:
+        length: the number of input steps, or None.
+        kernel_size: the window length.
+        padding: ``"valid"``, ``"same"`` or ``"causal"`` (any other value is read as
+            ``"valid"``: ``Conv1D`` checks it before).
+        stride: the step between windows.
+        dilation: the spacing of the window's taps, default 1.
+
+    Returns:
+        The number of output steps (0 when the window is longer than the padded input),
+        or None.
+
+    Example:
+        >>> from rnnkit.layers.convolutional import conv_output_length
+        >>> conv_output_length(10, 3, "valid", 1), conv_output_length(10, 3, "same", 2)
+        (8, 5)
+    """
     if length is None:
         return None
     span = dilation * (kernel_size - 1) + 1
@@ -49,7 +67,24 @@ def conv_output_length(length, kernel_size: int, padding: str, stride: int, dila
 
 def conv_padding(length: int, kernel_size: int, padding: str, stride: int, dilation: int = 1):
     """(steps added before, steps added after) for ``padding``, as TensorFlow / Keras:
-    "same" puts the odd step after."""
+    "same" puts the odd step after.
+
+    Args:
+        length: the number of input steps.
+        kernel_size: the window length.
+        padding: ``"valid"``, ``"same"`` or ``"causal"`` (any other value is read as
+            ``"valid"``: ``Conv1D`` checks it before).
+        stride: the step between windows.
+        dilation: the spacing of the window's taps, default 1.
+
+    Returns:
+        (before, after), ints.
+
+    Example:
+        >>> from rnnkit.layers.convolutional import conv_padding
+        >>> conv_padding(10, 4, "same", 1), conv_padding(10, 3, "causal", 1, dilation=2)
+        ((1, 2), (4, 0))
+    """
     span = dilation * (kernel_size - 1) + 1
     if padding == "causal":
         return span - 1, 0

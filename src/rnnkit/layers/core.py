@@ -21,6 +21,12 @@ class Dense(Layer):
         use_bias: default True.
         kernel_initializer: default ``"glorot_uniform"``.
         bias_initializer: default ``"zeros"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.Dense(5)(np.ones((2, 3, 4), np.float32)).shape
+        (2, 3, 5)
     """
 
     supports_masking = True
@@ -125,6 +131,14 @@ class TiedDense(Dense):
             run backward after this layer, as in any Sequential language model).
         activation: default ``"softmax"``.
         use_bias: default True.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> embedding = layers.Embedding(10, 4)
+        >>> h = embedding(np.array([[1, 2]]))
+        >>> layers.TiedDense(embedding)(h).shape
+        (1, 2, 10)
     """
 
     def __init__(self, embedding, activation="softmax", use_bias: bool = True, **kwargs):
@@ -172,6 +186,12 @@ class Activation(Layer):
 
     Args:
         activation: the name (see :mod:`rnnkit.activations`) or an activation.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.Activation("relu")(np.array([[-1.0, 2.0]]))
+        array([[0., 2.]])
     """
 
     supports_masking = True
@@ -206,6 +226,12 @@ class Dropout(Layer):
         noise_shape: optional shape of the mask, broadcast over the input; e.g.
             ``(None, 1, features)`` drops the same features at every step.
         seed: optional int for this layer's generator.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.Dropout(0.5)(np.ones((1, 4)))  # not training: the identity
+        array([[1., 1., 1., 1.]])
     """
 
     supports_masking = True
@@ -240,7 +266,18 @@ class Dropout(Layer):
 
 class SpatialDropout1D(Dropout):
     """Dropout of whole feature channels of (batch, time, features): one mask per
-    sequence, the same at every step (Keras's SpatialDropout1D)."""
+    sequence, the same at every step (Keras's SpatialDropout1D).
+
+    Args:
+        rate: the fraction of channels dropped, in [0, 1).
+        seed: optional int for this layer's generator.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.SpatialDropout1D(0.5)(np.ones((2, 3, 4))).shape
+        (2, 3, 4)
+    """
 
     def __init__(self, rate: float, seed=None, **kwargs):
         super().__init__(rate, noise_shape=None, seed=seed, **kwargs)
@@ -259,6 +296,12 @@ class Flatten(Layer):
     """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b).
 
     Backward reshapes the gradient back to the input's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.Flatten()(np.ones((2, 3, 4))).shape
+        (2, 12)
     """
 
     def forward(self, x, training=False, mask=None):
@@ -279,6 +322,12 @@ class RepeatVector(Layer):
 
     Args:
         n: the number of repeats, a positive int.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.RepeatVector(3)(np.ones((2, 4))).shape
+        (2, 3, 4)
     """
 
     def __init__(self, n: int, **kwargs):
@@ -307,7 +356,18 @@ class RepeatVector(Layer):
 
 class Masking(Layer):
     """Masks time steps whose features all equal ``mask_value``; later recurrent
-    layers skip them (the state is carried) and the loss ignores them."""
+    layers skip them (the state is carried) and the loss ignores them.
+
+    Args:
+        mask_value: the value that marks a padded step, default 0.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> x = np.array([[[0.0, 0.0], [1.0, 2.0]]])
+        >>> layers.Masking()(x).shape  # the output is the input; the mask goes along
+        (1, 2, 2)
+    """
 
     supports_masking = True
 
@@ -336,6 +396,11 @@ class Masking(Layer):
 class ReLU(Activation):
     """max(x, 0) as a layer (Keras's ``ReLU`` with its defaults: no max_value, no
     negative slope, threshold 0).
+
+    Args:
+        max_value: None only (accepted for Keras's signature).
+        negative_slope: 0 only.
+        threshold: 0 only.
 
     Raises:
         ValueError: another max_value, negative_slope or threshold.

@@ -35,7 +35,14 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     """Max over the time axis of (batch, time, features), skipping masked steps:
     (batch, time, features) -> (batch, features). A sample whose steps are all masked
     pools over all of them. Backward sends each output's gradient to the step that held
-    the maximum."""
+    the maximum.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.GlobalMaxPooling1D()(np.arange(6.0).reshape(1, 3, 2))
+        array([[4., 5.]])
+    """
 
     def forward(self, x, training=False, mask=None):
         valid = self._valid(x, mask)[:, :, None]
@@ -65,7 +72,14 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """Mean over the unmasked steps of (batch, time, features): (batch, time,
     features) -> (batch, features). A sample whose steps are all masked averages all of
-    them. Backward shares each output's gradient equally among the steps counted."""
+    them. Backward shares each output's gradient equally among the steps counted.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.GlobalAveragePooling1D()(np.arange(6.0).reshape(1, 3, 2))
+        array([[2., 3.]])
+    """
 
     def forward(self, x, training=False, mask=None):
         valid = self._valid(x, mask).astype(x.dtype)
@@ -78,7 +92,14 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
 class GlobalMaxAveragePooling1D(_GlobalPooling1D):
     """Max and mean over time, concatenated: (batch, 2·features). Not a Keras layer;
-    the usual "concat pooling" head of a text classifier in one Sequential step."""
+    the usual "concat pooling" head of a text classifier in one Sequential step.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.GlobalMaxAveragePooling1D()(np.arange(6.0).reshape(1, 3, 2))
+        array([[4., 5., 2., 3.]])
+    """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

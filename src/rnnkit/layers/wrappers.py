@@ -22,6 +22,12 @@ class Bidirectional(Layer):
 
     With ``return_sequences`` the backward layer's outputs are flipped back so that
     position t of both halves describes input step t.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.Bidirectional(layers.LSTM(3))(np.ones((2, 5, 4), np.float32)).shape
+        (2, 6)
     """
 
     supports_masking = True
@@ -178,6 +184,15 @@ class TimeDistributed(Layer):
     """Applies a layer to every time step: (batch, time, ...) -> (batch, time, ...).
 
     The wrapped layer sees batch·time samples; its weights are shared across steps.
+
+    Args:
+        layer: the layer applied at each step.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> layers.TimeDistributed(layers.Dense(5))(np.ones((2, 3, 4), np.float32)).shape
+        (2, 3, 5)
     """
 
     supports_masking = True
