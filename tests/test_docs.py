@@ -53,6 +53,10 @@ DOCUMENTED_MODULES = [
     "rnnkit.layers.attention",
     "rnnkit.layers.wrappers",
     "rnnkit.layers.input_layer",
+    "rnnkit.preprocessing.text",
+    "rnnkit.preprocessing.sequence",
+    "rnnkit.generation",
+    "rnnkit.wrappers.scikit_learn",
 ]
 
 

@@ -39,7 +39,26 @@ def _check_sampling(temperature, top_k, top_p):
 def filter_probs(probs: np.ndarray, temperature=1.0, top_k=None, top_p=None) -> np.ndarray:
     """Reshape a probability vector for sampling: temperature (p^(1/T), renormalised),
     then keep the ``top_k`` most likely, then the smallest set whose mass reaches
-    ``top_p`` (nucleus sampling, Holtzman et al. 2020)."""
+    ``top_p`` (nucleus sampling, Holtzman et al. 2020).
+
+    Args:
+        probs: 1-D probability vector (need not be normalised).
+        temperature: a positive number, default 1 (unchanged); below 1 sharpens.
+        top_k: a positive int, default None (no cut). Ties with the k-th value are kept.
+        top_p: a number in (0, 1], default None (no cut).
+
+    Returns:
+        A new float64 probability vector summing to 1.
+
+    Raises:
+        ValueError: a bad ``temperature``, ``top_k`` or ``top_p``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.generation import filter_probs
+        >>> filter_probs(np.array([0.5, 0.3, 0.2]), top_k=2)
+        array([0.625, 0.375, 0.   ])
+    """
     _check_sampling(temperature, top_k, top_p)
     logp = np.log(np.clip(np.asarray(probs, np.float64), 1e-300, None)) / temperature
     p = np.exp(logp - logp.max())
@@ -92,12 +111,26 @@ def generate(
         length: number of tokens to generate.
         temperature, top_k, top_p: sampling controls (see :func:`filter_probs`).
         greedy: take the most likely token each step (ignores the sampling controls).
-        seed: int or Generator; the same seed gives the same sample.
-        stop_id: stop early after generating this id.
+        seed: int or Generator, default None; the same seed gives the same sample.
+        stop_id: stop early after generating this id, default None.
+
+    Defaults: ``temperature=1.0``, ``top_k=None``, ``top_p=None``, ``greedy=False``.
+
     Returns:
         The generated ids (without the prompt).
+
     Raises:
         ValueError: an empty prompt, a bad length or bad sampling controls.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.generation import generate
+        >>> def step(tokens, states):  # a toy model: always the next id, mod 4
+        ...     return np.eye(4)[(tokens + 1) % 4], states
+        >>> generate(step, [0], 3, greedy=True)
+        [1, 2, 3]
+        >>> generate(step, [0], 5, greedy=True, stop_id=2)
+        [1, 2]
     """
     prompt = [int(i) for i in prompt_ids]
     if not prompt:
@@ -221,7 +254,28 @@ def beam_search(
 
 def greedy_batch(model, first_tokens, length: int, states=None, stop_id=None) -> np.ndarray:
     """Greedy decoding of a whole batch at once: ``first_tokens`` (batch,) start every
-    sequence; returns (batch, length) ids — after ``stop_id`` a row keeps emitting it."""
+    sequence; returns (batch, length) ids — after ``stop_id`` a row keeps emitting it.
+
+    Args:
+        model: a built Sequential that can :meth:`~Sequential.step`, or a step function
+            ``(tokens, states) -> (probs, states)``.
+        first_tokens: (batch,) ids, the first input of each row.
+        length: the number of tokens generated per row.
+        states: the recurrent states to start from, default None (zeros).
+        stop_id: the id that ends a row, default None.
+
+    Returns:
+        An int64 array (batch, length).
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.generation import greedy_batch
+        >>> def step(tokens, states):  # a toy model: always the next id, mod 4
+        ...     return np.eye(4)[(tokens + 1) % 4], states
+        >>> greedy_batch(step, [0, 2], 4, stop_id=3)
+        array([[1, 2, 3, 3],
+               [3, 3, 3, 3]])
+    """
     step = _stepper(model)
     tokens = np.asarray(first_tokens)
     out = np.empty((len(tokens), length), np.int64)

@@ -104,13 +104,33 @@ def stream_windows(tokens, batch_size: int, window: int):
     Row ``i`` of batch ``j`` continues row ``i`` of batch ``j - 1``, so
     ``fit(x, y, batch_size=batch_size, shuffle=False)`` with stateful recurrent
     layers carries each stream's state across windows while BPTT stops at window
-    edges (truncated BPTT with k1 = k2 = window).
+    edges (truncated BPTT with k1 = k2 = window). The tokens that do not fill a whole
+    window at the end of each stream are dropped.
+
+    Args:
+        tokens: one 1-D stream of token ids.
+        batch_size: the number of parallel streams, a positive int.
+        window: the steps per window, a positive int.
 
     Returns:
-        ``(x, y)``, both (n_windows · batch_size, window) int arrays; y is x shifted
-        by one token (the next-token targets).
+        ``(x, y)``, both (n_windows · batch_size, window) arrays of ``tokens``' dtype;
+        y is x shifted by one token (the next-token targets).
+
     Raises:
-        ValueError: a stream too short for one window per row.
+        ValueError: ``tokens`` not 1-D, ``batch_size`` or ``window`` not a positive int,
+            or a stream too short for one window per row.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.preprocessing.sequence import stream_windows
+        >>> x, y = stream_windows(np.arange(9), batch_size=2, window=2)
+        >>> x
+        array([[0, 1],
+               [4, 5],
+               [2, 3],
+               [6, 7]])
+        >>> y[0]
+        array([1, 2])
     """
     tokens = np.asarray(tokens)
     if tokens.ndim != 1:

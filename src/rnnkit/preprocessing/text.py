@@ -16,7 +16,26 @@ DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 def text_to_word_sequence(
     text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " "
 ) -> list[str]:
-    """Lower-case, replace every filter character by ``split``, split, drop empties."""
+    """Lower-case, replace every filter character by ``split``, split, drop empties.
+
+    Args:
+        text: the text.
+        filters: characters replaced by ``split``, default Keras's punctuation, tab
+            and newline (``DEFAULT_FILTERS``).
+        lower: lower-case the text first, default True.
+        split: the word separator, default a space.
+
+    Returns:
+        The words, in order.
+
+    Raises:
+        TypeError: ``text`` is not a str.
+
+    Example:
+        >>> from rnnkit.preprocessing.text import text_to_word_sequence
+        >>> text_to_word_sequence("Hello, World!  hello")
+        ['hello', 'world', 'hello']
+    """
     if not isinstance(text, str):
         raise TypeError(
             f"Received an invalid value for argument text, expected a str, got "
@@ -46,7 +65,7 @@ class Tokenizer:
         >>> tok = Tokenizer(num_words=100, oov_token="<unk>")
         >>> tok.fit_on_texts(["Dog scares Cat.", "Cat scares Mouse."])
         >>> tok.texts_to_sequences(["Mouse scares Dog"])
-        [[5, 3, 4]]
+        [[5, 2, 4]]
     """
 
     def __init__(

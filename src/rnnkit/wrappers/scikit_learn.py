@@ -109,7 +109,40 @@ class KerasClassifier(_BaseWrapper):
     """A classifier: y as class labels (any hashable values) or one-hot rows.
 
     ``predict`` returns labels from ``classes_``; ``predict_proba`` the model's
-    probabilities; ``score`` the accuracy.
+    probabilities (a single sigmoid output becomes two columns); ``score`` the
+    accuracy. With a categorical cross-entropy loss the labels are one-hot encoded
+    for the model, otherwise passed as integer ids.
+
+    Args:
+        build_fn: a function that builds and compiles a model, called at each ``fit``
+            with the parameters its signature names; default None (``fit`` then
+            raises).
+        **sk_params: ``build_fn``'s parameters, ``fit``'s (``epochs``, ``batch_size``,
+            ``verbose``, ``callbacks``, ``validation_split``, ...) and ``random_state``
+            (an int: ``rnnkit.backend.set_random_seed`` before each build).
+
+    Raises:
+        TypeError: ``build_fn`` not callable, or ``random_state`` not an int.
+        ValueError: a parameter neither ``build_fn`` nor ``fit`` takes; at ``fit``, a
+            ``build_fn`` that is None or does not return a compiled model.
+        RuntimeError: ``predict`` or ``score`` before ``fit``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.wrappers.scikit_learn import KerasClassifier
+        >>> def build(units=4):
+        ...     model = Sequential([layers.Input((3, 2)), layers.SimpleRNN(units),
+        ...                         layers.Dense(2, activation="softmax")])
+        ...     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        ...     return model
+        >>> x = np.random.default_rng(0).random((8, 3, 2)).astype("float32")
+        >>> clf = KerasClassifier(build_fn=build, units=4, epochs=1, verbose=0)
+        >>> clf.fit(x, np.array(["a", "b"] * 4)).classes_
+        array(['a', 'b'], dtype='<U1')
+        >>> clf.predict(x[:2]).shape
+        (2,)
     """
 
     _estimator_type = "classifier"
@@ -155,7 +188,39 @@ class KerasClassifier(_BaseWrapper):
 
 
 class KerasRegressor(_BaseWrapper):
-    """A regressor: ``predict`` returns the model's outputs; ``score`` is R²."""
+    """A regressor: ``predict`` returns the model's outputs; ``score`` is R².
+
+    A single output column is returned as a 1-D array; R² is averaged over the
+    output columns.
+
+    Args:
+        build_fn: a function that builds and compiles a model, called at each ``fit``
+            with the parameters its signature names; default None (``fit`` then
+            raises).
+        **sk_params: ``build_fn``'s parameters, ``fit``'s (``epochs``, ``batch_size``,
+            ``verbose``, ``callbacks``, ``validation_split``, ...) and ``random_state``
+            (an int: ``rnnkit.backend.set_random_seed`` before each build).
+
+    Raises:
+        TypeError: ``build_fn`` not callable, or ``random_state`` not an int.
+        ValueError: a parameter neither ``build_fn`` nor ``fit`` takes; at ``fit``, a
+            ``build_fn`` that is None or does not return a compiled model.
+        RuntimeError: ``predict`` or ``score`` before ``fit``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.wrappers.scikit_learn import KerasRegressor
+        >>> def build():
+        ...     model = Sequential([layers.Input((3, 2)), layers.SimpleRNN(4), layers.Dense(1)])
+        ...     model.compile(optimizer="adam", loss="mse")
+        ...     return model
+        >>> x = np.random.default_rng(0).random((8, 3, 2)).astype("float32")
+        >>> reg = KerasRegressor(build_fn=build, epochs=1, verbose=0, random_state=0)
+        >>> reg.fit(x, np.arange(8.0)).predict(x).shape
+        (8,)
+    """
 
     _estimator_type = "regressor"
 
