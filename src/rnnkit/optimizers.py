@@ -752,8 +752,10 @@ def serialize(opt: Optimizer) -> dict:
 
     Example:
         >>> from rnnkit import optimizers
-        >>> optimizers.serialize(optimizers.SGD(0.1))["config"]["learning_rate"]
-        0.1
+        >>> spec = optimizers.serialize(optimizers.SGD(0.1))
+        >>> config = spec["config"]
+        >>> spec["class_name"], config["learning_rate"], config["momentum"]
+        ('sgd', 0.1, 0.0)
     """
     return {"class_name": opt.name, "config": opt.get_config()}
 
