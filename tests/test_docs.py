@@ -57,6 +57,12 @@ DOCUMENTED_MODULES = [
     "rnnkit.preprocessing.sequence",
     "rnnkit.generation",
     "rnnkit.wrappers.scikit_learn",
+    "rnnkit.utils.gradient_check",
+    "rnnkit.utils.io",
+    "rnnkit.utils.linalg",
+    "rnnkit.utils.np_utils",
+    "rnnkit.utils.timeseries",
+    "rnnkit.utils.validation",
 ]
 
 

@@ -12,7 +12,20 @@ import numpy as np
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """‖a - n‖ / max(‖a‖ + ‖n‖, 1e-30): 0 for identical arrays, 1 for opposite ones."""
+    """‖a - n‖ / max(‖a‖ + ‖n‖, 1e-30): 0 for identical arrays, 1 for opposite ones.
+
+    Args:
+        analytic, numeric: arrays of one shape (read as float64).
+
+    Returns:
+        The relative error, a float.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.utils.gradient_check import relative_error
+        >>> relative_error(np.array([1.0]), np.array([-1.0]))
+        1.0
+    """
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
     denom = max(float(np.linalg.norm(a) + np.linalg.norm(n)), 1e-30)
@@ -20,7 +33,25 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 
 def numerical_gradient(f: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """dF/d(array) by central differences, perturbing ``array`` in place."""
+    """dF/d(array) by central differences, perturbing ``array`` in place.
+
+    Each entry is restored after its two evaluations, so ``array`` ends as it began.
+
+    Args:
+        f: a function of no arguments that reads ``array`` and returns a float.
+        array: the float array to perturb (float64 for a meaningful check).
+        eps: the step, default 1e-6.
+
+    Returns:
+        A float64 array of ``array``'s shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.utils.gradient_check import numerical_gradient
+        >>> w = np.array([1.0, 2.0])
+        >>> np.round(numerical_gradient(lambda: float(np.sum(w**2)), w), 6)
+        array([2., 4.])
+    """
     grad = np.zeros(array.shape, dtype=np.float64)
     for idx in np.ndindex(array.shape):  # index the array itself: works for any layout
         old = array[idx]
@@ -55,8 +86,30 @@ def check_layer(
     the layer returns a list). ``before_forward`` runs before every forward pass, e.g.
     to re-seed dropout so every pass draws the same mask.
 
+    Args:
+        layer: the layer, built on ``x``'s shape if it is not yet (float64 weights for
+            a meaningful check).
+        x: the input batch; a float input is copied as float64, an integer one (token
+            ids) is used as is.
+        forward_kwargs: keyword arguments of every ``layer.forward`` call, default None;
+            an ``initial_state`` there is checked too.
+        before_forward: a function of no arguments run before every forward pass,
+            default None.
+        check_input: check the gradient of ``x`` too, default True.
+        eps: the central-difference step, default 1e-6.
+        seed: seeds R, default 0.
+
     Returns:
         ``{"x": err, "<weight name>": err, ..., "initial_state/<i>": err}``.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.utils.gradient_check import check_layer
+        >>> x = np.random.default_rng(0).standard_normal((2, 3))
+        >>> errors = check_layer(layers.Dense(2, dtype="float64"), x)
+        >>> sorted(errors), max(errors.values()) < 1e-6
+        (['bias', 'kernel', 'x'], True)
     """
     kwargs = dict(forward_kwargs or {})
     rng = np.random.default_rng(seed)
@@ -97,7 +150,28 @@ def check_layer(
 
 
 def check_loss(loss, y_true, y_pred, *, sample_weight=None, mask=None, logits=False, eps=1e-6):
-    """Relative error of a loss's gradient w.r.t. y_pred (or the logits)."""
+    """Relative error of a loss's gradient w.r.t. y_pred (or the logits).
+
+    Args:
+        loss: a ``rnnkit.losses.Loss``.
+        y_true: the targets.
+        y_pred: the predictions (or logits), copied as float64.
+        sample_weight: default None.
+        mask: default None.
+        logits: check the fused from-logits gradient, default False.
+        eps: the central-difference step, default 1e-6.
+
+    Returns:
+        The relative error, a float.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import losses
+        >>> from rnnkit.utils.gradient_check import check_loss
+        >>> y_pred = np.random.default_rng(0).standard_normal((2, 3))
+        >>> check_loss(losses.MeanSquaredError(), np.zeros((2, 3)), y_pred) < 1e-8
+        True
+    """
     y_pred = np.array(y_pred, dtype=np.float64)
     _, grad = loss.value_and_grad(y_true, y_pred, sample_weight, mask, logits=logits)
 
@@ -108,7 +182,29 @@ def check_loss(loss, y_true, y_pred, *, sample_weight=None, mask=None, logits=Fa
 
 
 def check_model(model, x, y, *, sample_weight=None, eps=1e-6) -> dict[str, float]:
-    """Relative errors of a compiled model's weight gradients for its loss on (x, y)."""
+    """Relative errors of a compiled model's weight gradients for its loss on (x, y).
+
+    Args:
+        model: a compiled model (float64 weights for a meaningful check).
+        x: the inputs.
+        y: the targets.
+        sample_weight: default None.
+        eps: the central-difference step, default 1e-6.
+
+    Returns:
+        ``{"<weight name>": err, ...}`` over the trainable weights.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.utils.gradient_check import check_model
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(2, dtype="float64")])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x = np.random.default_rng(0).standard_normal((2, 3))
+        >>> max(check_model(model, x, np.zeros((2, 2))).values()) < 1e-6
+        True
+    """
     loss, _, _, grad, fused = model.compute_loss(x, y, sample_weight, training=False)
     model.backward(grad, from_logits=fused)
     analytic = [g.copy() for g in model.gradients()]

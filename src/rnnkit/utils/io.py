@@ -14,9 +14,23 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     """Open a temporary file beside ``path``; on success fsync it and rename it over
     ``path`` (atomic on POSIX and Windows); on failure remove it.
 
+    A reader never sees a half-written ``path``: it holds the old contents (or does
+    not exist) until the ``with`` block ends without an exception. The parent folder
+    is created if missing.
+
+    Args:
+        path: the file to write.
+        mode: the ``open`` mode, default ``"wb"`` (``"w"`` for text).
+        **open_kwargs: passed to ``open`` (``encoding=``, ...).
+
     Example:
-        >>> with atomic_write("model.rnnkit") as f:  # doctest: +SKIP
-        ...     f.write(data)
+        >>> import os, tempfile
+        >>> from rnnkit.utils.io import atomic_write
+        >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+        >>> with atomic_write(path, "w") as f:
+        ...     _ = f.write("hello")
+        >>> open(path).read(), os.listdir(os.path.dirname(path))
+        ('hello', ['notes.txt'])
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -100,6 +114,12 @@ def parse_json(
 
 def json_depth(value) -> int:
     """How deeply lists and dicts nest in ``value`` (a scalar is 0), without recursion.
+
+    Args:
+        value: parsed JSON (dicts, lists, scalars).
+
+    Returns:
+        The depth, an int.
 
     Example:
         >>> json_depth({"a": [1, [2]]})

@@ -12,8 +12,20 @@ def spectral_radius(matrix) -> float:
     when scipy is installed; otherwise, and for small or dense matrices, a dense
     eigendecomposition.
 
+    Args:
+        matrix: a square 2-D array (read as float64).
+
+    Returns:
+        The spectral radius, a float.
+
     Raises:
         ValueError: for a matrix that is not square.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.utils.linalg import spectral_radius
+        >>> spectral_radius(np.array([[0.0, 2.0], [0.5, 0.0]]))
+        1.0
     """
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:

@@ -26,6 +26,31 @@ class TimeseriesDataset:
     ``shuffle`` the windows come in the order Keras gives them (NumPy's
     ``RandomState(seed)`` permutation), and ``on_epoch_end`` draws a new order from the
     same seeded generator, as a reshuffling data set does every epoch.
+
+    Made by :func:`timeseries_dataset_from_array`, which checks the arguments; the
+    constructor takes them as they are.
+
+    Args:
+        data: the series, (steps, ...) array.
+        targets: one target per step of ``data``, or None.
+        positions: the start step of every window, in the order they are served.
+        sequence_length: the steps per window.
+        sampling_rate: the stride between a window's steps.
+        batch_size: windows per batch, or None (one window per item, without a batch
+            axis).
+        shuffle_rng: a ``numpy.random.RandomState`` for ``on_epoch_end``'s reshuffle,
+            default None (no reshuffle).
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.utils.timeseries import timeseries_dataset_from_array
+        >>> ds = timeseries_dataset_from_array(
+        ...     np.arange(10), np.arange(10), sequence_length=3, batch_size=4)
+        >>> len(ds)
+        2
+        >>> x, y = ds[0]
+        >>> x[1], y
+        (array([1, 2, 3]), array([0, 1, 2, 3]))
     """
 
     def __init__(
