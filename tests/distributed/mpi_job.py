@@ -2,7 +2,8 @@
 ``mpiexec -n N python mpi_job.py OUT MODE``; also run as one plain process (N = 1).
 
 MODE: "train" (writes losses and weights to OUT on rank 0), "resume" (the same with
-checkpoints, stopping after the first epoch and resuming), "raise" (rank 1 raises at its
+checkpoints, stopping after the first epoch and resuming), "first" and "continue" (those
+two halves in two runs, which may have different numbers of ranks), "raise" (rank 1 raises at its
 third batch), "kill" (rank 1 SIGKILLs itself), "mismatch" (rank 1 builds another model).
 """
 
@@ -54,10 +55,14 @@ def main(out, mode):
 
         callbacks.append(LambdaCallback(on_train_batch_end=fail))
     kwargs = dict(epochs=3, batch_size=8, verbose=0, callbacks=callbacks)
+    ckpt = os.path.join(os.path.dirname(out), "ckpt")
     if mode == "resume":
-        ckpt = os.path.join(os.path.dirname(out), "ckpt")
         mpi.fit(model, x, y, **{**kwargs, "epochs": 1}, checkpoint_dir=ckpt)
         model = build()
+        history = mpi.fit(model, x, y, **kwargs, checkpoint_dir=ckpt, resume=True)
+    elif mode == "first":  # one epoch, then stop (resumed by "continue")
+        history = mpi.fit(model, x, y, **{**kwargs, "epochs": 1}, checkpoint_dir=ckpt)
+    elif mode == "continue":
         history = mpi.fit(model, x, y, **kwargs, checkpoint_dir=ckpt, resume=True)
     else:
         history = mpi.fit(model, x, y, **kwargs)

@@ -53,6 +53,15 @@ def test_resume_on_two_ranks_matches_one_uninterrupted_process(tmp_path):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-8, atol=1e-10)
 
 
+def test_a_run_of_one_process_resumes_on_two_ranks(tmp_path):
+    one = _result(*_run(tmp_path, "train", ranks=1))
+    _result(*_run(tmp_path, "first", ranks=1))  # one epoch, checkpointed
+    resumed = _result(*_run(tmp_path, "continue", ranks=2))
+    np.testing.assert_allclose(resumed["loss"], one["loss"], rtol=1e-10)
+    for a, b in zip(resumed["weights"], one["weights"]):
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-8, atol=1e-10)
+
+
 def test_a_failing_rank_stops_all_ranks_and_is_named(tmp_path):
     proc, out = _run(tmp_path, "raise")
     assert proc.returncode != 0
