@@ -63,6 +63,8 @@ DOCUMENTED_MODULES = [
     "rnnkit.utils.np_utils",
     "rnnkit.utils.timeseries",
     "rnnkit.utils.validation",
+    "rnnkit.distributed.mpi",
+    "rnnkit.distributed.sweeps",
 ]
 
 

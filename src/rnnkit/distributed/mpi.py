@@ -71,7 +71,18 @@ def abort_on_uncaught_exception() -> None:
     """Make an uncaught exception on any rank end every rank (``MPI.Abort``), instead of
     leaving the others waiting in their next collective call forever. Installed when
     this module is imported under a launcher with more than one rank (as ``python -m
-    mpi4py script.py`` does for a whole script)."""
+    mpi4py script.py`` does for a whole script).
+
+    The hook chains to the previous ``sys.excepthook`` (which prints the traceback),
+    then prints ``rnnkit: rank R of N failed: ...`` and aborts.
+
+    Raises:
+        ImportError: mpi4py is not installed.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> mpi.abort_on_uncaught_exception()  # doctest: +SKIP
+    """
     previous = sys.excepthook
 
     def hook(kind, value, traceback):
@@ -97,6 +108,16 @@ class GradientReducer:
         comm: an mpi4py communicator (default ``MPI.COMM_WORLD``).
         check_every: in debug runs, every this many steps compare a hash of the weights
             across ranks and raise if they differ (0, the default: only at the end).
+
+    Raises:
+        ImportError: mpi4py is not installed.
+        ValueError: ``check_every`` is not a non-negative int.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> reducer = mpi.GradientReducer()  # doctest: +SKIP
+        >>> reducer.rank, reducer.size, reducer.is_root  # outside mpiexec  # doctest: +SKIP
+        (0, 1, True)
     """
 
     def __init__(self, comm=None, check_every: int = 0):
@@ -237,16 +258,26 @@ def fit(model, x=None, y=None, *, comm=None, check_every: int = 0, **fit_kwargs)
             every batch).
         comm: an mpi4py communicator (default ``MPI.COMM_WORLD``).
         check_every: compare the ranks' weights every this many steps (debugging); they
-            are compared at the end in any case.
+            are compared at the end in any case. Default 0.
         **fit_kwargs: as ``model.fit``; ``batch_size`` is the global batch.
+
+    On any error one rank prints ``rank R of N failed: ...`` and aborts all ranks.
+
     Returns:
         The History, the same on every rank.
+
     Raises:
+        ImportError: mpi4py is not installed.
         ValueError: the ranks' rnnkit versions or models differ (the rank is named), a
             batch too small to share, or ``BackupAndRestore`` among the callbacks (use
             ``checkpoint_dir`` and ``resume``, which rank 0 alone writes).
         RuntimeError: the ranks' weights diverged.
-    On any error one rank prints ``rank R of N failed: ...`` and aborts all ranks.
+
+    Example:
+        In a script run as ``mpiexec -n 4 python train.py``:
+
+        >>> from rnnkit.distributed import mpi
+        >>> history = mpi.fit(model, x, y, batch_size=64, epochs=10)  # doctest: +SKIP
     """
     reducer = GradientReducer(comm, check_every)
     try:
@@ -321,7 +352,16 @@ _LAUNCHER_LOCAL = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
 
 def launched_size() -> int:
     """How many ranks the MPI launcher started this process among (1 when it was not
-    started by ``mpiexec``), read from the launcher's environment without starting MPI."""
+    started by ``mpiexec``), read from the launcher's environment without starting MPI.
+
+    Returns:
+        The number of ranks, an int >= 1.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> mpi.launched_size() >= 1
+        True
+    """
     import os
 
     for name in _LAUNCHER_SIZE:
@@ -332,7 +372,19 @@ def launched_size() -> int:
 
 
 def local_size() -> int:
-    """How many ranks share this host (for the default thread count of each)."""
+    """How many ranks share this host (for the default thread count of each).
+
+    Read from the launcher's environment (Open MPI's, MPICH's, Slurm's); where it does
+    not say, ``launched_size()``.
+
+    Returns:
+        The number of ranks on this host, an int >= 1.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> mpi.local_size() <= mpi.launched_size()
+        True
+    """
     import os
 
     for name in _LAUNCHER_LOCAL:
@@ -345,7 +397,16 @@ def local_size() -> int:
 def active():
     """This module when this process is one of several MPI ranks (started by
     ``mpiexec -n N``, N > 1), else None: the jobs behind the command line ask it whether
-    to train data-parallel. Starts no MPI."""
+    to train data-parallel. Starts no MPI.
+
+    Returns:
+        This module, or None.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> (mpi.active() is None) == (mpi.launched_size() == 1)
+        True
+    """
     return sys.modules[__name__] if launched_size() > 1 else None
 
 
@@ -353,18 +414,54 @@ def abort_others(exit_code: int = 2) -> None:
     """End every rank (``MPI.Abort``) when this process, one of several ranks, stops on
     an error it has already reported: the command line calls it after its one-line
     message, so the other ranks do not wait for this one forever. Does nothing outside
-    ``mpiexec`` or with one rank."""
+    ``mpiexec`` or with one rank.
+
+    Args:
+        exit_code: the exit status of every rank, default 2.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> mpi.abort_others()  # outside mpiexec: nothing happens  # doctest: +SKIP
+    """
     if launched_size() > 1:
         _mpi().COMM_WORLD.Abort(exit_code)
 
 
 def rank() -> int:
-    """This process's rank in ``MPI.COMM_WORLD`` (0 without MPI launched)."""
+    """This process's rank in ``MPI.COMM_WORLD`` (0 without MPI launched).
+
+    Starts MPI (importing mpi4py does).
+
+    Returns:
+        The rank, an int.
+
+    Raises:
+        ImportError: mpi4py is not installed.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> mpi.rank()  # outside mpiexec  # doctest: +SKIP
+        0
+    """
     return _mpi().COMM_WORLD.Get_rank()
 
 
 def size() -> int:
-    """The number of ranks in ``MPI.COMM_WORLD``."""
+    """The number of ranks in ``MPI.COMM_WORLD``.
+
+    Starts MPI (importing mpi4py does); ``launched_size`` answers without it.
+
+    Returns:
+        The number of ranks, an int (1 outside ``mpiexec``).
+
+    Raises:
+        ImportError: mpi4py is not installed.
+
+    Example:
+        >>> from rnnkit.distributed import mpi
+        >>> mpi.size()  # outside mpiexec  # doctest: +SKIP
+        1
+    """
     return _mpi().COMM_WORLD.Get_size()
 
 

@@ -53,7 +53,18 @@ _THREAD_VARIABLES = (
 
 
 class TrialError(RuntimeError):
-    """A sweep trial failed: ``index`` and ``config`` name it; the cause is chained."""
+    """A sweep trial failed: ``index`` and ``config`` name it; the cause is chained.
+
+    Args:
+        index: the trial's position in the configs.
+        config: the trial's config.
+        cause: the exception the trial raised (its type and message go in this one's).
+
+    Example:
+        >>> from rnnkit.distributed.sweeps import TrialError
+        >>> print(TrialError(3, {"units": 8}, ValueError("boom")))
+        Trial 3 (config {'units': 8}) failed: ValueError: boom
+    """
 
     def __init__(self, index: int, config, cause: BaseException):
         self.index, self.config = index, config
@@ -77,10 +88,17 @@ def trial_environment(threads: int = 1) -> dict[str, str]:
 
     Args:
         threads: threads per trial, a positive int.
+
     Returns:
         A dict of environment variables (rnnkit's, OpenBLAS's, OpenMP's, MKL's, numba's).
+
     Raises:
         ValueError: ``threads`` is not a positive int.
+
+    Example:
+        >>> from rnnkit.distributed.sweeps import trial_environment
+        >>> trial_environment(2)["OPENBLAS_NUM_THREADS"]
+        '2'
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(
@@ -134,11 +152,26 @@ def search(estimator, x, y=None, client=None, **fit_params):
         x, y: the data, as for ``estimator.fit``.
         client: a ``dask.distributed.Client``; None uses the current default client.
         **fit_params: passed to ``estimator.fit``.
+
     Returns:
         The fitted estimator.
+
     Raises:
         ImportError: Dask or joblib is not installed.
         ValueError: there is no client to run on.
+
+    Example:
+        >>> import numpy as np
+        >>> from dask.distributed import Client
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from sklearn.model_selection import GridSearchCV
+        >>> from rnnkit.distributed.sweeps import search
+        >>> x = np.random.default_rng(0).standard_normal((20, 3))
+        >>> y = (x[:, 0] > 0).astype(int)
+        >>> grid = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2)
+        >>> with Client(processes=False) as client:  # doctest: +SKIP
+        ...     sorted(search(grid, x, y, client=client).best_params_)
+        ['C']
     """
     distributed = _require_distributed()
     import joblib
@@ -171,6 +204,16 @@ def run_trials(trial: Callable[[dict], Mapping], configs: Iterable[Mapping], cli
             returned something other than a mapping.
         TrialError: a trial raised, or its worker died (Dask's ``KilledWorker``); the
             error names the trial's index and config. The other trials are cancelled.
+        ImportError: Dask's ``distributed`` is not installed.
+
+    Example:
+        >>> from dask.distributed import Client
+        >>> from rnnkit.distributed.sweeps import run_trials
+        >>> def trial(config):
+        ...     return {"score": config["units"] * 2}
+        >>> with Client(processes=False) as client:  # doctest: +SKIP
+        ...     run_trials(trial, [{"units": 4}, {"units": 8}], client)
+        [{'score': 8}, {'score': 16}]
     """
     _require_distributed()
     if not callable(trial):
