@@ -65,6 +65,9 @@ DOCUMENTED_MODULES = [
     "rnnkit.utils.validation",
     "rnnkit.distributed.mpi",
     "rnnkit.distributed.sweeps",
+    "rnnkit.datasets.synthetic",
+    "rnnkit.datasets.tasks",
+    "rnnkit.datasets.seq2seq",
 ]
 
 

@@ -21,7 +21,23 @@ PAD, START, END = "\0", "\x02", "\x03"
 class CharTable:
     """Characters <-> ids for fixed-length encoding. Id 0 is padding; the start and
     end marks are characters \\x02 and \\x03. Unknown characters raise a ValueError
-    naming them (or map to ``unknown`` if one is given)."""
+    naming them (or map to ``unknown`` if one is given).
+
+    Args:
+        chars: the characters (any iterable; duplicates and the marks are dropped, the
+            rest sorted after the three marks).
+        unknown: the character unknown ones map to, default None (they raise); added
+            to the table if missing.
+
+    Example:
+        >>> from rnnkit.datasets.seq2seq import CharTable
+        >>> table = CharTable("0123456789+")
+        >>> ids = table.encode(["12+3"], length=6, end=True)
+        >>> ids
+        array([[5, 6, 3, 7, 2, 0]])
+        >>> table.decode(ids[0])
+        '12+3'
+    """
 
     def __init__(self, chars, unknown: str | None = None):
         chars = sorted(set(chars) - {PAD, START, END})
@@ -129,7 +145,24 @@ def _disjoint(make, n_train, n_test, rng, capacity=None, task="task"):
 
 def addition(n_train: int, n_test: int, digits: int = 3, seed=None):
     """ "535+61" -> "596": sums of two random integers of up to ``digits`` digits (the
-    Keras addition_rnn task). Returns (train, test) lists of (source, target) pairs."""
+    Keras addition_rnn task). Returns (train, test) lists of (source, target) pairs.
+
+    Args:
+        n_train, n_test: the number of pairs in each set, positive ints; no source in
+            the test set is one in the training set.
+        digits: the most digits of each operand, default 3.
+        seed: int, numpy Generator or None, default None.
+
+    Raises:
+        ValueError: a size that is not a positive int, or more pairs than the task has
+            (or than ``MAX_EXAMPLES``).
+
+    Example:
+        >>> from rnnkit.datasets.seq2seq import addition
+        >>> train, test = addition(3, 1, seed=0)
+        >>> train[0]
+        ('636+26', '662')
+    """
     positive_int(digits, "digits")
 
     def make(rng):
@@ -168,7 +201,28 @@ def _ordinal(n: int) -> str:
 
 def dates(n_train: int, n_test: int, seed=None, start_year: int = 1950, end_year: int = 2049):
     """Human-written dates in many formats -> ISO "1987-03-03" (translation-style
-    task). Two-digit years in the source are read as start_year..start_year+99."""
+    task). Two-digit years in the source are read as start_year..start_year+99.
+
+    Args:
+        n_train, n_test: the number of pairs in each set, positive ints; no source in
+            the test set is one in the training set.
+        seed: int, numpy Generator or None, default None.
+        start_year: the first year drawn, default 1950.
+        end_year: the last year drawn, default 2049.
+
+    Returns:
+        (train, test) lists of (source, target) pairs.
+
+    Raises:
+        ValueError: a size that is not a positive int, or more pairs than the task has
+            (or than ``MAX_EXAMPLES``).
+
+    Example:
+        >>> from rnnkit.datasets.seq2seq import dates
+        >>> train, test = dates(2, 1, seed=0)
+        >>> train[0]
+        ('24 January 2035', '2035-01-24')
+    """
     first = _dt.date(start_year, 1, 1).toordinal()
     last = _dt.date(end_year, 12, 31).toordinal()
 
@@ -193,7 +247,24 @@ DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 def number_tagging(n_train: int, n_test: int, seed=None, max_words: int = 6):
     """Many-to-many aligned: each character of a string of words is tagged B, I or O —
     the beginning of a number, inside a number, or outside one ("O" also for spaces).
-    Returns (train, test) lists of (text, tags) with len(tags) == len(text)."""
+    Returns (train, test) lists of (text, tags) with len(tags) == len(text).
+
+    Args:
+        n_train, n_test: the number of pairs in each set, positive ints; no source in
+            the test set is one in the training set.
+        seed: int, numpy Generator or None, default None.
+        max_words: the most words per text, default 6.
+
+    Raises:
+        ValueError: a size that is not a positive int, or more pairs than the task has
+            (or than ``MAX_EXAMPLES``).
+
+    Example:
+        >>> from rnnkit.datasets.seq2seq import number_tagging
+        >>> train, test = number_tagging(1, 1, seed=0, max_words=3)
+        >>> train[0]
+        ('307 1 shares', 'BIIOBOOOOOOO')
+    """
     words = ("cat", "dog", "sells", "buys", "the", "and", "kg", "of", "shares", "at", "mln")
 
     def make(rng):

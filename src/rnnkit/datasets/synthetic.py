@@ -19,12 +19,25 @@ def delayed_recall(
     ``delay`` steps hold random distractors; the target is the first symbol. A model
     must carry it through the whole sequence; chance accuracy is 1 / n_symbols.
 
+    Args:
+        n_samples: the number of sequences, a positive int.
+        delay: the number of distractor steps, a positive int.
+        n_symbols: the symbols to recall, default 4.
+        n_distractors: the distractor values, default 4.
+        seed: int, numpy Generator or None, default None.
+
     Returns:
         x of shape (n_samples, delay + 1, n_symbols + n_distractors) (float32) and
         integer labels y of shape (n_samples,).
 
     Raises:
         ValueError: non-positive sizes, or arrays that cannot fit in memory.
+
+    Example:
+        >>> from rnnkit.datasets.synthetic import delayed_recall
+        >>> x, y = delayed_recall(5, delay=3, seed=0)
+        >>> x.shape, x.dtype, y.shape
+        ((5, 4, 8), dtype('float32'), (5,))
     """
     n_samples = positive_int(n_samples, "n_samples")
     delay = positive_int(delay, "delay")

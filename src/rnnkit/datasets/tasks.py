@@ -50,6 +50,12 @@ def train_test_split_seeds(seed: int | None) -> tuple[np.random.Generator, np.ra
 
     Raises:
         TypeError: if ``seed`` is not an int or None.
+
+    Example:
+        >>> from rnnkit.datasets.tasks import train_test_split_seeds
+        >>> train_rng, test_rng = train_test_split_seeds(0)
+        >>> type(train_rng).__name__
+        'Generator'
     """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(
@@ -129,6 +135,12 @@ def adding_problem_split(n_train: int, n_test: int, steps: int, seed: int | None
 
     Returns:
         ((x_train, y_train), (x_test, y_test)).
+
+    Example:
+        >>> from rnnkit.datasets.tasks import adding_problem_split
+        >>> (x_train, y_train), (x_test, y_test) = adding_problem_split(4, 2, steps=10)
+        >>> x_train.shape, y_train.shape, x_test.shape
+        ((4, 10, 2), (4, 1), (2, 10, 2))
     """
     train_rng, test_rng = train_test_split_seeds(seed)
     return adding_problem(n_train, steps, train_rng), adding_problem(n_test, steps, test_rng)
@@ -167,6 +179,14 @@ def copy_memory(
 
     Raises:
         ValueError: for non-positive sizes, or sizes whose arrays cannot fit in memory.
+
+    Example:
+        >>> from rnnkit.datasets.tasks import copy_memory
+        >>> x, y = copy_memory(1, delay=5, n_symbols=4, length=3, seed=0, one_hot=False)
+        >>> x
+        array([[4, 3, 3, 0, 0, 0, 0, 5, 0, 0, 0]])
+        >>> y
+        array([[0, 0, 0, 0, 0, 0, 0, 0, 4, 3, 3]])
     """
     n_samples = positive_int(n_samples, "n_samples")
     delay = positive_int(delay, "delay")
@@ -192,7 +212,23 @@ def copy_memory(
 
 def copy_memory_baseline(delay: int, n_symbols: int = 8, length: int = 10) -> float:
     """Cross-entropy per step of the memoryless strategy (blanks, then a uniform
-    guess over the symbols): ``length * log(n_symbols) / (delay + 2 * length)``."""
+    guess over the symbols): ``length * log(n_symbols) / (delay + 2 * length)``.
+
+    Args:
+        delay, n_symbols, length: as :func:`copy_memory` (positive ints; defaults 8
+            and 10 for the last two).
+
+    Returns:
+        The cross-entropy per step, in nats.
+
+    Raises:
+        ValueError: an argument that is not a positive int.
+
+    Example:
+        >>> from rnnkit.datasets.tasks import copy_memory_baseline
+        >>> round(copy_memory_baseline(100), 4)
+        0.1733
+    """
     delay = positive_int(delay, "delay")
     n_symbols = positive_int(n_symbols, "n_symbols")
     length = positive_int(length, "length")
@@ -213,6 +249,22 @@ def copy_memory_split(
 
     Returns:
         ((x_train, y_train), (x_test, y_test)).
+
+    Args:
+        n_train, n_test: sizes, positive ints.
+        delay, n_symbols, length, one_hot: as :func:`copy_memory` (defaults 8, 10 and
+            True for the last three).
+        seed: one int, default 0; the two sets use the generators of
+            :func:`train_test_split_seeds`.
+
+    Raises:
+        ValueError: as :func:`copy_memory`.
+
+    Example:
+        >>> from rnnkit.datasets.tasks import copy_memory_split
+        >>> (x_train, y_train), (x_test, y_test) = copy_memory_split(4, 2, delay=5, length=3)
+        >>> x_train.shape, x_test.shape
+        ((4, 11, 10), (2, 11, 10))
     """
     train_rng, test_rng = train_test_split_seeds(seed)
     x_tr, y_tr = copy_memory(n_train, delay, n_symbols, length, train_rng, one_hot=False)
@@ -366,6 +418,20 @@ def scale_to_range(series: np.ndarray, low: float = -1.0, high: float = 1.0) -> 
 
     Raises:
         ValueError: for a constant series or ``low >= high``.
+
+    Args:
+        series: an array of numbers (read as float64).
+        low: default -1.
+        high: default 1.
+
+    Returns:
+        A new float64 array of ``series``' shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.datasets.tasks import scale_to_range
+        >>> scale_to_range(np.array([0.0, 5.0, 10.0]))
+        array([-1.,  0.,  1.])
     """
     series = np.asarray(series, dtype=np.float64)
     lo, hi = float(series.min()), float(series.max())
