@@ -99,6 +99,11 @@ def tokenize(text: str) -> list[str]:
 
     Raises:
         TypeError: ``text`` is not a string.
+
+    Example:
+        >>> from rnnkit.datasets.reuters import tokenize
+        >>> tokenize("Oil prices rose 5% in May's trading.")
+        ['oil', 'prices', 'rose', '5', 'in', "may's", 'trading']
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -122,6 +127,14 @@ class Story:
         body: The ``<BODY>`` text, stripped (``""`` if absent).
         text: The whole ``<TEXT>`` element with tags removed, stripped.
         text_type: The TYPE attribute of ``<TEXT>`` (``"NORM"`` when absent).
+
+    Example:
+        >>> from rnnkit.datasets.reuters import parse_sgml
+        >>> stories = parse_sgml(
+        ...     '<REUTERS TOPICS="YES" NEWID="7"><TEXT><TITLE>OIL UP</TITLE>'
+        ...     '<BODY>Prices rose.</BODY></TEXT></REUTERS>')
+        >>> stories[0].newid, stories[0].title, stories[0].body
+        (7, 'OIL UP', 'Prices rose.')
     """
 
     newid: int | None
@@ -185,6 +198,14 @@ def parse_sgml(data: str | bytes) -> list[Story]:
 
     Raises:
         TypeError: ``data`` is neither ``str`` nor ``bytes``.
+
+    Example:
+        >>> from rnnkit.datasets.reuters import parse_sgml
+        >>> stories = parse_sgml(
+        ...     '<REUTERS TOPICS="YES" NEWID="7"><TEXT><TITLE>OIL UP</TITLE>'
+        ...     '<BODY>Prices rose.</BODY></TEXT></REUTERS>')
+        >>> stories[0].newid, stories[0].title, stories[0].body
+        (7, 'OIL UP', 'Prices rose.')
     """
     if isinstance(data, (bytes, bytearray)):
         data = bytes(data).decode("latin-1")
@@ -445,6 +466,14 @@ def load_data(
             the data files are corrupt or incomplete.
         FileNotFoundError: ``path`` does not exist or holds no Reuters data.
         DownloadError: The data had to be downloaded and that failed.
+
+    Example:
+        With the data in ``RNNKIT_DATA_DIR`` (else it is downloaded):
+
+        >>> from rnnkit.datasets import reuters
+        >>> (x_train, y_train), (x_test, y_test) = reuters.load_data(num_words=10000)  # doctest: +SKIP
+        >>> len(x_train), len(x_test), x_train[0][:3]  # doctest: +SKIP
+        (8982, 2246, [1, 2, 2])
     """
     num_words = _int_arg("num_words", num_words, minimum=1, allow_none=True)
     skip_top = _int_arg("skip_top", skip_top, minimum=0, allow_none=False)
@@ -522,6 +551,12 @@ def get_word_index(path: PathArg = None) -> dict[str, int]:
         FileNotFoundError: ``path`` does not exist or holds no Reuters data.
         ValueError: The data files are corrupt or incomplete.
         DownloadError: The data had to be downloaded and that failed.
+
+    Example:
+        >>> from rnnkit.datasets import reuters
+        >>> index = reuters.get_word_index()  # doctest: +SKIP
+        >>> len(index), index["the"]  # doctest: +SKIP
+        (30979, 1)
     """
     return dict(_keras_corpus(path).word_index)
 
@@ -532,6 +567,11 @@ def get_label_names() -> tuple[str, ...]:
     Returns:
         A tuple whose item ``i`` names label ``i`` (``0`` is ``"cocoa"``, ``3`` is
         ``"earn"``).
+
+    Example:
+        >>> from rnnkit.datasets import reuters
+        >>> reuters.get_label_names()[3]
+        'earn'
     """
     return LABEL_NAMES
 
@@ -550,6 +590,12 @@ class ModApte(NamedTuple):
         test_labels: The topics of each test story.
         categories: The 90 topics with at least one training and one test story,
             sorted.
+
+    Example:
+        >>> from rnnkit.datasets import reuters
+        >>> split = reuters.load_modapte()  # doctest: +SKIP
+        >>> len(split.categories)  # doctest: +SKIP
+        90
     """
 
     train_texts: list[str]
@@ -610,6 +656,12 @@ def load_modapte(path: PathArg = None) -> ModApte:
         FileNotFoundError: ``path`` does not exist or holds no Reuters data.
         ValueError: The data files are corrupt or incomplete.
         DownloadError: The data had to be downloaded and that failed.
+
+    Example:
+        >>> from rnnkit.datasets import reuters
+        >>> split = reuters.load_modapte()  # doctest: +SKIP
+        >>> len(split.train_texts), len(split.test_texts), len(split.categories)  # doctest: +SKIP
+        (7770, 3019, 90)
     """
     source = _files.find_reuters(path)
     cached = _modapte_cached(_files.source_key(source))

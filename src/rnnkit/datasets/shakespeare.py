@@ -49,6 +49,12 @@ def load_text(path: PathArg = None) -> str:
         ValueError: The file has the wrong size or is not UTF-8 text, or a
             download failed its sha256 check.
         DownloadError: The file had to be downloaded and that failed.
+
+    Example:
+        >>> from rnnkit.datasets import shakespeare
+        >>> text = shakespeare.load_text()  # doctest: +SKIP
+        >>> len(text), text[:9]  # doctest: +SKIP
+        (1115394, 'First Cit')
     """
     source = _files.find_shakespeare(path)
     return _read_cached(_files.source_key(source))
@@ -73,6 +79,12 @@ def load_splits(path: PathArg = None, val_fraction: float = 0.1) -> tuple[str, s
             (see :func:`load_text`).
         FileNotFoundError: ``path`` does not exist or holds no ``input.txt``.
         DownloadError: The file had to be downloaded and that failed.
+
+    Example:
+        >>> from rnnkit.datasets import shakespeare
+        >>> train_text, val_text = shakespeare.load_splits()  # doctest: +SKIP
+        >>> len(train_text), len(val_text)  # doctest: +SKIP
+        (1003854, 111540)
     """
     expected = "a float in [0, 1)"
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
