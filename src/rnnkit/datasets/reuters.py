@@ -471,7 +471,7 @@ def load_data(
         With the data in ``RNNKIT_DATA_DIR`` (else it is downloaded):
 
         >>> from rnnkit.datasets import reuters
-        >>> (x_train, y_train), (x_test, y_test) = reuters.load_data(num_words=10000)  # doctest: +SKIP
+        >>> (x_train, _), (x_test, _) = reuters.load_data(num_words=10000)  # doctest: +SKIP
         >>> len(x_train), len(x_test), x_train[0][:3]  # doctest: +SKIP
         (8982, 2246, [1, 2, 2])
     """
