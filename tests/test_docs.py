@@ -70,6 +70,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.datasets.seq2seq",
     "rnnkit.datasets.reuters",
     "rnnkit.datasets.shakespeare",
+    "rnnkit.datasets",
 ]
 
 
@@ -85,7 +86,8 @@ def _public_names(module_name):
         obj = getattr(module, name)
         # aliases (max_norm = MaxNorm) are the same object, checked once under its own name
         if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__name__ == name:
-            if obj.__module__ == module_name:
+            # a package's names re-exported from its private modules count as its own
+            if obj.__module__ == module_name or obj.__module__.startswith(module_name + "._"):
                 found.append(obj)
     return found
 

@@ -7,7 +7,7 @@ data set's public home into that cache.
 
 Example:
     >>> from rnnkit.datasets import reuters
-    >>> (x_train, y_train), (x_test, y_test) = reuters.load_data(num_words=10000)
+    >>> (x_train, y_train), (x_test, y_test) = reuters.load_data(num_words=10000)  # doctest: +SKIP
 """
 
 from . import reuters, shakespeare

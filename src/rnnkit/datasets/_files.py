@@ -98,7 +98,18 @@ except ImportError:  # pragma: no cover - depends on the interpreter build
 
 
 class DownloadError(OSError):
-    """A data set could not be fetched from its public home (offline, HTTP error, ...)."""
+    """A data set could not be fetched from its public home (offline, HTTP error, ...).
+
+    An ``OSError``; its message says how to give the loader a local copy instead
+    (``path=`` or ``RNNKIT_DATA_DIR``).
+
+    Example:
+        >>> from rnnkit.datasets import DownloadError, shakespeare
+        >>> try:
+        ...     text = shakespeare.load_text()
+        ... except DownloadError as error:
+        ...     print(error)  # doctest: +SKIP
+    """
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,13 @@ def cache_dir() -> Path:
     Returns:
         ``$RNNKIT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/rnnkit`` if
         ``XDG_CACHE_HOME`` is set, else ``~/.cache/rnnkit``.
+
+    Example:
+        >>> import os
+        >>> from rnnkit.datasets import cache_dir
+        >>> os.environ["RNNKIT_CACHE_DIR"] = "/tmp/rnnkit-cache"  # doctest: +SKIP
+        >>> str(cache_dir())  # doctest: +SKIP
+        '/tmp/rnnkit-cache'
     """
     explicit = _env_dir(CACHE_DIR_ENV)
     if explicit is not None:

@@ -472,7 +472,8 @@ def load_data(
 
         >>> from rnnkit.datasets import reuters
         >>> (x_train, _), (x_test, _) = reuters.load_data(num_words=10000)  # doctest: +SKIP
-        >>> len(x_train), len(x_test), x_train[0][:3]  # doctest: +SKIP
+        >>> first = x_train[0]  # doctest: +SKIP
+        >>> len(x_train), len(x_test), first[:3]  # doctest: +SKIP
         (8982, 2246, [1, 2, 2])
     """
     num_words = _int_arg("num_words", num_words, minimum=1, allow_none=True)
