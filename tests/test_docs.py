@@ -71,6 +71,11 @@ DOCUMENTED_MODULES = [
     "rnnkit.datasets.reuters",
     "rnnkit.datasets.shakespeare",
     "rnnkit.datasets",
+    "rnnkit.layers.recurrent",
+    "rnnkit.cells.base",
+    "rnnkit.cells.simple_rnn",
+    "rnnkit.cells.lstm",
+    "rnnkit.cells.gru",
 ]
 
 

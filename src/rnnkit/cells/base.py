@@ -23,12 +23,30 @@ class Cell:
     """Base class of the cells. Subclasses set ``n_gates`` and ``state_names`` and
     implement ``forward_step`` and ``backward_step``.
 
+    A cell has no weights until :meth:`build`; its ``params`` and ``grads`` are then
+    ``kernel`` U (I, G·H), ``recurrent_kernel`` W (H, G·H) and, with ``use_bias``,
+    ``bias`` b.
+
     Args:
         units: H, a positive int.
-        activation: name of the output nonlinearity.
-        use_bias: whether the cell has a bias.
+        activation: name or function of the output nonlinearity
+            (:mod:`rnnkit.activations`). Default ``"tanh"``.
+        use_bias: whether the cell has a bias. Default True.
         kernel_initializer, recurrent_initializer, bias_initializer: names or
-            initializers for U, W and b.
+            initializers (:mod:`rnnkit.initializers`) for U, W and b. Defaults
+            ``"glorot_uniform"``, ``"orthogonal"`` and ``"zeros"``.
+
+    Raises:
+        ValueError: ``units`` is not a positive int (a bool is refused).
+
+    Example:
+        >>> from rnnkit.cells import SimpleRNNCell
+        >>> cell = SimpleRNNCell(3)
+        >>> cell.build(2, np.float32, np.random.default_rng(0))
+        >>> cell.params["kernel"].shape, cell.params["recurrent_kernel"].shape
+        ((2, 3), (3, 3))
+        >>> cell.state_size, cell.state_names
+        (1, ('h',))
     """
 
     n_gates = 1

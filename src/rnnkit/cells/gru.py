@@ -29,6 +29,28 @@ from .base import Cell
 
 
 class GRUCell(Cell):
+    """One step of the GRU in the cuDNN formulation (the module's equations), gates
+    z, r, h~ fused in U (I, 3·H) and W (H, 3·H), with a (2, 3·H) bias (input and
+    recurrent rows); ``rnnkit.layers.GRU`` unrolls it. One state, ``h``.
+
+    Args:
+        units: H, a positive int.
+        activation: for the candidate h~, a name or function
+            (:mod:`rnnkit.activations`). Default ``"tanh"``.
+        recurrent_activation: σ, for the gates z and r. Default ``"sigmoid"``.
+        **kwargs: ``use_bias``, ``kernel_initializer``, ``recurrent_initializer``,
+            ``bias_initializer`` of :class:`Cell`.
+
+    Raises:
+        ValueError: ``units`` is not a positive int.
+
+    Example:
+        >>> cell = GRUCell(3)
+        >>> cell.build(2, np.float32, np.random.default_rng(0))
+        >>> cell.params["kernel"].shape, cell.params["bias"].shape, cell.state_names
+        ((2, 9), (2, 9), ('h',))
+    """
+
     n_gates = 3
     state_names = ("h",)
     gates_in_projection = True

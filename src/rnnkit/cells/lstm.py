@@ -29,6 +29,33 @@ from .base import Cell
 
 
 class LSTMCell(Cell):
+    """One step of the LSTM (the module's equations), gates i, f, C~, o fused in
+    U (I, 4·H), W (H, 4·H) and b (4·H,); ``rnnkit.layers.LSTM`` unrolls it. Two
+    states, ``h`` and ``c``.
+
+    Args:
+        units: H, a positive int.
+        activation: for C~ and tanh(C_t), a name or function
+            (:mod:`rnnkit.activations`). Default ``"tanh"``.
+        recurrent_activation: σ, for the gates i, f, o. Default ``"sigmoid"``.
+        unit_forget_bias: set the forget gate's bias to 1 when the weights are built
+            (Jozefowicz et al. 2015; Keras's default). Default True.
+        **kwargs: ``use_bias``, ``kernel_initializer``, ``recurrent_initializer``,
+            ``bias_initializer`` of :class:`Cell`.
+
+    Raises:
+        ValueError: ``units`` is not a positive int.
+
+    Example:
+        >>> cell = LSTMCell(3)
+        >>> cell.build(2, np.float32, np.random.default_rng(0))
+        >>> cell.params["kernel"].shape, cell.params["bias"].shape, cell.state_names
+        ((2, 12), (12,), ('h', 'c'))
+        >>> i, f, c, o = np.split(cell.params["bias"], 4)  # the gates' blocks
+        >>> f
+        array([1., 1., 1.], dtype=float32)
+    """
+
     n_gates = 4
     state_names = ("h", "c")
     same_input_and_recurrent_grads = True

@@ -16,6 +16,32 @@ from .base import Cell
 
 
 class SimpleRNNCell(Cell):
+    """One step of the Elman RNN, s_t = f(x_t·U + s_{t-1}·W + b) (the module's
+    equations); ``rnnkit.layers.SimpleRNN`` unrolls it. One gate, one state ``h``.
+
+    Args:
+        units: H, a positive int.
+        activation: f, a name or function (:mod:`rnnkit.activations`). Default
+            ``"tanh"``.
+        use_bias: whether the cell has a bias b (H,). Default True.
+        kernel_initializer: U's initializer. Default ``"glorot_uniform"``.
+        recurrent_initializer: W's initializer. Default ``"orthogonal"``.
+        bias_initializer: b's initializer. Default ``"zeros"``.
+
+    Raises:
+        ValueError: ``units`` is not a positive int.
+
+    Example:
+        >>> import numpy as np
+        >>> cell = SimpleRNNCell(3)
+        >>> cell.build(2, np.float32, np.random.default_rng(0))
+        >>> xw = cell.project_inputs(np.ones((5, 4, 2), np.float32))  # all steps
+        >>> h0 = np.zeros((4, 3), np.float32)
+        >>> (h1,) = cell.forward_step(0, xw[0], (h0,), h0, {})
+        >>> xw.shape, h1.shape, bool(np.allclose(h1, np.tanh(xw[0])))
+        ((5, 4, 3), (4, 3), True)
+    """
+
     n_gates = 1
     state_names = ("h",)
     same_input_and_recurrent_grads = True

@@ -35,7 +35,15 @@ class Workspace:
 
     The buffers are valid from one forward pass until the next one of the same
     layer; arrays handed to the caller (outputs, states) are never workspace views.
-    ``RNN.release_buffers()`` frees them.
+    ``RNN.release_buffers()`` frees them. A workspace takes no arguments and starts
+    empty.
+
+    Example:
+        >>> ws = Workspace()
+        >>> a = ws.get("S0", 5, (2, 3), np.float32)
+        >>> b = ws.get("S0", 3, (2, 3), np.float32)  # fewer steps: the same buffer
+        >>> a.shape, b.shape, bool(np.shares_memory(a, b))
+        ((5, 2, 3), (3, 2, 3), True)
     """
 
     def __init__(self) -> None:
@@ -105,6 +113,28 @@ class RNN(Layer):
             recurrent product, one mask per sequence (Gal & Ghahramani). Default 0.
         zero_output_for_mask: with return_sequences, output zeros at masked steps
             instead of the carried state. Default False.
+        unroll: accepted for Keras and ignored; the time loop is the same either way.
+            Default False.
+        **kwargs: the common layer arguments of :class:`rnnkit.layers.base.Layer`
+            (name, input_shape, dtype, trainable, seed, the regularizers and
+            constraints).
+
+    Calling the layer returns the output, (batch, units) or with ``return_sequences``
+    (batch, time, units); with ``return_state``, a list ``[output, *final_states]``.
+
+    Raises:
+        TypeError: ``dropout`` or ``recurrent_dropout`` is not a number.
+        ValueError: ``dropout`` or ``recurrent_dropout`` is outside [0, 1); when
+            called, input that is not 3-D, has zero steps or another number of
+            features than the layer was built for, a mask whose shape is not (batch,
+            time), or initial states of the wrong number or shape.
+
+    Example:
+        >>> from rnnkit.cells import SimpleRNNCell
+        >>> layer = RNN(SimpleRNNCell(4), return_sequences=True, return_state=True)
+        >>> output, h = layer(np.zeros((2, 5, 3)))
+        >>> output.shape, h.shape
+        ((2, 5, 4), (2, 4))
     """
 
     supports_masking = True
