@@ -76,6 +76,8 @@ DOCUMENTED_MODULES = [
     "rnnkit.cells.simple_rnn",
     "rnnkit.cells.lstm",
     "rnnkit.cells.gru",
+    "rnnkit.layers.base",
+    "rnnkit.callbacks",
 ]
 
 

@@ -54,13 +54,21 @@ _COMMON_KWARGS = {
 class Layer:
     """Base class of all layers.
 
+    A subclass implements ``build``, ``forward`` and ``backward`` (the module's
+    contract); calling a layer on an array builds it on first use and runs
+    ``forward``. Every argument is a keyword argument.
+
     Args:
-        name: the layer's name; Keras-style unique default (``dense``, ``dense_1``…).
-        input_shape: the shape of one sample (no batch axis), for the first layer
-            of a model, as in Keras.
-        input_dim: shorthand for ``input_shape=(input_dim,)``.
-        dtype: float dtype of the weights; default :func:`rnnkit.backend.floatx`.
-        trainable: whether the optimizer updates this layer's weights.
+        name: the layer's name; default None, a Keras-style unique name from the
+            class (``dense``, ``dense_1``…).
+        input_shape: the shape of one sample (no batch axis; an int for one axis), for
+            the first layer of a model, as in Keras. Default None.
+        batch_input_shape: the same with a leading batch axis, which is dropped;
+            read when ``input_shape`` is not given. Default None.
+        input_dim: shorthand for ``input_shape=(input_dim,)``, a positive int; read
+            when neither of the above is given. Default None.
+        dtype: float dtype of the weights; default None, :func:`rnnkit.backend.floatx`.
+        trainable: whether the optimizer updates this layer's weights. Default True.
         kernel_regularizer: a penalty on that weight (see :mod:`rnnkit.regularizers`),
             added to the training loss, its gradient to the weight's gradient. Default
             None.
@@ -81,6 +89,14 @@ class Layer:
         TypeError: an unknown keyword argument.
         ValueError: a regularizer or constraint for a weight the layer does not have
             (when the layer is built), or an unknown regularizer or constraint.
+
+    Example:
+        >>> from rnnkit.layers import Dense
+        >>> layer = Dense(3, name="out", input_shape=(4,), seed=0)
+        >>> layer(np.ones((2, 4))).shape
+        (2, 3)
+        >>> layer.name, tuple(name for name, _ in layer.weights()), layer.count_params()
+        ('out', ('kernel', 'bias'), 15)
     """
 
     supports_masking = False
@@ -427,7 +443,15 @@ def _all_finite(array: np.ndarray) -> bool:
 
 class WeightBudgetError(ValueError):
     """Building layers would create more weight values than a :func:`weight_budget`
-    allows."""
+    allows (or a weight of a negative shape).
+
+    Args:
+        *args: the message, as for any exception.
+
+    Example:
+        >>> isinstance(WeightBudgetError("too big"), ValueError)
+        True
+    """
 
 
 class _WeightBudget:
@@ -500,8 +524,13 @@ def weight_budget(values: int, origin: str):
         WeightBudgetError: (a ValueError) from a build that would exceed the bound.
 
     Example:
-        >>> with weight_budget(100, "'m.rnnkit'"):  # doctest: +SKIP
-        ...     Dense(10**6).ensure_built((8,))
+        >>> from rnnkit.layers import Dense
+        >>> try:
+        ...     with weight_budget(100, "'m.rnnkit'"):
+        ...         Dense(10**6).ensure_built((8,))
+        ... except WeightBudgetError as error:
+        ...     print(error)
+        'm.rnnkit': layer 'dense...' would create a weight of shape (8, 1000000) ...
     """
     token = _weight_budget.set(_WeightBudget(values, origin))
     try:
