@@ -1,10 +1,11 @@
 """A small data-parallel training run for tests/distributed/test_mpi.py, started as
 ``mpiexec -n N python mpi_job.py OUT MODE``; also run as one plain process (N = 1).
 
-MODE: "train" (writes losses and weights to OUT on rank 0), "resume" (the same with
-checkpoints, stopping after the first epoch and resuming), "first" and "continue" (those
-two halves in two runs, which may have different numbers of ranks), "raise" (rank 1 raises at its
-third batch), "kill" (rank 1 SIGKILLs itself), "mismatch" (rank 1 builds another model).
+MODE: "train" (writes losses and weights to OUT on rank 0); "resume" (the same with
+checkpoints, stopping after the first epoch and resuming); "first" and "continue" (those
+two halves in two runs, which may have different numbers of ranks); "raise" (rank 1
+raises at its third batch); "kill" (rank 1 SIGKILLs itself); "mismatch" (rank 1 builds
+another model); "version" (rank 1 runs another rnnkit version).
 """
 
 import json
@@ -43,6 +44,8 @@ def main(out, mode):
     rnnkit.backend.set_floatx("float64")
     rank = mpi.rank() if os.environ.get("PMI_RANK") is not None else 0
     model = build(units=7 if (mode == "mismatch" and rank == 1) else 6)
+    if mode == "version" and rank == 1:  # as if another rnnkit were installed there
+        mpi.__version__ = "0.0.0"
     x, y = data()
     callbacks = []
     if mode in ("raise", "kill") and rank == 1:

@@ -121,3 +121,10 @@ def test_cli_error_on_one_rank_ends_all(tmp_path):
     )  # fmt: skip
     assert proc.returncode != 0
     assert "rnnkit lm train: error:" in proc.stderr
+
+
+def test_ranks_with_different_rnnkit_versions_are_refused(tmp_path):
+    proc, out = _run(tmp_path, "version")
+    assert proc.returncode != 0
+    assert "different rnnkit versions" in proc.stderr and "rank 1: 0.0.0" in proc.stderr
+    assert not out.exists()

@@ -31,10 +31,13 @@ def register(sub) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .. import runs
     from ..interop.onnx import export_onnx
     from ..models import load_model
 
     source = Path(args.run_folder)
+    if source.is_dir():  # a run folder of a kind that holds a model, checked first
+        runs.open_run(source, ("reuters", "lm", "seq2seq"), "rnnkit export")
     model_file = source / "model.rnnkit" if source.is_dir() else source
     if not model_file.is_file():
         raise FileNotFoundError(

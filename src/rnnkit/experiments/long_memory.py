@@ -38,6 +38,7 @@ from .. import backend, optimizers
 from ..datasets import tasks
 from ..layers import GRU, LSTM, Dense, SimpleRNN
 from ..models import Sequential
+from ..utils.io import atomic_write
 
 MODELS = ("tanh_glorot", "tanh_orthogonal", "irnn", "lstm", "gru")
 TASKS = ("adding", "copy")
@@ -282,8 +283,9 @@ def train_run(
         os.makedirs(save_dir, exist_ok=True)
         stem = os.path.join(save_dir, f"{config.task}_T{steps}")
         model.save(f"{stem}_{model_name}_{'clip' if clip else 'noclip'}.rnnkit")
-        np.save(f"{stem}_x.npy", x_te[:64])
-        np.save(f"{stem}_y.npy", y_te[:64])
+        for suffix, arr in (("x", x_te[:64]), ("y", y_te[:64])):
+            with atomic_write(f"{stem}_{suffix}.npy") as f:  # never half a file
+                np.save(f, arr)
     return row
 
 
