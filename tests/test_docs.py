@@ -77,6 +77,8 @@ DOCUMENTED_MODULES = [
     "rnnkit.cells.lstm",
     "rnnkit.cells.gru",
     "rnnkit.layers.base",
+    "rnnkit.interop.onnx",
+    "rnnkit.interop.keras_files",
     "rnnkit.callbacks",
 ]
 

@@ -1489,12 +1489,25 @@ def save_keras_weights(model, filepath) -> None:
     "x.weights.h5")``), which ``keras_model.load_weights`` reads into the same
     architecture.
 
+    Args:
+        model: a built Sequential or functional Model of layers Keras has.
+        filepath: the file to write, conventionally ``*.weights.h5`` (the name is not
+            checked); written atomically.
+
     Raises:
         ImportError: h5py is not installed.
-        ValueError: a layer Keras lacks (named); nothing is written then.
+        ValueError: a layer, option or activation Keras lacks or computes differently
+            (named); nothing is written then.
 
     Example:
-        >>> model.save_weights("classifier.weights.h5")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.layers import GRU, Dense
+        >>> model = Sequential([GRU(4, input_shape=(None, 3)), Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "classifier.weights.h5")
+        >>> save_keras_weights(model, path)
+        >>> os.path.exists(path)
+        True
     """
     _h5py()
     path = os.fspath(filepath)
@@ -1510,13 +1523,27 @@ def load_keras_weights(model, filepath) -> None:
     after the layers, each with its ``weight_names``). All or nothing: every array is
     checked against the model before any is assigned.
 
+    Args:
+        model: a built Sequential or functional Model whose architecture the file's
+            weights were saved from; its weights are replaced in place.
+        filepath: the weights file (``*.weights.h5`` or a legacy ``*.h5``).
+
     Raises:
         FileNotFoundError: no such file.
         ImportError: h5py is not installed.
         ValueError: a corrupt file, or weights that do not fit ``model`` (named).
 
     Example:
-        >>> model.load_weights("classifier.weights.h5")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.layers import GRU, Dense
+        >>> model = Sequential([GRU(4, input_shape=(None, 3)), Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "classifier.weights.h5")
+        >>> save_keras_weights(model, path)
+        >>> copy = Sequential([GRU(4, input_shape=(None, 3)), Dense(2)])
+        >>> load_keras_weights(copy, path)
+        >>> all(np.array_equal(a, b) for a, b in zip(model.get_weights(), copy.get_weights()))
+        True
     """
     h5py = _h5py()
     path = os.fspath(filepath)

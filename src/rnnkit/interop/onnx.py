@@ -114,11 +114,20 @@ def export_onnx(model, filepath, *, stateful: str = "error") -> onnx.ModelProto:
 
     Raises:
         ImportError: the ``onnx`` package is missing.
-        ValueError: a layer or option that cannot be exported, naming it; an unbuilt
-            model.
+        TypeError: ``model`` is not a Sequential or functional Model.
+        ValueError: ``stateful`` is neither ``"error"`` nor ``"stream"``; a model
+            without layers, an unbuilt model, more weights than one ONNX file holds,
+            or a layer that cannot be exported, naming it. No file is written then.
 
     Example:
-        >>> export_onnx(model, "model.onnx")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.layers import LSTM, Dense
+        >>> model = Sequential([LSTM(8, input_shape=(None, 3), name="rec"), Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+        >>> proto = export_onnx(model, path)
+        >>> os.path.exists(path), proto.graph.output[0].name
+        (True, 'output')
     """
     proto = to_onnx(model, stateful=stateful)
     data = proto.SerializeToString()
@@ -129,12 +138,38 @@ def export_onnx(model, filepath, *, stateful: str = "error") -> onnx.ModelProto:
 
 def to_onnx(model, *, stateful: str = "error") -> onnx.ModelProto:
     """The ONNX ``ModelProto`` of ``model``, checked by ``onnx.checker``; nothing is
-    written. Same arguments and errors as :func:`export_onnx`.
+    written.
+
+    Args:
+        model: a built :class:`rnnkit.models.Sequential` or functional
+            :class:`rnnkit.models.Model`.
+        stateful: what to do with a ``stateful=True`` recurrent layer: ``"error"``
+            (default) refuses it; ``"stream"`` exports it as a stateless layer whose
+            initial-state inputs and final-state outputs the caller carries from one
+            run to the next (see :func:`export_onnx`).
+
+    Returns:
+        The checked ``onnx.ModelProto``: inputs ``input`` (Sequential) or the ``Input``
+        names, then each recurrent layer's ``<layer>/initial_h`` (``/initial_c``);
+        outputs ``output`` (or ``output_0``, ``output_1``, …), then each recurrent
+        layer's ``<layer>/final_h`` (``/final_c``).
+
+    Raises:
+        ImportError: the ``onnx`` package is missing.
+        TypeError: ``model`` is not a Sequential or functional Model.
+        ValueError: ``stateful`` is neither ``"error"`` nor ``"stream"`` (checked
+            first); a model without layers, an unbuilt model, more weights than one
+            ONNX file holds, or a layer that cannot be exported, naming it.
 
     Example:
-        >>> proto = to_onnx(model)  # doctest: +SKIP
-        >>> [o.name for o in proto.graph.output][:1]  # doctest: +SKIP
-        ['output']
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.layers import LSTM, Dense
+        >>> model = Sequential([LSTM(8, input_shape=(None, 3), name="rec"), Dense(2)])
+        >>> proto = to_onnx(model)
+        >>> tuple(i.name for i in proto.graph.input)
+        ('input', 'rec/initial_h', 'rec/initial_c')
+        >>> tuple(o.name for o in proto.graph.output)
+        ('output', 'rec/final_h', 'rec/final_c')
     """
     if stateful not in ("error", "stream"):
         raise ValueError(
