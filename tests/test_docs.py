@@ -80,6 +80,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.interop.onnx",
     "rnnkit.interop.keras_files",
     "rnnkit.callbacks",
+    "rnnkit.backend",
 ]
 
 

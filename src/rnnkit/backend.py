@@ -22,15 +22,36 @@ _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
 
 def floatx() -> str:
-    """The default float dtype for weights and activations (``"float32"``)."""
+    """The default float dtype for weights and activations.
+
+    Returns:
+        Its name: ``"float32"`` unless :func:`set_floatx` chose another.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.floatx()
+        'float32'
+    """
     return _FLOATX
 
 
 def set_floatx(dtype: str) -> None:
-    """Set the default float dtype: ``"float32"`` (default) or ``"float64"``.
+    """Set the default float dtype of the weights and activations built from now on.
+
+    Args:
+        dtype: ``"float16"``, ``"float32"`` (the starting value) or ``"float64"``, as
+            a name or anything ``numpy.dtype`` reads (``np.float64``).
 
     Raises:
-        ValueError: if ``dtype`` is not one of the supported float types.
+        ValueError: if ``dtype`` is not one of those float types.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import backend
+        >>> backend.set_floatx(np.float64)
+        >>> backend.floatx()
+        'float64'
+        >>> backend.set_floatx("float32")
     """
     global _FLOATX
     name = np.dtype(dtype).name if _is_dtype_like(dtype) else str(dtype)
@@ -51,7 +72,24 @@ def _is_dtype_like(value) -> bool:
 
 
 def resolve_dtype(dtype) -> np.dtype:
-    """``dtype`` as a NumPy float dtype, or the default when ``None``."""
+    """``dtype`` as a NumPy float dtype, or the default when ``None``.
+
+    Args:
+        dtype: a float dtype (name or NumPy type) of ``"float16"``, ``"float32"`` or
+            ``"float64"``, or None for :func:`floatx`.
+
+    Returns:
+        The ``numpy.dtype``.
+
+    Raises:
+        TypeError: ``dtype`` is not a dtype at all.
+        ValueError: a dtype that is not one of those floats.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.resolve_dtype(None), backend.resolve_dtype("float64")
+        (dtype('float32'), dtype('float64'))
+    """
     if dtype is None:
         return np.dtype(_FLOATX)
     try:
@@ -70,7 +108,23 @@ def resolve_dtype(dtype) -> np.dtype:
 
 
 def make_rng(seed=None) -> np.random.Generator:
-    """A NumPy Generator from an int seed, a Generator (returned as is) or None."""
+    """A NumPy Generator from an int seed, a Generator (returned as is) or None.
+
+    Args:
+        seed: an int, a ``numpy.random.Generator`` or None (default: fresh entropy,
+            not rnnkit's global generator).
+
+    Returns:
+        The ``numpy.random.Generator``.
+
+    Raises:
+        TypeError: ``seed`` is of another type.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> int(backend.make_rng(0).integers(100)) == int(backend.make_rng(0).integers(100))
+        True
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and not isinstance(seed, (int, np.integer)):
@@ -89,7 +143,23 @@ def set_random_seed(seed: int) -> None:
 
     Layers draw their weights from a generator derived from this one when they are
     built, so ``set_random_seed(0)`` before building a model makes the whole run
-    reproducible (the Keras ``keras.utils.set_random_seed`` habit).
+    reproducible (the Keras ``keras.utils.set_random_seed`` habit). It also restarts
+    the automatic layer names (``lstm``, ``lstm_1``, ...).
+
+    Args:
+        seed: the seed, anything ``int()`` takes.
+
+    Example:
+        >>> import rnnkit
+        >>> from rnnkit import layers
+        >>> rnnkit.set_random_seed(0)
+        >>> a = layers.Dense(2)
+        >>> a.build((None, 3))
+        >>> rnnkit.set_random_seed(0)
+        >>> b = layers.Dense(2)
+        >>> b.build((None, 3))
+        >>> bool((a.get_weights()[0] == b.get_weights()[0]).all())
+        True
     """
     global _global_rng
     _global_rng = make_rng(int(seed))
@@ -97,17 +167,54 @@ def set_random_seed(seed: int) -> None:
 
 
 def global_rng() -> np.random.Generator:
-    """rnnkit's global random generator (see :func:`set_random_seed`)."""
+    """rnnkit's global random generator (see :func:`set_random_seed`).
+
+    Returns:
+        The ``numpy.random.Generator`` itself (drawing from it advances it).
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.set_random_seed(1)
+        >>> first = backend.global_rng().random()
+        >>> backend.set_random_seed(1)
+        >>> backend.global_rng().random() == first
+        True
+    """
     return _global_rng
 
 
 def child_rng() -> np.random.Generator:
-    """A new generator seeded from the global one (one per layer or model)."""
+    """A new generator seeded from the global one (one per layer or model).
+
+    Returns:
+        A ``numpy.random.Generator``; each call advances the global generator.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.set_random_seed(2)
+        >>> first = backend.child_rng().random()
+        >>> backend.set_random_seed(2)
+        >>> backend.child_rng().random() == first
+        True
+    """
     return np.random.default_rng(_global_rng.integers(0, 2**63 - 1))
 
 
 def unique_name(prefix: str) -> str:
-    """Keras-style layer names: ``lstm``, ``lstm_1``, ``lstm_2`` …"""
+    """Keras-style layer names: ``lstm``, ``lstm_1``, ``lstm_2`` …
+
+    Args:
+        prefix: the name's stem.
+
+    Returns:
+        ``prefix`` the first time in this process (or since
+        :func:`set_random_seed`), then ``prefix_1``, ``prefix_2``, ...
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.unique_name("example_stem"), backend.unique_name("example_stem")
+        ('example_stem', 'example_stem_1')
+    """
     n = next(_name_counters[prefix])
     return prefix if n == 0 else f"{prefix}_{n}"
 
@@ -174,8 +281,20 @@ def set_accelerator(name: str) -> None:
 def accelerator() -> str:
     """The accelerator in effect, ``"numba"`` or ``"numpy"`` (see :func:`set_accelerator`).
 
+    ``"auto"`` and ``"numba"`` give ``"numba"`` where numba is usable, else
+    ``"numpy"`` with a ``RuntimeWarning`` the first time.
+
+    Returns:
+        ``"numba"`` or ``"numpy"``.
+
     Raises:
-        ValueError: when ``RNNKIT_ACCELERATOR`` holds an unknown name.
+        ValueError: when ``RNNKIT_ACCELERATOR`` holds an unknown name (and
+            :func:`set_accelerator` was not called).
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.accelerator() in ("numba", "numpy")
+        True
     """
     requested = _check_accelerator(_accelerator, "environment variable RNNKIT_ACCELERATOR")
     if requested == "numpy":
@@ -251,8 +370,17 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The thread count in effect (see :func:`set_num_threads`).
 
+    Returns:
+        The count set by :func:`set_num_threads`, else ``RNNKIT_NUM_THREADS``, else
+        the number of cores this process may run on.
+
     Raises:
         ValueError: when ``RNNKIT_NUM_THREADS`` is not a positive integer.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.get_num_threads() >= 1
+        True
     """
     global _num_threads, _threads_chosen
     if _num_threads is None:
@@ -269,7 +397,18 @@ _blas_controller = None
 
 
 def blas_controller():
-    """threadpoolctl's controller of the BLAS pools, or None without threadpoolctl."""
+    """threadpoolctl's controller of the BLAS pools, or None without threadpoolctl.
+
+    Returns:
+        A ``threadpoolctl.ThreadpoolController`` restricted to the BLAS libraries
+        (made once, then reused), or None.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> controller = backend.blas_controller()
+        >>> controller is None or hasattr(controller, "limit")
+        True
+    """
     global _blas_controller
     if _blas_controller is None:
         try:
@@ -283,10 +422,24 @@ def blas_controller():
 
 def apply_num_threads(n: int | None = None) -> int:
     """Give BLAS ``n`` threads (default :func:`get_num_threads`), once per change: the
-    layers call it before a pass. Returns ``n``. A count nobody chose (no ``n``, no
+    layers call it before a pass. A count nobody chose (no ``n``, no
     :func:`set_num_threads`, no ``RNNKIT_NUM_THREADS``) leaves BLAS as it started, on
     its own default or environment variables (``OPENBLAS_NUM_THREADS``, ...); so does a
-    process without threadpoolctl."""
+    process without threadpoolctl.
+
+    Args:
+        n: the thread count (default None: :func:`get_num_threads`); not checked
+            here, give a positive integer.
+
+    Returns:
+        ``n`` (or the count in effect when ``n`` is None).
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.set_num_threads(1)
+        >>> backend.apply_num_threads()
+        1
+    """
     global _applied_threads
     if n is None:
         n = get_num_threads()
@@ -302,7 +455,19 @@ def apply_num_threads(n: int | None = None) -> int:
 
 def numba_threads(n: int) -> int:
     """The count numba's pool can give for ``n`` (at most the pool's size, fixed when
-    numba starts)."""
+    numba starts).
+
+    Args:
+        n: the thread count asked for.
+
+    Returns:
+        The count numba can use, at most ``n``.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.numba_threads(1)
+        1
+    """
     from . import kernels
 
     return kernels.pool_threads(n)
@@ -312,7 +477,18 @@ _kernels_ran: dict[str, str] = {}
 
 
 def record_kernel(layer: str, ran: str) -> None:
-    """Note which kernel ran a layer's pass (``kernel_info()["ran"]``)."""
+    """Note which kernel ran a layer's pass (``kernel_info()["ran"]``).
+
+    Args:
+        layer: the ``"<cell>.<pass>"`` key.
+        ran: what ran it (``"numba-generic"``, or ``"numpy"`` with the reason).
+
+    Example:
+        >>> from rnnkit import backend
+        >>> backend.record_kernel("example.forward", "numpy (an example)")
+        >>> backend.kernel_info()["ran"].get("example.forward")
+        'numpy (an example)'
+    """
     _kernels_ran[layer] = ran
 
 
@@ -325,6 +501,9 @@ def kernel_info() -> dict:
     and ``ran``: for each ``"<cell>.<pass>"`` that ran in this process, what ran it
     last (``"numba-generic"``, or ``"numpy"`` with the reason the compiled loop did
     not take it).
+
+    Returns:
+        That dict.
 
     Example:
         >>> import rnnkit
@@ -356,7 +535,22 @@ ALIGNMENT = 64
 
 def aligned_empty(shape, dtype, alignment: int = ALIGNMENT) -> np.ndarray:
     """An uninitialised C-contiguous array whose data starts on an ``alignment``-byte
-    boundary (a view into a slightly larger byte buffer)."""
+    boundary (a view into a slightly larger byte buffer).
+
+    Args:
+        shape: an int or a sequence of ints.
+        dtype: anything ``numpy.dtype`` reads.
+        alignment: the boundary in bytes (default :data:`ALIGNMENT`, 64).
+
+    Returns:
+        The array, its values undefined.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> a = backend.aligned_empty((3, 5), "float32")
+        >>> a.shape, a.ctypes.data % 64, a.flags.c_contiguous
+        ((3, 5), 0, True)
+    """
     dtype = np.dtype(dtype)
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -366,7 +560,22 @@ def aligned_empty(shape, dtype, alignment: int = ALIGNMENT) -> np.ndarray:
 
 
 def aligned_copy(a: np.ndarray, alignment: int = ALIGNMENT) -> np.ndarray:
-    """A C-contiguous copy of ``a`` on an ``alignment``-byte boundary."""
+    """A C-contiguous copy of ``a`` on an ``alignment``-byte boundary.
+
+    Args:
+        a: the array to copy.
+        alignment: the boundary in bytes (default :data:`ALIGNMENT`, 64).
+
+    Returns:
+        The copy, with ``a``'s shape, dtype and values.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import backend
+        >>> b = backend.aligned_copy(np.arange(6.0).reshape(2, 3).T)
+        >>> b.ctypes.data % 64, b.flags.c_contiguous, b.shape
+        (0, True, (3, 2))
+    """
     out = aligned_empty(a.shape, a.dtype, alignment)
     np.copyto(out, a)
     return out

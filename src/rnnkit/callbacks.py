@@ -18,12 +18,45 @@ import numpy as np
 
 
 class Callback:
-    """Base class; override any hook. ``self.model`` is set before training."""
+    """Base class of the callbacks: override any hook.
+
+    ``fit`` calls :meth:`set_model` on every callback before training, then
+    ``on_train_begin()``, ``on_epoch_begin(epoch)`` and ``on_epoch_end(epoch, logs)``
+    around each epoch, ``on_train_batch_begin(batch)`` and
+    ``on_train_batch_end(batch, logs)`` around each batch, and ``on_train_end()``.
+    ``epoch`` and ``batch`` count from 0; an epoch's ``logs`` hold ``loss``, the
+    metrics and the ``val_*`` values, a batch's ``loss`` and ``gradient_norm``.
+
+    Example:
+        >>> from rnnkit.callbacks import Callback
+        >>> class Losses(Callback):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.seen = []
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         self.seen.append(epoch)
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> losses = Losses()
+        >>> _ = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[losses])
+        >>> losses.seen
+        [0, 1, 2]
+    """
 
     def __init__(self):
         self.model = None
 
     def set_model(self, model) -> None:
+        """Attach the model being trained (``fit`` calls it).
+
+        Args:
+            model: the model, stored as ``self.model``.
+        """
         self.model = model
 
     def on_train_begin(self, logs=None): ...
@@ -34,12 +67,25 @@ class Callback:
     def on_train_batch_end(self, batch, logs=None): ...
 
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        """What a checkpoint must hold to resume this callback exactly: JSON-able
-        values and named arrays. Stateless callbacks return empty dicts."""
+        """What a checkpoint must hold to resume this callback exactly.
+
+        Returns:
+            A pair ``(values, arrays)``: a dict of JSON-able values and a dict of
+            named arrays. Stateless callbacks return two empty dicts.
+        """
         return {}, {}
 
     def set_state(self, values: dict, arrays: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`get_state` returned."""
+        """Restore what :meth:`get_state` returned.
+
+        Args:
+            values: the JSON-able values.
+            arrays: the named arrays.
+
+        Raises:
+            ValueError: a saved value of the wrong kind (in the callbacks that keep a
+                state).
+        """
 
 
 def _saved_number(values: dict, key: str) -> float:
@@ -58,7 +104,25 @@ def _saved_count(values: dict, key: str) -> int:
 
 
 class History(Callback):
-    """Records every epoch's logs: ``history.history["loss"]`` is a list per epoch."""
+    """Records every epoch's logs; ``fit`` adds one itself and returns it.
+
+    Attributes:
+        history: dict from each log name to its list of values, one per epoch
+            (``history.history["loss"]``).
+        epoch: the indices (from 0) of the epochs recorded.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        >>> sorted(history.history), history.epoch
+        (['loss'], [0, 1])
+    """
 
     def __init__(self):
         super().__init__()
@@ -113,13 +177,43 @@ class EarlyStopping(Callback):
     """Stops training when ``monitor`` has not improved by ``min_delta`` for
     ``patience`` epochs; optionally restores the best epoch's weights.
 
+    An epoch improves when its value beats the best so far by more than
+    ``min_delta``; training stops at the end of the epoch that makes ``patience``
+    epochs in a row without improvement (with ``patience=0``, the first one).
+
     Args:
-        monitor: a log key, default ``"val_loss"``.
-        min_delta: smallest change that counts as improvement.
-        patience: epochs without improvement before stopping.
-        mode: ``"auto"``, ``"min"`` or ``"max"``.
-        restore_best_weights: put back the best epoch's weights at the end.
-        start_from_epoch: epochs to wait before monitoring.
+        monitor: the log key to watch (default ``"val_loss"``).
+        min_delta: smallest change that counts as an improvement; its absolute value
+            is used (default 0.0).
+        patience: epochs without improvement before stopping (default 0).
+        verbose: when true, print the epoch that stopped training and the best epoch
+            at the end (default 0).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default): ``"max"`` when the
+            monitor's name contains ``"acc"`` or ends with ``"f1"``, else ``"min"``.
+        baseline: a value the monitor must beat to count as an improvement (default
+            None: the first finite value does).
+        restore_best_weights: at the end of training, put back the weights of the
+            best epoch, if one improved (default False).
+        start_from_epoch: epochs (from 0) during which nothing is monitored
+            (default 0).
+
+    Raises:
+        ValueError: ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``; at an epoch's
+            end, ``monitor`` is not among the logged values.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import EarlyStopping
+        >>> stop = EarlyStopping(monitor="loss", patience=2, restore_best_weights=True)
+        >>> history = model.fit(x, y, epochs=50, batch_size=8, verbose=0, callbacks=[stop])
+        >>> len(history.epoch) <= 50
+        True
     """
 
     def __init__(
@@ -221,8 +315,45 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Saves the model (atomically) after each epoch, or only when ``monitor``
-    improves. ``filepath`` may contain ``{epoch}`` and log keys, e.g.
-    ``"ckpt-{epoch:02d}-{val_loss:.3f}.rnnkit"``."""
+    improves.
+
+    ``filepath`` is formatted with ``epoch`` (counted from 1) and the epoch's log
+    values, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.rnnkit"``. An epoch whose weights
+    hold NaN or inf is not saved (a warning says so).
+
+    Args:
+        filepath: where to save, a path or a format string of one.
+        monitor: the log key that ``save_best_only`` compares (default
+            ``"val_loss"``).
+        verbose: when true, print each save (default 0).
+        save_best_only: save only when ``monitor`` beats the best so far; an epoch
+            whose monitored value is missing or not finite is not saved (default
+            False: save every epoch).
+        save_weights_only: save with ``model.save_weights`` instead of
+            ``model.save`` (default False).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default), as for
+            :class:`EarlyStopping`.
+
+    Raises:
+        ValueError: a bad ``mode``.
+        KeyError: at an epoch's end, ``filepath`` names a key that is not logged.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import ModelCheckpoint
+        >>> folder = tempfile.mkdtemp()
+        >>> save = ModelCheckpoint(os.path.join(folder, "model-{epoch:02d}.rnnkit"))
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[save])
+        >>> sorted(os.listdir(folder))
+        ['model-01.rnnkit', 'model-02.rnnkit']
+    """
 
     def __init__(
         self,
@@ -274,7 +405,30 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """Appends each epoch's logs as a CSV row (the file is rewritten atomically)."""
+    """Writes each epoch's logs as a CSV row, with an ``epoch`` column (from 1).
+
+    After every epoch the whole file is rewritten atomically with the rows this
+    callback has seen, so an existing file is replaced, not appended to.
+
+    Args:
+        filename: the CSV file's path.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import CSVLogger
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[CSVLogger(path)])
+        >>> with open(path) as f:
+        ...     print(f.readline().strip(), len(f.readlines()))
+        epoch,loss 2
+    """
 
     def __init__(self, filename):
         super().__init__()
@@ -300,12 +454,38 @@ class BackupAndRestore(Callback):
     folder belongs to one run (see :mod:`rnnkit.models.checkpoint`): while it trains a
     lock refuses a second process, and the run prunes only its own checkpoints.
 
+    The callback only carries these settings: ``fit`` uses them as its
+    ``checkpoint_dir``, ``checkpoint_every`` and ``keep_checkpoints``, and resumes
+    (``resume=True`` unless ``resume`` is given).
+
     Args:
         backup_dir: folder for the checkpoints.
-        save_freq: ``"epoch"`` or a number of batches.
+        save_freq: ``"epoch"`` (default) or a positive number of batches.
         keep: how many checkpoints to keep (default 3).
-        delete_checkpoint: remove the checkpoints when training finishes normally
-            (default False: a finished run stays resumable for more epochs).
+        delete_checkpoint: remove this run's checkpoints when training finishes
+            normally (default False: a finished run stays resumable for more epochs).
+
+    Raises:
+        ValueError: ``save_freq`` is neither ``"epoch"`` nor a positive int, or
+            ``keep`` is not a positive int.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import BackupAndRestore, LambdaCallback
+        >>> backup = BackupAndRestore(tempfile.mkdtemp())
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[backup])
+        >>> seen = []
+        >>> log = LambdaCallback(on_epoch_begin=seen.append)
+        >>> _ = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[backup, log])
+        >>> seen  # resumed after the two epochs already trained
+        [2]
     """
 
     def __init__(self, backup_dir, save_freq="epoch", keep: int = 3, delete_checkpoint=False):
@@ -331,7 +511,31 @@ class BackupAndRestore(Callback):
 class LearningRateScheduler(Callback):
     """Sets the optimizer's learning rate at the start of every epoch to
     ``schedule(epoch, lr)`` (Keras's callback; see :func:`step_decay`,
-    :func:`cosine_decay` for ready-made schedules)."""
+    :func:`cosine_decay` for ready-made schedules), and logs it as ``lr`` at the
+    epoch's end.
+
+    Args:
+        schedule: a callable ``(epoch, lr) -> lr``, ``epoch`` counted from 0 and
+            ``lr`` the current rate.
+        verbose: when true, print the rate set at each epoch (default 0).
+
+    Raises:
+        TypeError: ``schedule`` is not callable.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import LearningRateScheduler
+        >>> halve = LearningRateScheduler(lambda epoch, lr: 0.01 / 2**epoch)
+        >>> history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[halve])
+        >>> tuple(history.history["lr"])
+        (0.01, 0.005, 0.0025)
+    """
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
@@ -355,13 +559,49 @@ class LearningRateScheduler(Callback):
 
 
 def step_decay(initial_lr: float, factor: float = 0.5, every: int = 10):
-    """lr = initial_lr · factor^(epoch // every)."""
+    """A step schedule for :class:`LearningRateScheduler`:
+    lr = initial_lr · factor^(epoch // every).
+
+    Args:
+        initial_lr: the rate of the first ``every`` epochs.
+        factor: what the rate is multiplied by every ``every`` epochs (default 0.5).
+        every: epochs between steps (default 10).
+
+    Returns:
+        A function ``(epoch, lr) -> lr`` that ignores the current ``lr``.
+
+    Example:
+        >>> from rnnkit.callbacks import step_decay
+        >>> schedule = step_decay(0.1, factor=0.5, every=2)
+        >>> tuple(schedule(epoch, None) for epoch in range(5))
+        (0.1, 0.1, 0.05, 0.05, 0.025)
+    """
     return lambda epoch, lr: initial_lr * factor ** (epoch // every)
 
 
 def cosine_decay(initial_lr: float, epochs: int, final_lr: float = 0.0, warmup: int = 0):
-    """Cosine annealing from ``initial_lr`` to ``final_lr`` over ``epochs`` (after an
-    optional linear warm-up of ``warmup`` epochs)."""
+    """A cosine schedule for :class:`LearningRateScheduler`: annealing from
+    ``initial_lr`` to ``final_lr`` over ``epochs``, after an optional linear warm-up
+    of ``warmup`` epochs.
+
+    During the warm-up epoch ``e`` gets ``initial_lr * (e + 1) / warmup``; from then
+    on the rate follows half a cosine and stays at ``final_lr`` after ``epochs``.
+
+    Args:
+        initial_lr: the rate at the end of the warm-up (or at epoch 0).
+        epochs: the epoch (from 0, warm-up included) where ``final_lr`` is reached.
+        final_lr: the last rate (default 0.0).
+        warmup: epochs of linear warm-up (default 0).
+
+    Returns:
+        A function ``(epoch, lr) -> lr`` that ignores the current ``lr``.
+
+    Example:
+        >>> from rnnkit.callbacks import cosine_decay
+        >>> schedule = cosine_decay(0.1, epochs=4)
+        >>> tuple(round(schedule(epoch, None), 4) for epoch in range(5))
+        (0.1, 0.0854, 0.05, 0.0146, 0.0)
+    """
 
     def schedule(epoch, lr):
         if epoch < warmup:
@@ -375,7 +615,41 @@ def cosine_decay(initial_lr: float, epochs: int, final_lr: float = 0.0, warmup: 
 class ReduceLROnPlateau(Callback):
     """Multiplies the learning rate by ``factor`` when ``monitor`` has not improved for
     ``patience`` epochs, waiting ``cooldown`` epochs after each cut, never below
-    ``min_lr`` (Keras's callback)."""
+    ``min_lr`` (Keras's callback). The rate is logged as ``lr`` at each epoch's end.
+
+    Args:
+        monitor: the log key to watch (default ``"val_loss"``).
+        factor: what the rate is multiplied by, in (0, 1) (default 0.1).
+        patience: epochs without improvement before a cut (default 10).
+        verbose: when true, print each cut (default 0).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default), as for
+            :class:`EarlyStopping`.
+        min_delta: smallest change that counts as an improvement; its absolute value
+            is used (default 1e-4).
+        cooldown: epochs after a cut during which no epoch counts toward
+            ``patience`` (default 0).
+        min_lr: the lowest rate (default 0.0).
+
+    Raises:
+        ValueError: ``factor`` is not in (0, 1), a bad ``mode``, or, at an epoch's
+            end, ``monitor`` is not among the logged values.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import ReduceLROnPlateau
+        >>> cut = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=1e9)
+        >>> history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[cut])
+        >>> tuple(history.history["lr"])  # logged before the epoch's cut
+        (0.01, 0.01, 0.005)
+        >>> model.optimizer.learning_rate  # only the first epoch improved
+        0.0025
+    """
 
     def __init__(
         self,
@@ -450,7 +724,25 @@ class ReduceLROnPlateau(Callback):
 
 class ResetStates(Callback):
     """Resets the carried states of stateful layers at the start of every epoch (and
-    every ``every`` batches, if given): the streams start afresh each pass."""
+    every ``every`` batches, if given): the streams start afresh each pass.
+
+    Args:
+        every: also reset after every ``every`` batches (default None: at the
+            epochs' starts only).
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.callbacks import ResetStates
+        >>> from rnnkit.models import Sequential
+        >>> x = np.ones((4, 5, 3), np.float32)
+        >>> y = np.ones((4, 1), np.float32)
+        >>> model = Sequential([layers.Input((5, 3), batch_size=2),
+        ...                     layers.SimpleRNN(4, stateful=True), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> _ = model.fit(x, y, epochs=2, batch_size=2, shuffle=False, verbose=0,
+        ...               callbacks=[ResetStates(every=1)])
+    """
 
     def __init__(self, every: int | None = None):
         super().__init__()
@@ -474,6 +766,23 @@ class TimeBudget(Callback):
 
     Args:
         seconds: the budget, a positive number.
+
+    Raises:
+        ValueError: ``seconds`` is not a positive number.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import TimeBudget
+        >>> budget = TimeBudget(3600)
+        >>> history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[budget])
+        >>> budget.stopped_epoch is None  # both epochs fitted in the hour
+        True
     """
 
     def __init__(self, seconds: float):
@@ -514,7 +823,35 @@ class TimeBudget(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``.
+
+    Each function is called with what ``fit`` passes to the hook it replaces:
+    ``(epoch)`` for ``on_epoch_begin``, ``(epoch, logs)`` for ``on_epoch_end``,
+    ``(batch, logs)`` for ``on_train_batch_end``, and no argument for
+    ``on_train_begin`` and ``on_train_end``.
+
+    Args:
+        on_epoch_begin: called at the start of every epoch (default None).
+        on_epoch_end: called at the end of every epoch (default None).
+        on_train_begin: called when training starts (default None).
+        on_train_end: called when training ends (default None).
+        on_train_batch_end: called after every batch (default None).
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import LambdaCallback
+        >>> seen = []
+        >>> log = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[log])
+        >>> seen
+        [0, 1]
+    """
 
     def __init__(
         self,
@@ -554,11 +891,24 @@ class TensorBoard(Callback):
 
     Raises:
         ImportError: tensorboardX is missing (``pip install rnnkit[tensorboard]``).
-        ValueError: a bad ``histogram_freq`` or ``update_freq``.
+        ValueError: ``histogram_freq`` is not an integer >= 0, or ``update_freq`` is
+            not ``"epoch"``, ``"batch"`` or a positive integer.
 
     Example:
-        >>> model.fit(x, y, epochs=5,  # doctest: +SKIP
-        ...           callbacks=[TensorBoard("logs", update_freq="batch", histogram_freq=1)])
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> from rnnkit.callbacks import TensorBoard
+        >>> log_dir = tempfile.mkdtemp()
+        >>> board = TensorBoard(log_dir, histogram_freq=1, update_freq="batch")
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[board])
+        >>> sorted(os.listdir(log_dir))
+        ['train']
     """
 
     def __init__(self, log_dir="logs", histogram_freq: int = 0, update_freq="epoch"):
