@@ -81,6 +81,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.interop.keras_files",
     "rnnkit.callbacks",
     "rnnkit.backend",
+    "rnnkit.models.functional",
 ]
 
 

@@ -34,7 +34,25 @@ from .sequential import Sequential
 class SymbolicTensor:
     """A placeholder for an array in a model graph (Keras's ``KerasTensor``): the
     layer call (node) that produces it, and its shape. ``shape`` has the batch axis
-    first, as Keras's; ``sample_shape`` is the same without it."""
+    first, as Keras's; ``sample_shape`` is the same without it.
+
+    ``Input`` and layers called on symbolic tensors make them; there is rarely a reason
+    to build one by hand.
+
+    Args:
+        shape: the sample shape (without the batch axis).
+        node: the :class:`Node` that produces it (default None: a model input).
+        index: which of the node's outputs it is (default 0).
+        name: its name (default None).
+        dtype: its dtype (default None: :func:`rnnkit.backend.floatx`).
+
+    Example:
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Input
+        >>> h = layers.Dense(4)(Input(shape=(7, 3)))
+        >>> h.shape, h.sample_shape, h.ndim
+        ((None, 7, 4), (7, 4), 3)
+    """
 
     def __init__(self, shape, node=None, index: int = 0, name: str | None = None, dtype=None):
         self.sample_shape = tuple(shape)
@@ -65,12 +83,37 @@ _node_ids = itertools.count()
 
 
 def next_node_id() -> int:
-    """The next number in the order graph nodes and input layers are created in."""
+    """The next number in the order graph nodes and input layers are created in.
+
+    Returns:
+        An int, larger than every one returned before in this process.
+
+    Example:
+        >>> from rnnkit.models.functional import next_node_id
+        >>> first = next_node_id()
+        >>> next_node_id() > first
+        True
+    """
     return next(_node_ids)
 
 
 class Node:
-    """One call of a layer in the graph."""
+    """One call of a layer in the graph (made by :func:`call_symbolic`).
+
+    Args:
+        layer: the layer called.
+        inputs: the :class:`SymbolicTensor` inputs of the call.
+        initial_state: the symbolic initial states passed to a recurrent layer, or
+            None.
+
+    Example:
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Input
+        >>> dense = layers.Dense(2)
+        >>> node = dense(Input(shape=(3,))).node
+        >>> node.layer is dense, len(node.inputs), len(node.outputs)
+        (True, 1, 1)
+    """
 
     def __init__(self, layer, inputs, initial_state):
         self.id = next_node_id()  # creation order: a topological order, as Keras's
@@ -82,13 +125,56 @@ class Node:
 
 
 def is_symbolic(x) -> bool:
+    """Whether ``x`` is a :class:`SymbolicTensor`, or a list or tuple holding one.
+
+    Args:
+        x: anything.
+
+    Returns:
+        True for a symbolic tensor or a list/tuple with at least one; else False.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.models import Input
+        >>> from rnnkit.models.functional import is_symbolic
+        >>> is_symbolic(Input(shape=(3,))), is_symbolic(np.ones(3))
+        (True, False)
+    """
     if isinstance(x, SymbolicTensor):
         return True
     return isinstance(x, (list, tuple)) and any(isinstance(t, SymbolicTensor) for t in x)
 
 
 def call_symbolic(layer: Layer, x, initial_state=None, **kwargs):
-    """``layer(x)`` on symbolic tensors: build the layer and record the call."""
+    """``layer(x)`` on symbolic tensors: build the layer and record the call.
+
+    A layer called on a symbolic tensor calls this.
+
+    Args:
+        layer: the layer to call.
+        x: a :class:`SymbolicTensor`, or a list or tuple of them (for layers that
+            take several inputs).
+        initial_state: symbolic tensors of a recurrent layer's initial states
+            (default None).
+        **kwargs: none is supported.
+
+    Returns:
+        The output :class:`SymbolicTensor`, or a list of them for a layer with
+        several outputs (a recurrent layer with ``return_state=True``).
+
+    Raises:
+        TypeError: keyword arguments, a mix of symbolic tensors and arrays in ``x``,
+            or an ``initial_state`` that is not symbolic.
+        ValueError: an ``initial_state`` for a layer that is not recurrent.
+
+    Example:
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Input
+        >>> from rnnkit.models.functional import call_symbolic
+        >>> outputs = call_symbolic(layers.LSTM(4, return_state=True), Input(shape=(None, 3)))
+        >>> tuple(t.shape for t in outputs)
+        ((None, 4), (None, 4), (None, 4))
+    """
     if kwargs:
         raise TypeError(
             f"Layer {layer.name!r} called symbolically with unsupported {sorted(kwargs)}."
@@ -123,12 +209,33 @@ class Model(Sequential):
     """A model defined by its inputs and outputs (Keras's functional ``Model``).
 
     Args:
-        inputs: an ``Input`` tensor or a list of them.
-        outputs: a symbolic tensor or a list of them.
-        name: the model's name.
+        inputs: an ``Input`` tensor or a list of them (the model then takes a list of
+            arrays).
+        outputs: a symbolic tensor or a list of them (the model then predicts a
+            list).
+        name: the model's name (default None: ``model``, ``model_1``, ...).
 
     A model with several outputs trains on a list of targets with a loss per output
     (see :meth:`compile`) and predicts a list.
+
+    Raises:
+        ValueError: an input that is not an ``Input(...)`` tensor, an output that is
+            not symbolic, or a wrapper layer (``Bidirectional``, ``TimeDistributed``)
+            called more than once.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Input, Model
+        >>> inputs = Input(shape=(5, 3))
+        >>> h = layers.GRU(4)(inputs)
+        >>> model = Model(inputs, [layers.Dense(1)(h), layers.Dense(2, activation="softmax")(h)])
+        >>> model.compile("adam", ["mse", "sparse_categorical_crossentropy"], loss_weights=[1, 0.5])
+        >>> x = np.random.default_rng(0).normal(size=(8, 5, 3))
+        >>> targets = [np.zeros((8, 1)), np.zeros(8, int)]
+        >>> _ = model.fit(x, targets, epochs=1, batch_size=4, verbose=0)
+        >>> tuple(p.shape for p in model.predict(x))
+        ((8, 1), (8, 2))
     """
 
     def __init__(self, inputs, outputs, name: str | None = None):
@@ -288,7 +395,30 @@ class Model(Sequential):
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None) -> None:
         """As :meth:`Sequential.compile`; with several outputs ``loss`` may be one loss
         for all or a list (one per output), ``loss_weights`` a list of factors for the
-        weighted sum, and each metric is reported per output (``<output>_<metric>``)."""
+        weighted sum, and each metric is reported per output (``<output>_<metric>``,
+        named after the output's layer).
+
+        Args:
+            optimizer: an optimizer or its name (default ``"rmsprop"``).
+            loss: a loss (name or object) for every output, or a list of one per
+                output.
+            metrics: a list of metrics (names or functions), default None.
+            loss_weights: a list of one factor per output (default None: all 1.0).
+
+        Raises:
+            ValueError: a list of losses or ``loss_weights`` whose length is not the
+                number of outputs (and whatever :meth:`Sequential.compile` raises).
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(3,))
+            >>> model = Model(inputs, [layers.Dense(1, name="a")(inputs),
+            ...                        layers.Dense(1, name="b")(inputs)])
+            >>> model.compile("sgd", "mse", metrics=["mae"], loss_weights=[1.0, 2.0])
+            >>> model.loss_weights, tuple(name for name, _ in model.metric_fns)
+            ([1.0, 2.0], ('a_mae', 'b_mae'))
+        """
         n = len(self.outputs)
         specs = list(loss) if isinstance(loss, (list, tuple)) else [loss] * n
         if len(specs) != n:
