@@ -79,6 +79,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.layers.base",
     "rnnkit.interop.onnx",
     "rnnkit.interop.keras_files",
+    "rnnkit.runs",
     "rnnkit.callbacks",
     "rnnkit.backend",
     "rnnkit.models.functional",

@@ -29,7 +29,26 @@ from .utils.io import atomic_write
 
 
 def new_run_dir(root="runs", prefix="run") -> Path:
-    """``root/prefix-YYYYmmdd-HHMMSS`` (with a suffix if it exists already)."""
+    """A new run folder ``root/prefix-YYYYmmdd-HHMMSS``, created (with its parents); a
+    ``-1``, ``-2``, … suffix is added while the name is taken.
+
+    Args:
+        root: the folder that holds the runs. Default ``"runs"``.
+        prefix: the start of the folder's name. Default ``"run"``.
+
+    Returns:
+        The created folder's ``Path``.
+
+    Raises:
+        OSError: the folder cannot be created (``root`` is a file, no permission).
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> first, second = new_run_dir(root, "lm"), new_run_dir(root, "lm")
+        >>> first.is_dir(), first.name.startswith("lm-"), first != second
+        (True, True, True)
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(root) / f"{prefix}-{stamp}"
     path, n = base, 1
@@ -55,6 +74,25 @@ def _jsonable(value):
 
 
 def write_json(path, data) -> None:
+    """Write ``data`` to ``path`` as indented UTF-8 JSON, atomically (a crash leaves the
+    old file or the new one). NumPy scalars and arrays become numbers and lists, tuples
+    lists, ``Path`` objects strings and dict keys strings.
+
+    Args:
+        path: the file to write.
+        data: the object to write (a dict for the run-folder files).
+
+    Raises:
+        TypeError: a value JSON cannot hold, after the conversions above; the old file,
+            if any, is left as it was.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "metrics.json")
+        >>> write_json(path, {"loss": np.float32(0.5), "shape": (2, 3)})
+        >>> read_json(path)
+        {'loss': 0.5, 'shape': [2, 3]}
+    """
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(_jsonable(data), f, indent=2, sort_keys=False)
         f.write("\n")
@@ -62,7 +100,19 @@ def write_json(path, data) -> None:
 
 def write_text(path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically: a crash leaves the old file or
-    the new one, never a truncated one."""
+    the new one, never a truncated one.
+
+    Args:
+        path: the file to write.
+        text: its whole contents.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "sample.txt")
+        >>> write_text(path, "héllo")
+        >>> read_text(path)
+        'héllo'
+    """
     with atomic_write(path, "w", encoding="utf-8") as f:
         f.write(text)
 
@@ -70,9 +120,26 @@ def write_text(path, text: str) -> None:
 def read_json(path) -> dict:
     """The JSON object in ``path``.
 
+    Args:
+        path: the file.
+
+    Returns:
+        The object, as a dict.
+
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not UTF-8 JSON, or not an object (a list, a number, ...).
+        ValueError: a folder, not UTF-8 JSON (or nested too deeply), or not an object
+            (a list, a number, ...).
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "list.json")
+        >>> write_text(path, "[1, 2]")
+        >>> try:
+        ...     read_json(path)
+        ... except ValueError as error:
+        ...     print(error)
+        /.../list.json holds a JSON list, expected an object.
     """
     path = Path(path)
     try:
@@ -98,8 +165,9 @@ def read_text(path, encoding: str = "utf-8", what: str = "file") -> str:
 
     Args:
         path: the file.
-        encoding: its encoding (any Python codec name; default UTF-8).
-        what: what the file is, for the messages (``"corpus"``, ``"--file"``).
+        encoding: its encoding (any Python codec name). Default ``"utf-8"``.
+        what: what the file is, for the messages (``"corpus"``, ``"--file"``). Default
+            ``"file"``.
 
     Returns:
         The decoded text.
@@ -107,6 +175,19 @@ def read_text(path, encoding: str = "utf-8", what: str = "file") -> str:
     Raises:
         FileNotFoundError: no such file.
         ValueError: a folder, an unknown encoding, an undecodable byte or a NUL.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "corpus.txt")
+        >>> with open(path, "wb") as f:
+        ...     _ = f.write("café".encode("latin-1"))
+        >>> read_text(path, encoding="latin-1")
+        'café'
+        >>> try:
+        ...     read_text(path, what="corpus")
+        ... except ValueError as error:
+        ...     print(error)
+        corpus '/.../corpus.txt' is not valid utf-8: byte 0xe9 at offset 3 (...)
     """
     import codecs
 
@@ -137,12 +218,30 @@ def read_text(path, encoding: str = "utf-8", what: str = "file") -> str:
 
 
 def read_fields(path, fields: dict) -> dict:
-    """A run-folder JSON file that must hold ``fields`` (name -> type or tuple of
-    types), checked before any is used.
+    """A run-folder JSON file that must hold ``fields``, each checked before any is used.
+
+    Args:
+        path: the JSON file (an object).
+        fields: ``{name: type or tuple of types}``; a bool passes only where ``bool``
+            is one of the types (not for ``int``).
+
+    Returns:
+        The whole object, as a dict (its other keys included).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a missing field or one of the wrong type, naming the file and field.
+        ValueError: not a JSON object (see :func:`read_json`), or a missing field or one
+            of the wrong type, naming the file and field.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "metrics.json")
+        >>> write_json(path, {"epochs_run": True})
+        >>> try:
+        ...     read_fields(path, {"epochs_run": int})
+        ... except ValueError as error:
+        ...     print(error)
+        /.../metrics.json: field 'epochs_run' has the wrong type (bool)
     """
     data = read_json(path)
     for name, kinds in fields.items():
@@ -170,11 +269,37 @@ KINDS = {
 
 class RunFolderError(ValueError):
     """A folder that is not the kind of run folder a command reads, or an output
-    folder a command will not write into. Nothing in the folder was changed."""
+    folder a command will not write into. Nothing in the folder was changed.
+
+    A ValueError, so that a caller catching those catches it too.
+
+    Args:
+        *args: the message, as for any exception.
+
+    Example:
+        >>> issubclass(RunFolderError, ValueError)
+        True
+    """
 
 
 def write_config(run_dir, kind: str, config: dict) -> None:
-    """Write ``run_dir/config.json``: ``{"kind": kind, **config}``."""
+    """Write ``run_dir/config.json``: ``{"kind": kind, **config}``, atomically.
+
+    Args:
+        run_dir: the run folder (it must exist).
+        kind: the kind of run, a key of :data:`KINDS`.
+        config: the resolved options of the run, JSON-able (see :func:`write_json`).
+
+    Raises:
+        ValueError: ``kind`` is not a key of :data:`KINDS`; nothing is written then.
+
+    Example:
+        >>> import tempfile
+        >>> run_dir = tempfile.mkdtemp()
+        >>> write_config(run_dir, "lm", {"corpus": "shakespeare", "level": "char"})
+        >>> folder_kind(run_dir)
+        ('lm', {'corpus': 'shakespeare', 'level': 'char'})
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
     write_json(Path(run_dir) / "config.json", {"kind": kind, **config})
@@ -194,10 +319,28 @@ def _guess_kind(config: dict) -> str | None:
 def folder_kind(run_dir) -> tuple[str, dict]:
     """``(kind, config)`` of a run folder, reading nothing but its JSON.
 
+    A folder without ``config.json`` that holds a ``gradients.json`` is a
+    ``"gradients"`` folder (with an empty config); a config without a ``kind`` field
+    (written by an older rnnkit) is recognised by its keys.
+
+    Args:
+        run_dir: the folder.
+
+    Returns:
+        ``(kind, config)``: a key of :data:`KINDS`, and the config without ``kind``.
+
     Raises:
         FileNotFoundError: ``run_dir`` does not exist.
         RunFolderError: not a folder, or not one rnnkit wrote.
-        ValueError: a config.json that is not a JSON object.
+        ValueError: a config.json that is not a JSON object, or whose ``kind`` is
+            not a key of :data:`KINDS`.
+
+    Example:
+        >>> import tempfile
+        >>> run_dir = tempfile.mkdtemp()
+        >>> write_json(f"{run_dir}/config.json", {"task": "reverse", "n_train": 100})
+        >>> folder_kind(run_dir)
+        ('seq2seq', {'task': 'reverse', 'n_train': 100})
     """
     run_dir = Path(run_dir)
     if not run_dir.exists():
@@ -233,18 +376,29 @@ def open_run(run_dir, expected: str | tuple[str, ...], command: str) -> dict:
 
     Args:
         run_dir: the folder.
-        expected: the kind(s) ``command`` reads (keys of :data:`KINDS`).
+        expected: the kind(s) ``command`` reads (keys of :data:`KINDS`), a str or a
+            tuple of them.
         command: the command, for the message (``"rnnkit predict"``).
 
     Returns:
-        The folder's config.json as a dict.
+        The folder's config.json as a dict, without ``kind``.
 
     Raises:
         RunFolderError: the folder is another kind of run, or none; it is left as it was.
         FileNotFoundError: no such folder.
+        ValueError: its config.json is not a JSON object or names an unknown kind.
 
     Example:
-        >>> open_run("runs/lm-char-20260101-000000", "lm", "rnnkit lm generate")  # doctest: +SKIP
+        >>> import tempfile
+        >>> run_dir = tempfile.mkdtemp()
+        >>> write_config(run_dir, "lm", {"corpus": "shakespeare", "level": "char"})
+        >>> open_run(run_dir, "lm", "rnnkit lm generate")
+        {'corpus': 'shakespeare', 'level': 'char'}
+        >>> try:
+        ...     open_run(run_dir, "reuters", "rnnkit reuters --resume")
+        ... except RunFolderError as error:
+        ...     print(error)
+        '/...' is a language-model run folder (written by 'rnnkit lm train'); ...
     """
     wanted = (expected,) if isinstance(expected, str) else tuple(expected)
     kind, config = folder_kind(run_dir)
@@ -262,8 +416,21 @@ def check_trained(history: dict, run_dir) -> None:
     """After ``fit(resume=True)``: refuse a run that had already run all its epochs
     (nothing was trained, so there is nothing new to write).
 
+    Args:
+        history: the ``History.history`` dict that ``fit`` returned; an empty or
+            missing ``"loss"`` list means no epoch ran.
+        run_dir: the run folder, for the message.
+
     Raises:
         RunFolderError: ``history`` holds no epoch.
+
+    Example:
+        >>> check_trained({"loss": [0.7]}, "runs/lm")  # an epoch ran: nothing raised
+        >>> try:
+        ...     check_trained({"loss": []}, "runs/lm")
+        ... except RunFolderError as error:
+        ...     print(error)
+        the run in 'runs/lm' has already run all its epochs; nothing to resume (...)
     """
     if not history.get("loss"):
         raise RunFolderError(
@@ -275,10 +442,27 @@ def check_trained(history: dict, run_dir) -> None:
 def check_resumable(run_dir, epochs: int) -> None:
     """Refuse to resume a run that has finished: its ``metrics.json`` (written last)
     says it ran all ``epochs``, or that early stopping or a time budget ended it.
-    (A run whose config now asks for more epochs than it ran may continue.)
+    (A run whose config now asks for more epochs than it ran may continue, and so may
+    a folder without ``metrics.json``.)
+
+    Args:
+        run_dir: the run folder.
+        epochs: the number of epochs the run is to reach.
 
     Raises:
         RunFolderError: the run in ``run_dir`` is complete.
+        ValueError: its ``metrics.json`` is not a JSON object.
+
+    Example:
+        >>> import tempfile
+        >>> run_dir = tempfile.mkdtemp()
+        >>> write_json(f"{run_dir}/metrics.json", {"epochs_run": 3, "ended_by": "epochs"})
+        >>> check_resumable(run_dir, 5)  # 3 of 5 epochs ran: may continue
+        >>> try:
+        ...     check_resumable(run_dir, 3)
+        ... except RunFolderError as error:
+        ...     print(error)
+        '/...' holds a finished run (3 epochs, ended by its last epoch); nothing to resume (...)
     """
     path = Path(run_dir) / "metrics.json"
     if not path.is_file():
@@ -329,8 +513,31 @@ def config_from(cls, config: dict, path) -> typing.Any:
     (written by a newer rnnkit, or bookkeeping) are ignored, missing ones take their
     defaults, and a value of the wrong type is refused naming the file and the field.
 
+    Args:
+        cls: the dataclass; its fields' annotations (bool, int, float, str, dict, None
+            and unions of them) are checked, others are taken as they come.
+        config: the dict read from the folder.
+        path: the file, for the message.
+
+    Returns:
+        ``cls(**values)`` of the known keys.
+
     Raises:
         ValueError: a field of the wrong type.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Options:
+        ...     units: int = 64
+        ...     lr: float = 0.01
+        >>> config_from(Options, {"units": 8, "kind": "lm"}, "config.json")
+        Options(units=8, lr=0.01)
+        >>> try:
+        ...     config_from(Options, {"units": "8"}, "config.json")
+        ... except ValueError as error:
+        ...     print(error)
+        config.json: field 'units' must be <class 'int'>, got '8'
     """
     hints = _field_types(cls)
     values = {}
@@ -349,11 +556,21 @@ def check_resume_options(given: dict, stored, path) -> None:
 
     Args:
         given: ``{"--option": (field, value)}`` for every option the user typed.
-        stored: the run's config (a dataclass).
+        stored: the run's config (a dataclass, or any object with those attributes).
         path: the run folder, for the message.
 
     Raises:
         RunFolderError: the first conflicting option, with both values.
+
+    Example:
+        >>> import types
+        >>> stored = types.SimpleNamespace(units=64)
+        >>> check_resume_options({"--units": ("units", 64)}, stored, "runs/lm")  # the same
+        >>> try:
+        ...     check_resume_options({"--units": ("units", 128)}, stored, "runs/lm")
+        ... except RunFolderError as error:
+        ...     print(error)
+        --units 128 conflicts with the run in 'runs/lm', which has units = 64; ...
     """
     for option, (name, value) in given.items():
         saved = getattr(stored, name)
@@ -380,10 +597,31 @@ RUN_FILES = (
 def check_out_dir(out, overwrite: bool = False, option: str = "--out") -> Path:
     """Check, changing nothing, that a new run may write to ``out``: a folder that
     already holds files is refused unless ``overwrite`` (two runs into one folder would
-    overwrite or interleave each other).
+    overwrite or interleave each other). A folder that does not exist yet passes.
+
+    Args:
+        out: the output folder.
+        overwrite: accept a folder that already holds files. Default False.
+        option: the command-line option that named ``out``, for the message. Default
+            ``"--out"``.
+
+    Returns:
+        ``out`` as a ``Path``.
 
     Raises:
         RunFolderError: ``out`` is a file, or a non-empty folder without ``overwrite``.
+
+    Example:
+        >>> import tempfile
+        >>> out = tempfile.mkdtemp()
+        >>> write_text(f"{out}/notes.txt", "mine")
+        >>> try:
+        ...     check_out_dir(out)
+        ... except RunFolderError as error:
+        ...     print(error)
+        --out '/...' is not empty (notes.txt); pass --overwrite to replace the run in it, ...
+        >>> check_out_dir(out, overwrite=True).is_dir()
+        True
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -405,11 +643,27 @@ def prepare_out_dir(out, overwrite: bool = False, option: str = "--out") -> Path
     ``checkpoints`` folder) are removed first, so that the new run never resumes or
     prunes the old one's checkpoints; files rnnkit did not write are left alone.
 
+    Args:
+        out: the output folder.
+        overwrite: accept a non-empty folder, removing the old run's files. Default
+            False.
+        option: the command-line option that named ``out``, for the message. Default
+            ``"--out"``.
+
+    Returns:
+        ``out`` as a ``Path``, an existing folder.
+
     Raises:
         RunFolderError: as :func:`check_out_dir`.
 
     Example:
-        >>> run_dir = prepare_out_dir("runs/mine", overwrite=True)  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> out = tempfile.mkdtemp()
+        >>> write_json(f"{out}/metrics.json", {"loss": 1.0})
+        >>> write_text(f"{out}/notes.txt", "mine")
+        >>> run_dir = prepare_out_dir(out, overwrite=True)
+        >>> sorted(os.listdir(run_dir))
+        ['notes.txt']
     """
     out = check_out_dir(out, overwrite, option)
     if out.is_dir() and overwrite:
@@ -434,7 +688,16 @@ def _human(nbytes: float) -> str:
 
 def available_memory() -> int:
     """Bytes this process may still allocate: the machine's physical memory, or less
-    under an address-space or data limit (``ulimit -v``, ``resource.setrlimit``)."""
+    under an address-space or data limit (``ulimit -v``, ``resource.setrlimit``), less
+    what the process already uses.
+
+    Returns:
+        The number of bytes, an int.
+
+    Example:
+        >>> available_memory() > 0
+        True
+    """
     try:
         limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
@@ -462,6 +725,14 @@ def ensure_fits(nbytes: float, what: str, hint: str) -> None:
 
     Raises:
         ValueError: ``nbytes`` is more than :func:`available_memory`.
+
+    Example:
+        >>> ensure_fits(1024, "a small model", "--units")  # fits: nothing raised
+        >>> try:
+        ...     ensure_fits(2.0**70, "an LSTM of 10^12 units", "--units")
+        ... except ValueError as error:
+        ...     print(error)
+        an LSTM of 10^12 units needs about 1048576.0 PiB, more than the ...; use a smaller --units
     """
     free = available_memory()
     if nbytes > free:
@@ -472,9 +743,20 @@ def ensure_fits(nbytes: float, what: str, hint: str) -> None:
 
 
 def progress_verbosity(quiet: bool) -> int:
-    """The ``verbose`` a command passes to ``fit``: 0 with ``-q``; a progress bar on a
-    terminal; one line per epoch when stderr is a file or a pipe (a log file would
-    otherwise fill with carriage-return updates)."""
+    """The ``verbose`` a command passes to ``fit``: 0 with ``-q``; 1 (a progress bar)
+    when stderr is a terminal; 2 (one line per epoch) when stderr is a file or a pipe
+    (a log file would otherwise fill with carriage-return updates).
+
+    Args:
+        quiet: the command's ``-q``.
+
+    Returns:
+        0, 1 or 2.
+
+    Example:
+        >>> progress_verbosity(True)
+        0
+    """
     if quiet:
         return 0
     stream = sys.stderr
@@ -482,7 +764,16 @@ def progress_verbosity(quiet: bool) -> int:
 
 
 def environment() -> dict:
-    """Versions and machine facts recorded beside every run's metrics."""
+    """Versions and machine facts recorded beside every run's metrics.
+
+    Returns:
+        A dict of ``rnnkit``, ``numpy`` and ``python`` versions, ``machine`` (the
+        architecture, as ``platform.machine()``) and ``cpu_count``.
+
+    Example:
+        >>> sorted(environment())
+        ['cpu_count', 'machine', 'numpy', 'python', 'rnnkit']
+    """
     return {
         "rnnkit": __version__,
         "numpy": np.__version__,
