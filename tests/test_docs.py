@@ -83,6 +83,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.callbacks",
     "rnnkit.backend",
     "rnnkit.models.functional",
+    "rnnkit.models.sequential",
 ]
 
 

@@ -26,15 +26,31 @@ from ..utils import validation
 
 
 class Sequential:
-    """A linear stack of layers with Keras's API.
+    """A linear stack of layers with Keras's API: each layer's output is the next
+    one's input.
+
+    Args:
+        layers: the layers to :meth:`add`, in order (default None: an empty model);
+            an ``Input(shape)`` first sets the input shape.
+        name: the model's name (default None: ``sequential``, ``sequential_1``, ...).
+
+    Raises:
+        TypeError, ValueError: as :meth:`add`, for any of ``layers``.
 
     Example:
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
         >>> model = Sequential()
-        >>> model.add(SimpleRNN(50, input_shape=(49, 1)))
-        >>> model.add(Dense(46, activation="softmax"))
-        >>> model.compile(loss="categorical_crossentropy", optimizer="adam",
+        >>> model.add(layers.SimpleRNN(8, input_shape=(6, 1)))
+        >>> model.add(layers.Dense(3, activation="softmax"))
+        >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
         ...               metrics=["accuracy"])
-        >>> history = model.fit(x, y, epochs=10, batch_size=50)   # doctest: +SKIP
+        >>> x = np.random.default_rng(0).normal(size=(20, 6, 1))
+        >>> y = np.arange(20) % 3
+        >>> history = model.fit(x, y, epochs=2, batch_size=5, verbose=0)
+        >>> sorted(history.history), model.predict(x).shape
+        (['accuracy', 'loss'], (20, 3))
     """
 
     # Data-parallel training (rnnkit.distributed.mpi sets it): splits each global batch
@@ -64,12 +80,24 @@ class Sequential:
     def add(self, layer: Layer) -> None:
         """Append a layer. The first may declare ``input_shape``, or the model may start
         with ``Input(shape)`` / an ``InputLayer``, which sets the input shape and, as in
-        Keras 3, is not listed in ``model.layers``.
+        Keras 3, is not listed in ``model.layers``. Once the input shape is known,
+        the layer is built.
+
+        Args:
+            layer: an rnnkit layer, an ``Input(...)`` tensor or an ``InputLayer``.
 
         Raises:
             TypeError: not an rnnkit layer (or Input).
             ValueError: a duplicate layer name, an Input after the first layer, a layer
                 with ``return_state=True``.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((None, 3))])
+            >>> model.add(layers.LSTM(4))
+            >>> model.output_shape
+            (None, 4)
         """
         from ..layers.input_layer import InputLayer
         from .functional import SymbolicTensor
@@ -110,6 +138,17 @@ class Sequential:
         A shape of one entry is read as one sample's shape (rnnkit's older form), since
         no layer takes a batch of scalars: ``build((None,))`` builds a model of token
         ids of any length.
+
+        Args:
+            input_shape: the input shape, batch axis first (its size is ignored).
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.GRU(4), layers.Dense(1)])
+            >>> model.build((None, 10, 3))
+            >>> model.input_shape, model.count_params()
+            ((None, 10, 3), 113)
         """
         shape = tuple(input_shape)
         self._build_sample(shape[1:] if len(shape) > 1 else shape)
@@ -244,9 +283,40 @@ class Sequential:
         return [g for l in self.layers if l.trainable for g in l.gradients()]
 
     def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight array, layer by layer, as :meth:`set_weights` takes.
+
+        Returns:
+            A list of arrays.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> tuple(w.shape for w in model.get_weights())
+            ((3, 4), (4, 4), (4,), (4, 1), (1,))
+        """
         return [w.copy() for _, w in self.weights()]
 
     def set_weights(self, weights) -> None:
+        """Assign every weight array, in :meth:`get_weights`'s order. Every array is
+        checked before any is assigned, so a refused call leaves the model as it was.
+
+        Args:
+            weights: a sequence of arrays, one per weight.
+
+        Raises:
+            ValueError: the wrong number of arrays, or an array of the wrong shape.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+            >>> float(model.predict(np.ones((1, 5, 3)))[0, 0])
+            0.0
+        """
         weights = list(weights)
         expected = sum(len(l.weights()) for l in self.layers)
         if len(weights) != expected:
@@ -264,6 +334,19 @@ class Sequential:
             layer.set_weights(arrays)
 
     def count_params(self) -> int:
+        """The number of weights (scalars) of all layers, trainable or not.
+
+        Returns:
+            An int.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.count_params()  # 3*4 + 4*4 + 4, then 4 + 1
+            37
+        """
         return sum(l.count_params() for l in self.layers)
 
     def reset_states(self) -> None:
@@ -279,8 +362,22 @@ class Sequential:
         Args:
             optimizer: ``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adagrad"`` or an
                 instance (default ``"rmsprop"``, as Keras).
-            loss: a loss name or instance; required.
-            metrics: list of names (``"accuracy"`` resolves by the loss, as Keras).
+            loss: a loss name or instance; required (default None is refused).
+            metrics: a list of metric names or functions, or one of them (default
+                None: none); ``"accuracy"`` resolves by the loss, as Keras.
+
+        Raises:
+            ValueError: ``loss`` is None, or an unknown optimizer, loss or metric
+                name.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.compile("adam", "mse", metrics="mae")
+            >>> type(model.optimizer).__name__, model.loss.name
+            ('Adam', 'mean_squared_error')
         """
         if loss is None:
             raise ValueError(
@@ -607,8 +704,17 @@ class Sequential:
                 ``checkpoint_dir``.
 
         Example:
-            >>> history = model.fit(x, y, epochs=5, batch_size=32,  # doctest: +SKIP
-            ...                     validation_split=0.1, checkpoint_dir="ckpt")
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> x = np.random.default_rng(0).normal(size=(16, 5, 3))
+            >>> y = x.sum(axis=(1, 2))[:, None]
+            >>> model.compile("adam", "mse")
+            >>> history = model.fit(x, y, epochs=3, batch_size=4, validation_split=0.25,
+            ...                     verbose=0)
+            >>> sorted(history.history), history.epoch
+            (['loss', 'val_loss'], [0, 1, 2])
         """
         from ..callbacks import BackupAndRestore
         from . import checkpoint as ckpt_mod
@@ -1208,15 +1314,31 @@ class Sequential:
 
         Args:
             x, y: arrays, or ``x`` a generator / PyDataset of ``(x, y)`` or
-                ``(x, y, sample_weight)`` batches (``y`` not given then).
-            batch_size: samples per batch for arrays (default 32).
-            sample_weight: per-sample weights for arrays.
+                ``(x, y, sample_weight)`` batches (``y`` not given then); default None.
+            batch_size: samples per batch for arrays (default None: 32).
+            verbose: accepted for Keras's signature; nothing is shown (default 0).
+            sample_weight: per-sample weights for arrays (default None).
             steps: batches to read from a generator / PyDataset (default: all).
-            return_dict: return ``{name: value}``.
+            return_dict: return ``{name: value}`` (default False).
+
+        Returns:
+            The loss (a float) without metrics; else ``[loss, metric, ...]``, or the
+            dict with ``return_dict=True``.
+
         Raises:
-            ValueError, TypeError: malformed data or arguments.
+            ValueError, TypeError: malformed data or arguments, or a model not
+                compiled.
+
         Example:
-            >>> loss, acc = model.evaluate(x_test, y_test)  # doctest: +SKIP
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> x = np.random.default_rng(0).normal(size=(16, 5, 3))
+            >>> y = x.sum(axis=(1, 2))[:, None]
+            >>> model.compile("adam", "mse", metrics=["mae"])
+            >>> sorted(model.evaluate(x, y, return_dict=True))
+            ['loss', 'mae']
         """
         from . import data_adapters as da
 
@@ -1250,15 +1372,23 @@ class Sequential:
             x: an array (a list of arrays for several inputs), or a generator /
                 PyDataset of batches (``x``, ``(x,)`` or ``(x, y, ...)``: targets are
                 ignored).
-            batch_size: samples per batch for arrays.
-            verbose: 1 shows a progress bar.
-            steps: batches to read from a generator / PyDataset (default: all).
+            batch_size: samples per batch for arrays (default None: 32).
+            verbose: 1 shows a progress bar (default 0).
+            steps: batches to read from a generator / PyDataset (default None: all).
+
         Returns:
             The outputs, concatenated over the batches (a list for several outputs).
+
         Raises:
             ValueError, TypeError: malformed data or arguments.
+
         Example:
-            >>> probabilities = model.predict(x_test)  # doctest: +SKIP
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.predict(np.zeros((7, 5, 3)), batch_size=4).shape
+            (7, 1)
         """
         from . import data_adapters as da
 
@@ -1360,7 +1490,24 @@ class Sequential:
 
     # ---- description, saving --------------------------------------------------
     def summary(self, print_fn=print) -> None:
-        """Print the layers, their output shapes and parameter counts (as Keras)."""
+        """Print the layers, their output shapes and parameter counts (as Keras).
+
+        Args:
+            print_fn: called with each line (default ``print``).
+
+        Raises:
+            ValueError: the model is not built.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> lines = []
+            >>> model.summary(print_fn=lines.append)
+            >>> lines[-3]
+            'Total params: 37'
+        """
         if not self.built:
             raise ValueError(
                 f"Model {self.name!r} is not built: give the first layer input_shape or call "
@@ -1422,17 +1569,71 @@ class Sequential:
 
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Save architecture, weights and (optionally) optimizer state to one file,
-        atomically. See :mod:`rnnkit.models.saving` for the format."""
+        atomically. See :mod:`rnnkit.models.saving` for the format.
+
+        Args:
+            filepath: the file to write.
+            include_optimizer: also save the optimizer's state (default True).
+
+        Example:
+            >>> import os, tempfile
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> from rnnkit.models import load_model
+            >>> path = os.path.join(tempfile.mkdtemp(), "model.rnnkit")
+            >>> model.save(path)
+            >>> x = np.ones((2, 5, 3))
+            >>> bool(np.array_equal(load_model(path).predict(x), model.predict(x)))
+            True
+        """
         from .saving import save_model
 
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath) -> None:
+        """Save the weights only (see :func:`rnnkit.models.saving.save_weights`).
+
+        Args:
+            filepath: the file to write.
+
+        Example:
+            >>> import os, tempfile
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.npz")
+            >>> model.save_weights(path)
+            >>> os.path.exists(path)
+            True
+        """
         from .saving import save_weights
 
         save_weights(self, filepath)
 
     def load_weights(self, filepath) -> None:
+        """Load weights saved by :meth:`save_weights` into this model (see
+        :func:`rnnkit.models.saving.load_weights`).
+
+        Args:
+            filepath: the file to read.
+
+        Example:
+            >>> import os, tempfile
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.npz")
+            >>> model.save_weights(path)
+            >>> other = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> other.load_weights(path)
+            >>> x = np.ones((2, 5, 3))
+            >>> bool(np.array_equal(other.predict(x), model.predict(x)))
+            True
+        """
         from .saving import load_weights
 
         load_weights(self, filepath)
