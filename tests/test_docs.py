@@ -80,10 +80,12 @@ DOCUMENTED_MODULES = [
     "rnnkit.interop.onnx",
     "rnnkit.interop.keras_files",
     "rnnkit.runs",
+    "rnnkit.diagnostics",
     "rnnkit.callbacks",
     "rnnkit.backend",
     "rnnkit.models.functional",
     "rnnkit.models.sequential",
+    "rnnkit.models.esn",
 ]
 
 

@@ -740,10 +740,24 @@ def load_model(filepath, compile: bool = True):
 
 
 def save_weights(model, filepath) -> None:
-    """Weights only, in the same checked format (no architecture).
+    """Weights only, in the same checked format (no architecture), written
+    atomically. A path ending in ``.h5`` or ``.hdf5`` is written as a Keras
+    ``.weights.h5`` file instead (see :mod:`rnnkit.interop.keras_files`).
+
+    Args:
+        model: a built model.
+        filepath: the file to write.
 
     Example:
-        >>> save_weights(model, "w.rnnkit")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.models.saving import save_weights
+        >>> model = Sequential([layers.Input((5, 3)), layers.LSTM(4)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "w.rnnkit")
+        >>> save_weights(model, path)
+        >>> os.path.exists(path)
+        True
     """
     if os.fspath(filepath).lower().endswith((".h5", ".hdf5")):
         from ..interop.keras_files import save_keras_weights  # Keras's .weights.h5
@@ -766,7 +780,12 @@ def load_weights(model, filepath) -> None:
     """Load weights saved by :func:`save_weights` or :func:`save_model` into ``model``,
     in get_weights() order. All or nothing: every array is checked (count, shapes,
     dtypes, finite values) before any is assigned, so a refused load leaves the
-    model as it was.
+    model as it was. A path ending in ``.h5`` or ``.hdf5`` is read as a Keras
+    ``.weights.h5`` file (see :mod:`rnnkit.interop.keras_files`).
+
+    Args:
+        model: a built model with the saved model's weights (count and shapes).
+        filepath: the file to read.
 
     Raises:
         FileNotFoundError: no such file.
@@ -774,7 +793,18 @@ def load_weights(model, filepath) -> None:
             message names the file and the weight.
 
     Example:
-        >>> load_weights(model, "w.rnnkit")  # doctest: +SKIP
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.models.saving import load_weights, save_weights
+        >>> model = Sequential([layers.Input((5, 3)), layers.LSTM(4)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "w.rnnkit")
+        >>> save_weights(model, path)
+        >>> other = Sequential([layers.Input((5, 3)), layers.LSTM(4)])
+        >>> load_weights(other, path)
+        >>> all(np.array_equal(a, b) for a, b in zip(other.get_weights(), model.get_weights()))
+        True
     """
     if os.fspath(filepath).lower().endswith((".h5", ".hdf5")):
         from ..interop.keras_files import load_keras_weights  # Keras's .weights.h5
