@@ -85,7 +85,6 @@ DOCUMENTED_MODULES = [
     "rnnkit.backend",
     "rnnkit.models.functional",
     "rnnkit.models.sequential",
-    "rnnkit.models.esn",
 ]
 
 

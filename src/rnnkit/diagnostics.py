@@ -62,6 +62,17 @@ def recurrent_layers(model) -> list[RNN]:
 
     Raises:
         TypeError: if ``model`` has no ``layers`` list.
+
+    Args:
+        model: a Sequential model (anything with a ``layers`` list).
+
+    Returns:
+        The list of :class:`rnnkit.layers.RNN` layers, empty when there are none.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("gru", units=4, steps=6, batch=3)
+        >>> tuple(type(layer).__name__ for layer in recurrent_layers(model))
+        ('GRU',)
     """
     layers = getattr(model, "layers", None)
     if not isinstance(layers, list):
@@ -96,7 +107,23 @@ def _require_rnn(layer) -> RNN:
 
 def gate_names(layer: RNN) -> tuple[str, ...]:
     """The gate blocks of the layer's fused weights, in Keras's order: ``("h",)`` for
-    SimpleRNN, ``("i", "f", "c", "o")`` for LSTM, ``("z", "r", "h")`` for GRU."""
+    SimpleRNN, ``("i", "f", "c", "o")`` for LSTM, ``("z", "r", "h")`` for GRU.
+
+    Args:
+        layer: a built recurrent layer.
+
+    Returns:
+        The tuple of names (``("g0", "g1", …)`` for another cell with several gates).
+
+    Raises:
+        TypeError, ValueError: for a layer that is not a built recurrent layer.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> gate_names(layer)
+        ('i', 'f', 'c', 'o')
+    """
     cell = _require_rnn(layer).cell
     if isinstance(cell, LSTMCell):
         return ("i", "f", "c", "o")
@@ -118,6 +145,12 @@ def spectral_radii(layer: RNN) -> dict[str, float]:
 
     Raises:
         TypeError, ValueError: for a layer that is not a built recurrent layer.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> sorted(spectral_radii(layer))
+        ['W_c', 'W_f', 'W_i', 'W_o']
     """
     layer = _require_rnn(layer)
     w = layer.cell.params["recurrent_kernel"]
@@ -148,6 +181,13 @@ def gate_saturation(
 
     Raises:
         ValueError: bad thresholds, or no forward pass cached.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> _ = layer(x)
+        >>> sorted(gate_saturation(layer))
+        ['c', 'f', 'i', 'o']
     """
     layer = _require_rnn(layer)
     if not (0.0 <= low < high <= 1.0):
@@ -208,7 +248,7 @@ def state_gradient_norms(model, x, y, sample_weight=None) -> tuple[float, dict[s
     Args:
         model: a compiled Sequential model with at least one recurrent layer.
         x, y: a batch and its targets, as for ``model.fit``.
-        sample_weight: optional per-sample loss weights.
+        sample_weight: per-sample loss weights. Default None.
 
     Returns:
         (loss, norms) where norms maps each recurrent layer's name to an array of
@@ -216,6 +256,13 @@ def state_gradient_norms(model, x, y, sample_weight=None) -> tuple[float, dict[s
 
     Raises:
         ValueError: an uncompiled model, one without recurrent layers, or bad data.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> loss, norms = state_gradient_norms(model, x, y)
+        >>> isinstance(loss, float), norms[layer.name].shape
+        (True, (3, 6))
     """
     return _state_gradient_norms(model, x, y, sample_weight)
 
@@ -288,7 +335,7 @@ def jacobian_norms(layer: RNN, sequence, mask=None, dtype="float64") -> dict[str
     Args:
         layer: a built SimpleRNN, LSTM or GRU (possibly inside a model).
         sequence: one input sequence, (T, features) or (1, T, features).
-        mask: optional boolean (T,) mask of the sequence's real steps.
+        mask: a boolean (T,) mask of the sequence's real steps. Default None.
         dtype: the float type of the computation (default float64, so that norms
             down to 1e-300 stay representable).
 
@@ -301,6 +348,14 @@ def jacobian_norms(layer: RNN, sequence, mask=None, dtype="float64") -> dict[str
     Raises:
         TypeError, ValueError: for a layer that is not a built recurrent layer, or a
             sequence of the wrong shape or feature count.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> norms = jacobian_norms(layer, x[0])
+        >>> h = norms["h"]
+        >>> sorted(norms), h.shape, float(h[-1])  # the last: dh_T/dh_T, norm sqrt(4)
+        (['c', 'h', 'state'], (6,), 2.0)
     """
     layer = _require_rnn(layer)
     seq = np.asarray(sequence)
@@ -364,6 +419,18 @@ def layer_input(model, x, layer: RNN):
 
     Raises:
         ValueError: if ``layer`` is not in the model.
+
+    Args:
+        model: a Sequential model holding ``layer`` (or a Bidirectional around it).
+        x: a batch of inputs, as for ``model.predict``.
+        layer: the layer, or one direction of a Bidirectional of the model.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> inputs, mask = layer_input(model, x[:1], layer)
+        >>> inputs.shape, mask
+        ((1, 6, 1), None)
     """
     x = model._check_x(x)
     mask = None
@@ -391,6 +458,11 @@ class DecayFit:
         factor: exp(slope), the mean per-step factor (< 1 vanishing, > 1 exploding).
         slope, intercept: the line's coefficients (natural log).
         n_points: how many finite, positive norms the line was fitted to.
+
+    Example:
+        >>> fit = DecayFit(factor=0.5, slope=-0.693, intercept=0.0, n_points=4)
+        >>> fit.as_dict()["factor"]
+        0.5
     """
 
     factor: float
@@ -408,13 +480,18 @@ def fit_decay(norms, distances=None) -> DecayFit:
     Args:
         norms: 1-D norms in input order (index k is step k+1 of T), as returned by
             :func:`jacobian_norms` or a batch mean of :func:`state_gradient_norms`.
-        distances: the distance T - t of each entry; default ``T - 1 - k``.
+        distances: the distance T - t of each entry; default None, ``T - 1 - k``.
 
     Returns:
         a :class:`DecayFit`; zeros, infs and NaNs (underflow, overflow) are left out.
 
     Raises:
         ValueError: fewer than two usable points, or mismatched lengths.
+
+    Example:
+        >>> fit = fit_decay([1.0, 2.0, 4.0, 8.0])  # halves with every step back
+        >>> round(fit.factor, 6), fit.n_points
+        (0.5, 4)
     """
     norms = np.asarray(norms, dtype=np.float64).reshape(-1)
     if distances is None:
@@ -442,9 +519,10 @@ def probe(model, x, y, sample_weight=None, jacobian_sample: int | None = 0) -> d
     Args:
         model: a compiled Sequential model.
         x, y: the probe batch.
-        sample_weight: optional loss weights.
+        sample_weight: loss weights. Default None.
         jacobian_sample: index of the sequence whose Jacobian products are measured,
             or None to skip them (they cost H forward-backward passes of one sequence).
+            Default 0.
 
     Returns:
         ``{"loss": float, "layers": {name: {"state_grad_norm": [T floats, batch mean
@@ -454,6 +532,13 @@ def probe(model, x, y, sample_weight=None, jacobian_sample: int | None = 0) -> d
 
     Raises:
         ValueError: as :func:`state_gradient_norms`, or a jacobian_sample out of range.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> layers = probe(model, x, y)["layers"]
+        >>> sorted(layers[layer.name])[:3], len(layers[layer.name])
+        (['gate_saturation', 'jacobian', 'jacobian_decay'], 6)
     """
     saturation = {}
 
@@ -515,17 +600,22 @@ class GradientDiagnostics(Callback):
         x, y: the probe batch (kept small: it runs forward and backward once, and H
             copies of one sequence for the Jacobian).
         run_dir: folder to write to (created if missing).
-        filename: default ``"gradient_diagnostics.json"``.
-        every: record every this many epochs (default 1).
-        jacobian: also measure the Jacobian products (default True).
-        sample_weight: optional loss weights of the probe batch.
+        filename: the JSON file's name in ``run_dir``. Default
+            ``"gradient_diagnostics.json"``.
+        every: record every this many epochs, a positive int. Default 1.
+        jacobian: also measure the Jacobian products. Default True.
+        sample_weight: loss weights of the probe batch. Default None.
 
     Raises:
         ValueError: a non-positive ``every``.
 
     Example:
-        >>> cb = GradientDiagnostics(x[:16], y[:16], "runs/adding")  # doctest: +SKIP
-        >>> model.fit(x, y, epochs=5, callbacks=[cb])                # doctest: +SKIP
+        >>> import tempfile
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> cb = GradientDiagnostics(x, y, tempfile.mkdtemp())
+        >>> _ = model.fit(x, y, epochs=2, callbacks=[cb], verbose=0)  # doctest: +SKIP
+        >>> [record["epoch"] for record in cb.records]  # doctest: +SKIP
+        [0, 1, 2]
     """
 
     def __init__(
@@ -606,13 +696,15 @@ def fresh_probe_model(
     normal, (batch, 1). The loss depends on h_T only, so dL/dh_t = dL/dh_T · dh_T/dh_t.
 
     Args:
-        cell: ``"rnn"`` (SimpleRNN), ``"lstm"`` or ``"gru"``.
+        cell: ``"rnn"`` (SimpleRNN), ``"lstm"`` or ``"gru"``. Default ``"rnn"``.
         activation: ``"tanh"`` or ``"relu"`` (the state's, or the candidate's for
-            gated cells).
+            gated cells). Default ``"tanh"``.
         init: recurrent initializer, ``"glorot"`` (glorot_uniform), ``"orthogonal"``
-            or ``"identity"`` (with relu: the IRNN of Le et al. 2015).
-        units, steps, features, batch: sizes, positive ints.
-        seed: seeds the weights and the data.
+            or ``"identity"`` (with relu: the IRNN of Le et al. 2015). Default
+            ``"glorot"``.
+        units, steps, features, batch: sizes, positive ints. Defaults 64, 200, 1, 16.
+        seed: seeds the weights and the data (and, through
+            :func:`rnnkit.set_random_seed`, the global seed). Default 0.
         gain: multiplies the initial recurrent kernel (default 1; e.g. 1.5 for an
             orthogonal W of spectral radius 1.5).
 
@@ -621,6 +713,11 @@ def fresh_probe_model(
 
     Raises:
         ValueError: an unknown cell, activation or init, or a non-positive size.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> type(model.layers[0]).__name__, x.shape, y.shape, x.dtype
+        ('LSTM', (3, 6, 1), (3, 1), dtype('float64'))
     """
     from .backend import set_random_seed
     from .layers import GRU, LSTM, Dense, SimpleRNN
@@ -669,8 +766,10 @@ def decay_report(model, x, y=None, layer: RNN | None = None, jacobian_sample: in
         model: a Sequential model holding ``layer``; compiled if ``y`` is given.
         x: a batch of inputs.
         y: its targets, or None to skip |dL/dh_t| (the Jacobian products need none).
-        layer: the recurrent layer to measure (default: the model's first).
+            Default None.
+        layer: the recurrent layer to measure; default None, the model's first.
         jacobian_sample: which sequence of ``x`` the Jacobian products are taken on.
+            Default 0.
 
     Returns:
         a JSON-ready dict: ``layer``, ``cell``, ``units``, ``steps``, ``distance``
@@ -682,6 +781,13 @@ def decay_report(model, x, y=None, layer: RNN | None = None, jacobian_sample: in
 
     Raises:
         ValueError: no recurrent layer, a layer not in the model, bad data.
+
+    Example:
+        >>> model, x, y = fresh_probe_model("lstm", units=4, steps=6, batch=3)
+        >>> layer = recurrent_layers(model)[0]
+        >>> report = decay_report(model, x, y)
+        >>> report["steps"], report["distance"]
+        (6, [5, 4, 3, 2, 1, 0])
     """
     layers = recurrent_layers(model)
     if layer is None:
@@ -734,7 +840,23 @@ _CURVE_LABELS = {
 
 def plot_decay(report: dict, path, title: str = "") -> str | None:
     """Draw the curves of :func:`decay_report` on a log scale against T - t, with
-    their fitted lines dashed. Returns the path written, or None without matplotlib."""
+    their fitted lines dashed. Returns the path written, or None without matplotlib.
+
+    Args:
+        report: a dict of :func:`decay_report`.
+        path: the PNG to write.
+        title: the figure's title; default ``""``, the cell, units and steps.
+
+    Returns:
+        The path written, or None without matplotlib.
+
+    Example:
+        >>> import os, tempfile
+        >>> model, x, y = fresh_probe_model("rnn", units=4, steps=6, batch=3)
+        >>> path = os.path.join(tempfile.mkdtemp(), "decay.png")
+        >>> plot_decay(decay_report(model, x, y), path) == path  # doctest: +SKIP
+        True
+    """
     from .plotting import _pyplot, _save
 
     plt = _pyplot()
@@ -778,7 +900,20 @@ def plot_gradient_history(records: list[dict], path) -> str | None:
     scale, one curve per recorded epoch, darker = later), and beside it per epoch the
     fitted per-step factor of that curve, the spectral radius of each recurrent kernel
     block and the mean saturated fraction of each gate. Returns the path written, or
-    None without matplotlib or records."""
+    None without matplotlib or records.
+
+    Args:
+        records: :class:`GradientDiagnostics`'s ``records`` (or the ``"records"`` of
+            the JSON file it writes).
+        path: the PNG to write.
+
+    Returns:
+        The path written, or None without matplotlib or without records.
+
+    Example:
+        >>> plot_gradient_history([], "history.png") is None  # no records: nothing drawn
+        True
+    """
     from .plotting import _pyplot, _save
 
     plt = _pyplot()
