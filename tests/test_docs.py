@@ -81,10 +81,13 @@ DOCUMENTED_MODULES = [
     "rnnkit.interop.keras_files",
     "rnnkit.runs",
     "rnnkit.diagnostics",
+    "rnnkit.plotting",
     "rnnkit.callbacks",
     "rnnkit.backend",
     "rnnkit.models.functional",
     "rnnkit.models.sequential",
+    "rnnkit.models.esn",
+    "rnnkit.models.checkpoint",
 ]
 
 

@@ -43,12 +43,55 @@ LOCK_NAME = "rnnkit-checkpoints.lock"
 
 
 class CheckpointFolderBusyError(RuntimeError, ValueError):
-    """Another live process holds the checkpoint folder's lock."""
+    """Another live process holds the checkpoint folder's lock.
+
+    A ``RuntimeError`` and a ``ValueError``: ``except ValueError`` around ``fit``
+    catches it too.
+
+    Example:
+        >>> import tempfile
+        >>> from rnnkit.models.checkpoint import CheckpointFolderBusyError, FolderLock
+        >>> folder = tempfile.mkdtemp()
+        >>> with FolderLock(folder):
+        ...     try:
+        ...         FolderLock(folder).acquire()
+        ...     except CheckpointFolderBusyError:
+        ...         print("busy")
+        busy
+    """
 
 
 @dataclass
 class TrainingPosition:
-    """Where a checkpoint stands: ``batch`` is the next batch to run in ``epoch``."""
+    """Where a checkpoint stands: ``batch`` is the next batch to run in ``epoch``.
+
+    Attributes:
+        epoch: the epoch (from 0) to continue in.
+        batch: the next batch (from 0) to run in ``epoch``.
+        batches: the epoch's batches of sample indices (the data order), or None.
+        totals: the epoch's running loss and metric sums so far, or None.
+        n_samples: the number of training samples of the run.
+        batch_size: the run's batch size.
+        run_id: the run's id (default None: a checkpoint of an earlier version).
+        run_optimizer: the optimizer the run started with, as
+            :func:`optimizer_spec` gives it (default None).
+        path: the file it was read from (default None; not compared).
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential, checkpoint
+        >>> x = np.random.default_rng(0).normal(size=(16, 3))
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=folder)
+        >>> position = checkpoint.restore(checkpoint.latest(folder), model, [])
+        >>> position.epoch, position.batch, position.n_samples, position.batch_size
+        (2, 0, 16, 8)
+    """
 
     epoch: int
     batch: int
@@ -63,17 +106,54 @@ class TrainingPosition:
 
 def new_run_id() -> str:
     """A fresh random run id (16 hex digits). Drawn from the OS, never from the
-    model's generators, so that making one does not change a seeded run."""
+    model's generators, so that making one does not change a seeded run.
+
+    Returns:
+        The id, a string of 16 lowercase hex digits.
+
+    Example:
+        >>> from rnnkit.models.checkpoint import new_run_id
+        >>> run_id = new_run_id()
+        >>> len(run_id), run_id != new_run_id()
+        (16, True)
+    """
     return secrets.token_hex(8)
 
 
 def checkpoint_name(epoch: int, batch: int, run_id: str | None) -> str:
+    """A checkpoint's file name: ``ckpt-EEEEE-BBBBBBB[-<run id>].rnnkit``.
+
+    Args:
+        epoch: the epoch, zero-padded to 5 digits (wider past 99,999).
+        batch: the next batch, zero-padded to 7 digits.
+        run_id: the run's id, or None for a name without one.
+
+    Returns:
+        The file name.
+
+    Example:
+        >>> from rnnkit.models.checkpoint import checkpoint_name
+        >>> checkpoint_name(3, 40, "0123456789abcdef")
+        'ckpt-00003-0000040-0123456789abcdef.rnnkit'
+    """
     suffix = "" if run_id is None else f"-{run_id}"
     return f"ckpt-{epoch:05d}-{batch:07d}{suffix}.rnnkit"
 
 
 def parse_name(name: str) -> tuple[int, int, str | None] | None:
-    """``(epoch, batch, run id or None)`` from a checkpoint's file name, or None."""
+    """``(epoch, batch, run id or None)`` from a checkpoint's file name, or None.
+
+    Args:
+        name: a file name (not a path).
+
+    Returns:
+        The triple, or None when ``name`` is not a checkpoint's name.
+
+    Example:
+        >>> from rnnkit.models.checkpoint import parse_name
+        >>> parse_name("ckpt-00003-0000040-0123456789abcdef.rnnkit"), parse_name("model.rnnkit")
+        ((3, 40, '0123456789abcdef'), None)
+    """
     m = _NAME.match(name)
     if m is None:
         return None
@@ -86,7 +166,29 @@ _ANY = object()
 def list_checkpoints(directory, run_id=_ANY) -> list[Path]:
     """Checkpoints in ``directory``, oldest first, by (epoch, batch) as numbers
     (temporary files are ignored). With ``run_id``, only that run's (None: only
-    files without a run id, written by earlier versions)."""
+    files without a run id, written by earlier versions).
+
+    Args:
+        directory: the folder; one that does not exist holds none.
+        run_id: only that run's checkpoints (default: every run's).
+
+    Returns:
+        The paths, oldest first.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential, checkpoint
+        >>> x = np.random.default_rng(0).normal(size=(16, 3))
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=folder)
+        >>> tuple(p.name[:18] for p in checkpoint.list_checkpoints(folder))
+        ('ckpt-00001-0000000', 'ckpt-00002-0000000')
+    """
     directory = Path(directory)
     if not directory.is_dir():
         return []
@@ -99,7 +201,28 @@ def list_checkpoints(directory, run_id=_ANY) -> list[Path]:
 
 
 def runs_in(directory) -> dict[str | None, list[Path]]:
-    """The checkpoints of each run found in ``directory`` (oldest first)."""
+    """The checkpoints of each run found in ``directory`` (oldest first).
+
+    Args:
+        directory: the folder.
+
+    Returns:
+        A dict from each run id (None for files without one) to its paths.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential, checkpoint
+        >>> x = np.random.default_rng(0).normal(size=(16, 3))
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=folder)
+        >>> tuple(len(files) for files in checkpoint.runs_in(folder).values())
+        (2,)
+    """
     runs: dict[str | None, list[Path]] = {}
     for p in list_checkpoints(directory):
         runs.setdefault(parse_name(p.name)[2], []).append(p)
@@ -109,9 +232,31 @@ def runs_in(directory) -> dict[str | None, list[Path]]:
 def latest(path, run_id=_ANY) -> Path | None:
     """The newest checkpoint in a folder (or the file itself).
 
+    Args:
+        path: a checkpoint folder, or a file (returned as it is).
+        run_id: only that run's checkpoints (default: the folder must hold one
+            run's).
+
+    Returns:
+        The newest checkpoint's path, or None when there is none.
+
     Raises:
         ValueError: the folder holds checkpoints of several runs and no ``run_id``
             says which one is meant.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential, checkpoint
+        >>> x = np.random.default_rng(0).normal(size=(16, 3))
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=folder)
+        >>> checkpoint.latest(folder).name[:18]
+        'ckpt-00002-0000000'
     """
     path = Path(path)
     if path.is_file():
@@ -146,12 +291,26 @@ def _pid_alive(pid: int) -> bool:
 class FolderLock:
     """An exclusive lock on a checkpoint folder for the life of one ``fit``.
 
-    Example:
-        >>> with FolderLock("checkpoints"):  # doctest: +SKIP
-        ...     ...  # write checkpoints
+    ``acquire`` (or entering the ``with`` block) creates the lock file
+    ``rnnkit-checkpoints.lock`` in the folder (making the folder if needed);
+    ``release`` (or leaving the block) removes it.
+
+    Args:
+        directory: the checkpoint folder.
+
     Raises:
-        CheckpointFolderBusyError: a live process (this one included, in another
-            ``fit``) holds the lock.
+        CheckpointFolderBusyError: on ``acquire``, a live process (this one included,
+            in another ``fit``) holds the lock.
+
+    Example:
+        >>> import os, tempfile
+        >>> from rnnkit.models.checkpoint import FolderLock
+        >>> folder = tempfile.mkdtemp()
+        >>> with FolderLock(folder):
+        ...     print(os.listdir(folder))
+        ['rnnkit-checkpoints.lock']
+        >>> os.listdir(folder)
+        []
     """
 
     def __init__(self, directory):
@@ -251,7 +410,23 @@ def _all_callbacks_state(callbacks) -> tuple[list, dict]:
 
 
 def generators(model) -> list[tuple[str, np.random.Generator]]:
-    """Every random generator of the model, by a stable path."""
+    """Every random generator of the model, by a stable path.
+
+    Args:
+        model: the model: its own shuffling generator and its layers' (wrapped
+            layers included).
+
+    Returns:
+        A list of ``(path, numpy.random.Generator)``, each generator once.
+
+    Example:
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential
+        >>> from rnnkit.models.checkpoint import generators
+        >>> model = Sequential([layers.Input((3,)), layers.Dropout(0.5), layers.Dense(1)])
+        >>> tuple(name for name, _ in generators(model))[:2]
+        ('model', 'layers/0')
+    """
     found = [("model", model.rng)]
     seen = {id(model.rng)}
 
@@ -271,7 +446,22 @@ def generators(model) -> list[tuple[str, np.random.Generator]]:
 
 
 def remove_temporary_files(directory) -> list[Path]:
-    """Remove what a killed checkpoint save left behind; returns the removed paths."""
+    """Remove what a killed checkpoint save left behind.
+
+    Args:
+        directory: the checkpoint folder; one that does not exist is left alone.
+
+    Returns:
+        The paths removed.
+
+    Example:
+        >>> import os, tempfile
+        >>> from rnnkit.models.checkpoint import remove_temporary_files
+        >>> folder = tempfile.mkdtemp()
+        >>> open(os.path.join(folder, ".tmp-x-ckpt-00001-0000000.rnnkit"), "w").close()
+        >>> tuple(p.name for p in remove_temporary_files(folder)), os.listdir(folder)
+        (('.tmp-x-ckpt-00001-0000000.rnnkit',), [])
+    """
     directory = Path(directory)
     removed = []
     if directory.is_dir():
@@ -295,9 +485,37 @@ def write(directory, model, position: TrainingPosition, callbacks, keep: int) ->
     """Write a checkpoint atomically, then prune all but the newest ``keep`` of the
     same run (``position.run_id``); other runs' files are never touched.
 
+    Args:
+        directory: the checkpoint folder (made if needed).
+        model: the model, compiled (its optimizer state is saved).
+        position: where training stands.
+        callbacks: the callbacks whose state is saved.
+        keep: how many of the run's checkpoints to keep, the newest.
+
+    Returns:
+        The path of the checkpoint written.
+
     Raises:
         FloatingPointError: the model's weights are not finite (such a state is
             never written).
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential, checkpoint
+        >>> x = np.random.default_rng(0).normal(size=(16, 3))
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=folder)
+        >>> run_id = checkpoint.parse_name(checkpoint.latest(folder).name)[2]
+        >>> position = checkpoint.TrainingPosition(epoch=2, batch=0, batches=None, totals=None,
+        ...                                        n_samples=16, batch_size=8, run_id=run_id)
+        >>> path = checkpoint.write(folder, model, position, [], keep=1)
+        >>> tuple(p.name for p in checkpoint.list_checkpoints(folder)) == (path.name,)
+        True
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -349,7 +567,21 @@ def _optimizer_spec(opt) -> dict:
 
 
 def optimizer_spec(opt) -> dict:
-    """The class and hyperparameters of an optimizer, as a checkpoint records them."""
+    """The class and hyperparameters of an optimizer, as a checkpoint records them.
+
+    Args:
+        opt: an rnnkit optimizer.
+
+    Returns:
+        ``{"class_name": ..., "config": opt.get_config()}``.
+
+    Example:
+        >>> from rnnkit import optimizers
+        >>> from rnnkit.models.checkpoint import optimizer_spec
+        >>> spec = optimizer_spec(optimizers.get("adam"))
+        >>> spec["class_name"], spec["config"]["learning_rate"]
+        ('Adam', 0.001)
+    """
     return _optimizer_spec(opt)
 
 
@@ -410,6 +642,24 @@ def restore(
         ValueError: the file is not a checkpoint of this model, a field is malformed
             (named in the message), or the optimizer differs from the checkpoint's
             (the differences named) while ``resume_optimizer`` is True.
+
+    Returns:
+        The :class:`TrainingPosition` to continue from.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from rnnkit import layers
+        >>> from rnnkit.models import Sequential, checkpoint
+        >>> x = np.random.default_rng(0).normal(size=(16, 3))
+        >>> y = x.sum(axis=1, keepdims=True)
+        >>> model = Sequential([layers.Input((3,)), layers.Dense(1)])
+        >>> model.compile("sgd", "mse")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, checkpoint_dir=folder)
+        >>> position = checkpoint.restore(checkpoint.latest(folder), model, [])
+        >>> position.epoch, position.batch
+        (2, 0)
     """
     path = Path(path)
     saved = load_model(path)
