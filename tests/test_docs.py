@@ -86,8 +86,6 @@ DOCUMENTED_MODULES = [
     "rnnkit.backend",
     "rnnkit.models.functional",
     "rnnkit.models.sequential",
-    "rnnkit.models.esn",
-    "rnnkit.models.checkpoint",
 ]
 
 

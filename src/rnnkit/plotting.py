@@ -18,12 +18,26 @@ _noticed = False
 
 
 def available() -> bool:
-    """Whether matplotlib can be imported (the pictures can be drawn)."""
+    """Whether matplotlib can be imported (the pictures can be drawn). Importing it
+    selects the non-interactive ``Agg`` backend unless one is already in use.
+
+    Returns:
+        True when matplotlib is installed.
+
+    Example:
+        >>> isinstance(available(), bool)
+        True
+    """
     return _pyplot() is not None
 
 
 def notice_if_missing() -> None:
-    """Say once per process, on stderr, that pictures are skipped without matplotlib."""
+    """Say once per process, on stderr, that pictures are skipped without matplotlib;
+    with matplotlib installed, say nothing.
+
+    Example:
+        >>> notice_if_missing()  # matplotlib here: nothing printed
+    """
     global _noticed
     if _noticed or available():
         return
@@ -38,8 +52,16 @@ def notice_if_missing() -> None:
 def require(option: str) -> None:
     """Refuse an explicitly requested picture when matplotlib is missing.
 
+    Args:
+        option: the command-line option that asked for the picture (``"--plot"``),
+            named in the message.
+
     Raises:
-        ImportError: matplotlib cannot be imported; the message names ``option``.
+        ImportError: matplotlib cannot be imported; the message names ``option`` and
+            the extra to install.
+
+    Example:
+        >>> require("--plot")  # matplotlib here: nothing raised
     """
     if not available():
         raise ImportError(f"{option} draws a PNG, which needs matplotlib: {PLOT_EXTRA}")
@@ -78,14 +100,24 @@ AXIS_LABELS = {
 
 def learning_curves(history: dict, path, title: str = "", labels: dict | None = None) -> str | None:
     """Loss (and accuracy, if logged) per epoch, training and validation, one panel
-    per metric. Returns the path written, or None when matplotlib is not installed.
+    per metric; every metric of the history with at least one value gets its panel,
+    its ``val_`` counterpart drawn in it.
 
     Args:
         history: ``History.history``: metric name -> one value per epoch.
         path: the PNG to write (atomically).
-        title: the figure's title.
-        labels: y-axis label per metric, with its unit (default :data:`AXIS_LABELS`,
-            e.g. ``{"loss": "cross-entropy (nats per token)"}``).
+        title: the figure's title; default ``""``, "learning curves".
+        labels: y-axis label per metric, with its unit, over :data:`AXIS_LABELS`
+            (e.g. ``{"loss": "cross-entropy (nats per token)"}``). Default None.
+
+    Returns:
+        ``path`` as a str, or None when matplotlib is not installed (with a notice on
+        stderr, once).
+
+    Example:
+        >>> history = {"loss": [1.2, 0.8], "val_loss": [1.3, 1.0]}
+        >>> learning_curves(history, "curves.png")  # doctest: +SKIP
+        'curves.png'
     """
     plt = _pyplot()
     if plt is None:
@@ -124,7 +156,24 @@ def learning_curves(history: dict, path, title: str = "", labels: dict | None = 
 
 
 def confusion_matrix(cm: np.ndarray, labels, path, title: str = "") -> str | None:
-    """A confusion matrix as a heat map (log colour scale); rows true, columns predicted."""
+    """A confusion matrix as a heat map (log colour scale, log(1 + count)); rows
+    true, columns predicted, with a colour bar.
+
+    Args:
+        cm: the (n, n) matrix of counts.
+        labels: the n class names, for both axes.
+        path: the PNG to write (atomically).
+        title: the figure's title; default ``""``, "confusion matrix".
+
+    Returns:
+        ``path`` as a str, or None when matplotlib is not installed (with a notice on
+        stderr, once).
+
+    Example:
+        >>> cm = np.array([[5, 1], [0, 4]])
+        >>> confusion_matrix(cm, ["earn", "acq"], "confusion.png")  # doctest: +SKIP
+        'confusion.png'
+    """
     plt = _pyplot()
     if plt is None:
         return _missing()
@@ -148,7 +197,25 @@ def attention_heatmap(
 ) -> str | None:
     """Attention weights (output steps x source steps) as a heat map, one row per
     generated character and one column per source character, with a colour bar of the
-    weight (each row sums to 1)."""
+    weight (each row sums to 1). Rows past ``len(output)`` and columns past
+    ``len(source)`` are not drawn; a space in ``source`` is shown as ``␣``.
+
+    Args:
+        weights: the (output steps, source steps) attention weights, in [0, 1].
+        source: the source string, one character per column.
+        output: the generated string, one character per row.
+        path: the PNG to write (atomically).
+        title: the figure's title; default ``""``, "attention weights".
+
+    Returns:
+        ``path`` as a str, or None when matplotlib is not installed (with a notice on
+        stderr, once).
+
+    Example:
+        >>> weights = np.full((3, 4), 0.25)
+        >>> attention_heatmap(weights, "abcd", "dcb", "attention.png")  # doctest: +SKIP
+        'attention.png'
+    """
     plt = _pyplot()
     if plt is None:
         return _missing()
