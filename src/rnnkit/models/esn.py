@@ -171,8 +171,22 @@ class EchoStateNetwork:
         """Draw W_in, W and b for inputs of ``input_dim`` features (done by the first
         :meth:`fit`; call it yourself to inspect the reservoir before).
 
+        Args:
+            input_dim: the number of input features, a positive int.
+
+        Returns:
+            self.
+
         Raises:
-            ValueError: if the drawn W has no non-zero eigenvalue (raise connectivity).
+            ValueError: a bad ``input_dim``, or a drawn W with no non-zero eigenvalue
+                (raise connectivity).
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> esn = EchoStateNetwork(units=40, spectral_radius=0.9, seed=0).initialize(2)
+            >>> esn.W_in.shape, round(float(np.abs(np.linalg.eigvals(esn.W)).max()), 6)
+            ((2, 40), 0.9)
         """
         input_dim = validation.positive_int(input_dim, "input_dim")
         rng, n = self.rng, self.units
@@ -213,7 +227,18 @@ class EchoStateNetwork:
         return x
 
     def reset_state(self) -> None:
-        """Set the reservoir state back to zeros."""
+        """Set the reservoir state back to zeros (nothing to do before
+        :meth:`initialize`).
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> series = np.sin(np.arange(300) * 0.2)
+            >>> esn = EchoStateNetwork(units=30, washout=20, seed=0).fit(series[:-1], series[1:])
+            >>> esn.reset_state()
+            >>> float(np.abs(esn.state_).max())
+            0.0
+        """
         if self.state_ is not None:
             self.state_ = np.zeros(self.units)
 
@@ -230,6 +255,14 @@ class EchoStateNetwork:
 
         Raises:
             ValueError: malformed input, or a reservoir not initialised yet.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> esn = EchoStateNetwork(units=30, seed=0).initialize(1)
+            >>> states = esn.run(np.zeros(5))
+            >>> states.shape, bool(np.array_equal(esn.state_, states[-1]))
+            ((5, 30), True)
         """
         if self.W is None:
             raise ValueError("The reservoir is not initialised: call fit() or initialize().")
@@ -270,8 +303,17 @@ class EchoStateNetwork:
             self, with ``W_out`` set and ``state_`` at the end of the (last) series.
 
         Raises:
-            ValueError: mismatched lengths or features, or no step left after the
-                washout.
+            ValueError: mismatched lengths or features, a bad ``washout``, or no step
+                left after the washout.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> series = [np.sin(np.arange(200) * 0.2 + phase) for phase in (0.0, 1.0)]
+            >>> esn = EchoStateNetwork(units=30, seed=0)
+            >>> esn = esn.fit([s[:-1] for s in series], [s[1:] for s in series], washout=20)
+            >>> esn.W_out.shape
+            (31, 1)
         """
         xs, ys = (list(x), list(y)) if isinstance(x, (list, tuple)) else ([x], [y])
         if len(xs) != len(ys) or not xs:
@@ -336,6 +378,17 @@ class EchoStateNetwork:
 
         Returns:
             (steps, output_dim).
+
+        Raises:
+            ValueError: an unfitted model, or malformed input.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> series = np.sin(np.arange(300) * 0.2)
+            >>> esn = EchoStateNetwork(units=30, washout=20, seed=0).fit(series[:-1], series[1:])
+            >>> esn.predict(series[:50]).shape
+            (50, 1)
         """
         self._require_fitted()
         x = self._check_series(x, "x")
@@ -358,6 +411,16 @@ class EchoStateNetwork:
 
         Raises:
             ValueError: an unfitted model or outputs of a different size than inputs.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> series = np.sin(np.arange(300) * 0.2)
+            >>> esn = EchoStateNetwork(units=30, washout=20, seed=0).fit(series[:-1], series[1:])
+            >>> future = esn.generate(10)  # the last input read was series[298]
+            >>> error = np.abs(future[:, 0] - np.sin(np.arange(299, 309) * 0.2)).max()
+            >>> future.shape, bool(error < 0.01)
+            ((10, 1), True)
         """
         self._require_fitted()
         n_steps = validation.positive_int(n_steps, "n_steps")
@@ -384,7 +447,17 @@ class EchoStateNetwork:
         return out
 
     def get_params(self) -> dict:
-        """The constructor's arguments (scikit-learn's habit)."""
+        """The constructor's arguments (scikit-learn's habit).
+
+        Returns:
+            A dict from each argument's name to its value.
+
+        Example:
+            >>> from rnnkit.models.esn import EchoStateNetwork
+            >>> params = EchoStateNetwork(units=30, seed=0).get_params()
+            >>> params["units"], params["leak_rate"], params["seed"]
+            (30, 0.3, 0)
+        """
         return {
             "units": self.units,
             "spectral_radius": self.spectral_radius,
