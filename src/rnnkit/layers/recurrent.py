@@ -216,7 +216,23 @@ class RNN(Layer):
         return mask if self.return_sequences else None
 
     def reset_states(self, states=None) -> None:
-        """Forget the carried states (stateful layers), or set them to ``states``."""
+        """Forget the carried states (stateful layers), or set them to ``states``.
+
+        Args:
+            states: None (default) to forget them, so that the next batch starts from
+                zeros; or the list of arrays to carry, ``[h]`` or ``[h, c]`` (LSTM),
+                each (batch, units), copied in the layer's dtype. Their number and
+                shapes are not checked here.
+
+        Example:
+            >>> layer = LSTM(2, stateful=True)
+            >>> _ = layer(np.ones((1, 3, 2)))
+            >>> len(layer.states), layer.states[0].shape
+            (2, (1, 2))
+            >>> layer.reset_states()
+            >>> layer.states is None
+            True
+        """
         if states is None:
             self.states = None
             return
@@ -444,6 +460,11 @@ class RNN(Layer):
             ``h``, and the list of new states. Both are new arrays; the inputs are not
             modified.
 
+        Raises:
+            RuntimeError: the layer is not built.
+            ValueError: another number of states than the cell has, an ``x_t`` that
+                is not (batch, features), or a state that is not (batch, units).
+
         Example:
             >>> layer = LSTM(8)
             >>> layer.ensure_built((None, 3))
@@ -502,8 +523,19 @@ class RNN(Layer):
             dy: dL/d(output); with ``return_state``, a list ``[d_output, d_h, (d_c)]``
                 whose state entries may be None.
         Returns:
-            dL/dx, shaped like the input. The gradients of the initial states are left
-            in ``initial_state_grads``.
+            dL/dx, shaped like the input. The weight gradients are left in ``grads``,
+            the gradients of the initial states in ``initial_state_grads``.
+
+        Raises:
+            RuntimeError: no forward pass yet, or ``backward`` already ran for the last
+                one (its buffers were reused for the gradients).
+
+        Example:
+            >>> layer = SimpleRNN(3, return_sequences=True)
+            >>> y = layer(np.ones((2, 4, 2)))
+            >>> dx = layer.backward(np.ones_like(y))
+            >>> dx.shape, sorted(layer.grads)
+            ((2, 4, 2), ['bias', 'kernel', 'recurrent_kernel'])
         """
         if self._cache is None:
             raise RuntimeError(f"Layer {self.name!r}: backward() called before forward().")
