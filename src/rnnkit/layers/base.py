@@ -334,12 +334,23 @@ class Layer:
             The arrays as they would be stored: in each weight's dtype.
 
         Raises:
-            ValueError: wrong count or shape, or a NaN or inf, naming the layer and the
-                weight.
-            TypeError: an array that is not numeric (object, string, complex).
+            ValueError: wrong count or shape, a read-only weight, or a NaN or inf,
+                naming the layer and the weight.
+            TypeError: not a list of arrays (a single ndarray), or an array that is not
+                numeric (object, string, complex).
 
         Example:
-            >>> layer.check_weights(layer.get_weights())  # doctest: +SKIP
+            >>> from rnnkit.layers import Dense
+            >>> layer = Dense(2, name="head", input_shape=(3,))
+            >>> layer.ensure_built((3,))
+            >>> checked = layer.check_weights([np.ones((3, 2), "int64"), np.zeros(2)])
+            >>> checked[0].dtype
+            dtype('float32')
+            >>> try:
+            ...     layer.check_weights([np.zeros((3, 4)), np.zeros(2)])
+            ... except ValueError as error:
+            ...     print(error)
+            Layer 'head' weight 'kernel': expected shape (3, 2), got (3, 4).
         """
         current = self.weights()
         if isinstance(weights, np.ndarray) or not hasattr(weights, "__iter__"):
@@ -389,10 +400,23 @@ class Layer:
         is checked (:meth:`check_weights`) before any is assigned, so a refused call
         leaves the layer as it was.
 
+        Args:
+            weights: one array per weight, in get_weights() order; each is cast to
+                its weight's dtype and copied into the layer's own array.
+
         Raises:
-            ValueError: wrong count or shape, or a NaN or inf, naming the layer and the
-                weight.
-            TypeError: an array that is not numeric.
+            ValueError: wrong count or shape, a read-only weight, or a NaN or inf,
+                naming the layer and the weight.
+            TypeError: not a list of arrays, or an array that is not numeric.
+
+        Example:
+            >>> from rnnkit.layers import Dense
+            >>> layer = Dense(2, input_shape=(3,))
+            >>> layer.ensure_built((3,))
+            >>> layer.set_weights([np.ones((3, 2)), np.zeros(2)])
+            >>> y = layer(np.ones((1, 3)))  # each output sums three ones
+            >>> y.shape, float(y.sum())
+            ((1, 2), 6.0)
         """
         checked = self.check_weights(weights)
         for (_, target), value in zip(self.weights(), checked):
