@@ -185,11 +185,34 @@ class Sequential:
 
     def regularization_loss(self) -> float:
         """The sum of the layers' penalties (weight and activity regularizers) that
-        training adds to the loss; 0.0 without regularizers."""
+        training adds to the loss; 0.0 without regularizers.
+
+        Returns:
+            The penalty, a float.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((3,)), layers.Dense(2)])
+            >>> model.regularization_loss()
+            0.0
+        """
         return float(sum(layer.regularization_loss() for layer in self.layers))
 
     def apply_constraints(self) -> None:
-        """Project the constrained weights of every layer (after an optimizer step)."""
+        """Project the constrained weights of every layer (after an optimizer step).
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> dense = layers.Dense(2, kernel_constraint="non_neg")
+            >>> model = Sequential([layers.Input((3,)), dense])
+            >>> model.set_weights([-np.ones((3, 2)), np.zeros(2)])
+            >>> model.apply_constraints()
+            >>> bool((model.get_weights()[0] >= 0).all())
+            True
+        """
         for layer in self.layers:
             layer.apply_constraints()
 
@@ -237,8 +260,24 @@ class Sequential:
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by its name or by its index in ``model.layers``, as Keras.
 
+        Args:
+            name: the layer's name (default None).
+            index: its index in ``model.layers``, negative from the end (default
+                None).
+
+        Returns:
+            The layer.
+
         Raises:
             ValueError: no such layer, or neither / both of name and index.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((3,)), layers.Dense(2, name="hidden"),
+            ...                     layers.Dense(1)])
+            >>> model.get_layer("hidden") is model.get_layer(index=0)
+            True
         """
         if (name is None) == (index is None):
             raise ValueError("get_layer needs exactly one of name and index.")
@@ -274,12 +313,54 @@ class Sequential:
 
     # ---- weights ----------------------------------------------------------------
     def weights(self) -> list[tuple[str, np.ndarray]]:
+        """Every weight, as ``(layer name/weight name, array)`` pairs; the arrays are
+        the model's own, not copies.
+
+        Returns:
+            The list of pairs.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((3,)), layers.Dense(2, name="d")])
+            >>> tuple(name for name, _ in model.weights())
+            ('d/kernel', 'd/bias')
+        """
         return [(f"{l.name}/{n}", w) for l in self.layers for n, w in l.weights()]
 
     def trainable_weights(self):
+        """The trainable weights, as :meth:`weights` lists them.
+
+        Returns:
+            The list of ``(name, array)`` pairs.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((3,)), layers.Dense(2, name="d")])
+            >>> model.layers[0].trainable = False
+            >>> model.trainable_weights()
+            []
+        """
         return [(f"{l.name}/{n}", w) for l in self.layers for n, w in l.trainable_weights()]
 
     def gradients(self) -> list[np.ndarray]:
+        """The gradients of the last backward pass, one per trainable weight, in
+        :meth:`trainable_weights`'s order.
+
+        Returns:
+            The list of arrays (the layers' own).
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.compile("sgd", "mse")
+            >>> _ = model.train_on_batch(np.ones((2, 5, 3)), np.ones((2, 1)))
+            >>> len(model.gradients()) == len(model.trainable_weights())
+            True
+        """
         return [g for l in self.layers if l.trainable for g in l.gradients()]
 
     def get_weights(self) -> list[np.ndarray]:
@@ -350,7 +431,15 @@ class Sequential:
         return sum(l.count_params() for l in self.layers)
 
     def reset_states(self) -> None:
-        """Forget the carried states of every stateful recurrent layer."""
+        """Forget the carried states of every stateful recurrent layer.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3), batch_size=2),
+            ...                     layers.LSTM(4, stateful=True)])
+            >>> model.reset_states()
+        """
         for layer in self.layers:
             if hasattr(layer, "reset_states"):
                 layer.reset_states()
@@ -405,7 +494,24 @@ class Sequential:
 
     # ---- forward and backward ---------------------------------------------------
     def forward(self, x, training: bool = False):
-        """Run all layers; returns (output, output mask or None)."""
+        """Run all layers on an array already checked (no input validation here).
+
+        Args:
+            x: the input batch.
+            training: run in training mode (dropout on) (default False).
+
+        Returns:
+            ``(output, output mask or None)``.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> y, mask = model.forward(np.ones((2, 5, 3)))
+            >>> y.shape, mask
+            ((2, 1), None)
+        """
         mask = None
         for layer in self.layers:
             out_mask = layer.compute_mask(x, mask)
@@ -421,7 +527,26 @@ class Sequential:
         the first layer that has trainable weights and tells it that its dL/d(input) is
         not wanted; the layers in front of it (a frozen embedding, its dropout) are not
         run backward, as PyTorch's autograd skips what needs no gradient. Returns None
-        then."""
+        then.
+
+        Args:
+            dy: dL/d(output), or dL/d(logits) with ``from_logits``.
+            from_logits: ``dy`` is the gradient of the last layer's logits (a loss
+                fused with its softmax or sigmoid) (default False).
+            input_grad: compute dL/d(input) (default True).
+
+        Returns:
+            dL/d(input), or None.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> y, _ = model.forward(np.ones((2, 5, 3)), training=True)
+            >>> model.backward(np.ones_like(y)).shape
+            (2, 5, 3)
+        """
         layers = self.layers
         last = len(layers) - 1
         first = 0 if input_grad else self._first_to_train()
@@ -445,7 +570,29 @@ class Sequential:
         return len(self.layers)
 
     def compute_loss(self, x, y, sample_weight=None, training=True):
-        """Forward pass and loss: returns (loss, y_pred, mask, dL/d(out or logits), fused)."""
+        """Forward pass and loss on a checked batch.
+
+        Args:
+            x: the input batch.
+            y: its targets.
+            sample_weight: per-sample weights (default None).
+            training: run in training mode (default True).
+
+        Returns:
+            ``(loss, y_pred, mask, dL/d(out or logits), fused)``, ``fused`` telling
+            whether the gradient is that of the last layer's logits.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.compile("sgd", "mse")
+            >>> x, y = np.ones((2, 5, 3)), np.ones((2, 1))
+            >>> loss, y_pred, mask, grad, fused = model.compute_loss(x, y)
+            >>> y_pred.shape, grad.shape, fused
+            ((2, 1), (2, 1), False)
+        """
         y_pred, mask = self.forward(x, training=training)
         fused = self._fused_output()
         out = self.layers[-1].logits if fused else y_pred
@@ -458,9 +605,27 @@ class Sequential:
         A NaN or inf loss or gradient is returned as the loss with the weights left
         as they were (as Keras returns it).
 
+        Args:
+            x: the input batch.
+            y: its targets.
+            sample_weight: per-sample weights (default None).
+
+        Returns:
+            The batch's loss, a float.
+
         Raises:
+            ValueError, TypeError: malformed data, or a model not compiled.
             FloatingPointError: the update would have made a weight NaN or inf; the
                 step is undone (weights and optimizer state as before the call).
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.compile("sgd", "mse")
+            >>> isinstance(model.train_on_batch(np.ones((2, 5, 3)), np.ones((2, 1))), float)
+            True
         """
         self._require_compiled()
         x, y = self._check_data(x, y)
@@ -1424,7 +1589,22 @@ class Sequential:
 
     # ---- step-by-step inference (generation) -------------------------------------
     def initial_states(self, batch: int = 1) -> list[list[np.ndarray]]:
-        """Zero states for :meth:`step`: one list per recurrent layer."""
+        """Zero states for :meth:`step`: one list per recurrent layer.
+
+        Args:
+            batch: the number of sequences (default 1).
+
+        Returns:
+            For each recurrent layer, the list of its zero state arrays, each
+            ``(batch, units)``.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((None, 3)), layers.LSTM(4), layers.Dense(1)])
+            >>> tuple(tuple(s.shape for s in states) for states in model.initial_states(2))
+            (((2, 4), (2, 4)),)
+        """
         return [
             [np.zeros((batch, l.units), l.dtype) for _ in range(l.cell.state_size)]
             for l in self.layers
@@ -1444,7 +1624,20 @@ class Sequential:
             new states.
         Raises:
             ValueError: a layer that needs the whole sequence (Bidirectional, pooling,
-                Flatten, RepeatVector), or states of the wrong structure.
+                Flatten, RepeatVector), states of the wrong structure, or a model not
+                built.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> x = np.random.default_rng(0).normal(size=(2, 5, 3))
+            >>> states = None
+            >>> for t in range(5):
+            ...     y_t, states = model.step(x[:, t], states)
+            >>> bool(np.allclose(y_t, model.predict(x), atol=1e-5))
+            True
         """
         from ..layers import Activation, Dense, Dropout, TiedDense, TimeDistributed
 
@@ -1483,6 +1676,25 @@ class Sequential:
         return x, new_states
 
     def predict_on_batch(self, x):
+        """The model's outputs for one batch (checked, in one pass).
+
+        Args:
+            x: the input batch.
+
+        Returns:
+            The outputs.
+
+        Raises:
+            ValueError, TypeError: malformed input.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.SimpleRNN(4), layers.Dense(1)])
+            >>> model.predict_on_batch(np.ones((2, 5, 3))).shape
+            (2, 1)
+        """
         return self.forward(self._check_x(x), training=False)[0]
 
     def __call__(self, x, training=False):
@@ -1538,6 +1750,19 @@ class Sequential:
         print_fn(f"Non-trainable params: {total - trainable:,}")
 
     def get_config(self) -> dict:
+        """The architecture, as :meth:`from_config` takes it (no weights).
+
+        Returns:
+            A JSON-able dict: ``name``, ``input_shape`` and the serialized
+            ``layers``.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> config = Sequential([layers.Input((5, 3)), layers.GRU(4)]).get_config()
+            >>> config["input_shape"], len(config["layers"])
+            ([5, 3], 1)
+        """
         from ..layers import serialize
 
         return {
@@ -1548,6 +1773,26 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict) -> Sequential:
+        """A new model with the architecture of :meth:`get_config` (fresh weights).
+
+        Args:
+            config: the dict :meth:`get_config` returned.
+
+        Returns:
+            The model, built when the config has an input shape.
+
+        Raises:
+            ValueError: a ``TiedDense`` whose embedding is not in the model (and what
+                the layers' deserialization raises).
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.GRU(4)])
+            >>> copy = Sequential.from_config(model.get_config())
+            >>> copy.output_shape, copy.count_params() == model.count_params()
+            ((None, 4), True)
+        """
         from ..layers import deserialize
 
         model = cls(name=config.get("name"))
