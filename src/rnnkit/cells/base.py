@@ -94,7 +94,20 @@ class Cell:
         return (self.n_gates * self.units,)
 
     def build(self, input_dim: int, dtype, rng: np.random.Generator) -> None:
-        """Create U (input_dim, G·H), W (H, G·H) and b."""
+        """Create U (input_dim, G·H), W (H, G·H) and b, and zero gradients of each.
+
+        Args:
+            input_dim: I, the number of input features per step.
+            dtype: the weights' float dtype.
+            rng: the ``numpy.random.Generator`` the initializers draw from.
+
+        Example:
+            >>> from rnnkit.cells import GRUCell
+            >>> cell = GRUCell(2)
+            >>> cell.build(3, np.float64, np.random.default_rng(0))
+            >>> cell.params["kernel"].dtype, cell.grads["kernel"].shape
+            (dtype('float64'), (3, 6))
+        """
         gh = self.n_gates * self.units
         params = {
             "kernel": self.kernel_initializer((input_dim, gh), dtype, rng),

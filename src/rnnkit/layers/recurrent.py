@@ -51,7 +51,19 @@ class Workspace:
         self._cell: tuple | None = None  # (key, steps capacity, the cell's buffers)
 
     def get(self, name: str, steps: int, tail: tuple, dtype) -> np.ndarray:
-        """A (steps, *tail) array of ``dtype``: contents undefined."""
+        """A (steps, *tail) array of ``dtype``: contents undefined.
+
+        Args:
+            name: the buffer's name in this workspace.
+            steps: the number of steps wanted; a kept buffer with at least as many is
+                reused (its first ``steps``), a shorter one is replaced.
+            tail: the shape of one step; another tail or dtype replaces the buffer.
+            dtype: the array's dtype.
+
+        Returns:
+            A view of the kept buffer, 64-byte aligned, valid until the next ``get``
+            of ``name`` that replaces it.
+        """
         arr = self._arrays.get(name)
         if arr is None or arr.shape[0] < steps or arr.shape[1:] != tail or arr.dtype != dtype:
             self._arrays.pop(name, None)  # free before allocating the larger one
