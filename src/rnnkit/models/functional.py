@@ -481,6 +481,33 @@ class Model(Sequential):
         return flags
 
     def compute_loss(self, x, y, sample_weight=None, training=True):
+        """As :meth:`Sequential.compute_loss`; with several outputs the loss is the
+        ``loss_weights``-weighted sum of the outputs' losses.
+
+        Args:
+            x: the input batch (a list for several inputs).
+            y: its targets (a list for several outputs).
+            sample_weight: per-sample weights, shared by the outputs (default None).
+            training: run in training mode (default True).
+
+        Returns:
+            ``(loss, y_pred, masks, gradients, fused)``; with several outputs
+            ``y_pred``, ``masks``, ``gradients`` (each scaled by its loss weight) and
+            ``fused`` are lists, one entry per output.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> h = layers.LSTM(4)(inputs)
+            >>> model = Model(inputs, [layers.Dense(1, name="a")(h), layers.Dense(2, name="b")(h)])
+            >>> model.compile("sgd", ["mse", "mse"], loss_weights=[1.0, 0.0])
+            >>> x, y = np.ones((2, 5, 3)), [np.ones((2, 1)), np.ones((2, 2))]
+            >>> loss, outs, masks, grads, fused = model.compute_loss(x, y)
+            >>> tuple(g.shape for g in grads), float(np.abs(grads[1]).max())
+            (((2, 1), (2, 2)), 0.0)
+        """
         if not self._multi_out:
             return super().compute_loss(x, y, sample_weight, training)
         outs, masks = self.forward(x, training=training)
@@ -506,6 +533,26 @@ class Model(Sequential):
 
     # ---- running the graph --------------------------------------------------------
     def forward(self, x, training: bool = False):
+        """Run the graph on checked arrays (no input validation here).
+
+        Args:
+            x: the input batch (a list for several inputs).
+            training: run in training mode (dropout on) (default False).
+
+        Returns:
+            ``(output, output mask)``; lists of them for several outputs.
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> h = layers.LSTM(4)(inputs)
+            >>> model = Model(inputs, [layers.Dense(1, name="a")(h), layers.Dense(2, name="b")(h)])
+            >>> outs, masks = model.forward(np.ones((2, 5, 3)))
+            >>> tuple(o.shape for o in outs), masks
+            (((2, 1), (2, 2)), [None, None])
+        """
         arrays = x if self._multi_in else [x]
         values = {id(t): a for t, a in zip(self.inputs, arrays)}
         masks = {id(t): None for t in self.inputs}
@@ -540,7 +587,29 @@ class Model(Sequential):
 
     def backward(self, dy, from_logits: bool = False, input_grad: bool = True):
         """Backpropagate through the graph; returns dL/d(inputs). ``input_grad`` is
-        Sequential's option; a graph computes every input's gradient regardless."""
+        Sequential's option; a graph computes every input's gradient regardless.
+
+        Args:
+            dy: dL/d(output) (a list for several outputs; None for an output without
+                gradient), or dL/d(logits) with ``from_logits``.
+            from_logits: ``dy`` is the gradient of the output layers' logits: a bool,
+                or a list of one per output (default False).
+            input_grad: ignored (default True).
+
+        Returns:
+            dL/d(input) (a list for several inputs; None for integer inputs).
+
+        Example:
+            >>> import numpy as np
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> h = layers.LSTM(4)(inputs)
+            >>> model = Model(inputs, [layers.Dense(1, name="a")(h), layers.Dense(2, name="b")(h)])
+            >>> outs, _ = model.forward(np.ones((2, 5, 3)), training=True)
+            >>> model.backward([np.ones_like(o) for o in outs]).shape
+            (2, 5, 3)
+        """
         values = self._values
         grads: dict[int, np.ndarray] = {}
 
