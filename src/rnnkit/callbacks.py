@@ -59,12 +59,52 @@ class Callback:
         """
         self.model = model
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_train_begin(self, logs=None):
+        """Called once when ``fit`` starts (before a resume restores the state).
+
+        Args:
+            logs: unused here (``fit`` passes none) (default None).
+        """
+
+    def on_train_end(self, logs=None):
+        """Called once when training ends normally.
+
+        Args:
+            logs: unused here (``fit`` passes none) (default None).
+        """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called at the start of every epoch.
+
+        Args:
+            epoch: the epoch, from 0.
+            logs: unused here (``fit`` passes none) (default None).
+        """
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called at the end of every epoch, after validation.
+
+        Args:
+            epoch: the epoch, from 0.
+            logs: the epoch's values: ``loss``, the metrics, the ``val_*`` ones; a
+                callback may add entries (default None).
+        """
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Called before every training batch.
+
+        Args:
+            batch: the batch in its epoch, from 0.
+            logs: unused here (``fit`` passes none) (default None).
+        """
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Called after every training batch.
+
+        Args:
+            batch: the batch in its epoch, from 0.
+            logs: ``loss`` and ``gradient_norm`` of the batch (default None).
+        """
 
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """What a checkpoint must hold to resume this callback exactly.

@@ -129,6 +129,15 @@ class Sequential:
 
     @property
     def built(self) -> bool:
+        """Whether the input shape is known and the layers built.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Dense(2)])
+            >>> model.built, Sequential([layers.Input((3,)), layers.Dense(2)]).built
+            (False, True)
+        """
         return self._input_shape is not None
 
     def build(self, input_shape) -> None:
@@ -222,6 +231,13 @@ class Sequential:
 
         Raises:
             AttributeError: the model is not built yet.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Model, Sequential
+            >>> model = Sequential([layers.Input((5, 3)), layers.LSTM(4), layers.Dense(1)])
+            >>> Model(model.input, model.layers[0].output).output_shape
+            (None, 4)
         """
         if self.inputs is None:
             raise AttributeError(
@@ -239,6 +255,12 @@ class Sequential:
 
         Raises:
             AttributeError: the model is not built yet.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> Sequential([layers.Input((5, 3)), layers.LSTM(4)]).output.shape
+            (None, 4)
         """
         if self.outputs is None:
             raise AttributeError(
@@ -252,7 +274,17 @@ class Sequential:
 
     @property
     def input_shape(self):
-        """The input shape with the batch axis, as Keras reports it."""
+        """The input shape with the batch axis, as Keras reports it.
+
+        Raises:
+            AttributeError: the model is not built yet.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> Sequential([layers.Input((None, 3)), layers.GRU(4)]).input_shape
+            (None, None, 3)
+        """
         if not self.built:
             raise AttributeError(f"Model {self.name!r} is not built yet.")
         return (None,) + tuple(self._input_shape)
@@ -304,6 +336,18 @@ class Sequential:
 
     @property
     def output_shape(self) -> tuple:
+        """The output shape with the batch axis.
+
+        Raises:
+            ValueError: the model is not built yet.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Sequential
+            >>> model = Sequential([layers.Input((7, 3)), layers.GRU(4, return_sequences=True)])
+            >>> model.output_shape
+            (None, 7, 4)
+        """
         if not self.built:
             raise ValueError(f"Model {self.name!r} is not built yet.")
         shape = self._input_shape
