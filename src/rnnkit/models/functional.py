@@ -353,13 +353,55 @@ class Model(Sequential):
     # ---- shapes and checks --------------------------------------------------------
     @property
     def output_shape(self):
+        """The output shape with the batch axis (a list for several outputs).
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> model.output_shape
+            (None, 2)
+        """
         shapes = [t.shape for t in self.outputs]
         return shapes if self._multi_out else shapes[0]
 
     def build(self, input_shape) -> None:  # built at construction
-        pass
+        """Nothing to do: a functional model is built when it is made.
+
+        Args:
+            input_shape: ignored.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> model.build((None, 5, 3))
+            >>> model.built
+            True
+        """
 
     def add(self, layer):
+        """Refused: a functional model is defined by its inputs and outputs.
+
+        Args:
+            layer: ignored.
+
+        Raises:
+            TypeError: always.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> try:
+            ...     model.add(layers.Dense(1))
+            ... except TypeError:
+            ...     print("refused")
+            refused
+        """
         raise TypeError("A functional Model is defined by its inputs and outputs; it has no add().")
 
     def _check_x(self, x):
@@ -659,6 +701,26 @@ class Model(Sequential):
         )
 
     def step(self, x_t, states=None):
+        """Refused: step-by-step inference runs on Sequential models.
+
+        Args:
+            x_t: ignored.
+            states: ignored (default None).
+
+        Raises:
+            NotImplementedError: always.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> try:
+            ...     model.step(None)
+            ... except NotImplementedError:
+            ...     print("refused")
+            refused
+        """
         raise NotImplementedError(
             "Step-by-step inference runs on Sequential models; build the decoder for "
             "inference as a Sequential that shares the trained layers."
@@ -666,6 +728,22 @@ class Model(Sequential):
 
     # ---- description and saving ---------------------------------------------------
     def summary(self, print_fn=print) -> None:
+        """Print each layer call, its output shapes and parameter count.
+
+        Args:
+            print_fn: called with each line (default ``print``).
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> model.summary()  # doctest: +ELLIPSIS
+            Model: "model..."
+              l (LSTM) -> (None, 4)  params 128
+              d (Dense) -> (None, 2)  params 10
+            Total params: 138
+        """
         print_fn(f'Model: "{self.name}"')
         for node in self.nodes:
             shapes = [str(t.shape) for t in node.outputs]
@@ -676,6 +754,21 @@ class Model(Sequential):
         print_fn(f"Total params: {self.count_params():,}")
 
     def get_config(self) -> dict:
+        """The graph, as :meth:`from_config` takes it (no weights).
+
+        Returns:
+            A JSON-able dict: the inputs' shapes and names, the serialized layers,
+            the layer calls (nodes) and the outputs.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> config = model.get_config()
+            >>> len(config["layers"]), len(config["nodes"]), config["inputs"][0]["shape"]
+            (2, 2, [5, 3])
+        """
         layer_index = {id(l): i for i, l in enumerate(self._graph_layers)}
         names: dict[int, list] = {}
         for i, t in enumerate(self.inputs):
@@ -704,6 +797,23 @@ class Model(Sequential):
 
     @classmethod
     def from_config(cls, config: dict) -> Model:
+        """A new model with the graph of :meth:`get_config` (fresh weights).
+
+        Args:
+            config: the dict :meth:`get_config` returned.
+
+        Returns:
+            The model.
+
+        Example:
+            >>> from rnnkit import layers
+            >>> from rnnkit.models import Input, Model
+            >>> inputs = Input(shape=(5, 3))
+            >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
+            >>> copy = Model.from_config(model.get_config())
+            >>> copy.output_shape, copy.count_params()
+            ((None, 2), 138)
+        """
         layers = [deserialize(spec) for spec in config["layers"]]
         inputs = [Input(shape=tuple(s["shape"]), name=s["name"]) for s in config["inputs"]]
         produced: list[list[SymbolicTensor]] = []
