@@ -766,8 +766,9 @@ class Model(Sequential):
             >>> inputs = Input(shape=(5, 3))
             >>> model = Model(inputs, layers.Dense(2, name="d")(layers.LSTM(4, name="l")(inputs)))
             >>> config = model.get_config()
-            >>> len(config["layers"]), len(config["nodes"]), config["inputs"][0]["shape"]
-            (2, 2, [5, 3])
+            >>> shapes = tuple(i["shape"] for i in config["inputs"])
+            >>> len(config["layers"]), len(config["nodes"]), shapes
+            (2, 2, ([5, 3],))
         """
         layer_index = {id(l): i for i, l in enumerate(self._graph_layers)}
         names: dict[int, list] = {}
