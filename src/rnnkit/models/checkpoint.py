@@ -331,6 +331,26 @@ class FolderLock:
         return pid, host
 
     def acquire(self) -> FolderLock:
+        """Take the lock: create the lock file with this process's pid and host.
+
+        A lock left by a process of this host that no longer runs (or an empty lock
+        file older than 10 s) is stale and taken over.
+
+        Returns:
+            self.
+
+        Raises:
+            CheckpointFolderBusyError: a live process holds the lock, or the lock file
+                keeps reappearing.
+
+        Example:
+            >>> import os, tempfile
+            >>> from rnnkit.models.checkpoint import FolderLock
+            >>> lock = FolderLock(tempfile.mkdtemp()).acquire()
+            >>> lock.held, lock.path.read_text().split()[0] == str(os.getpid())
+            (True, True)
+            >>> lock.release()
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         me = f"{os.getpid()} {socket.gethostname()}\n".encode()
         for _ in range(3):
@@ -385,6 +405,17 @@ class FolderLock:
             aside.unlink()
 
     def release(self) -> None:
+        """Give the lock back: remove the lock file if this process wrote it (nothing
+        to do when the lock is not held).
+
+        Example:
+            >>> import tempfile
+            >>> from rnnkit.models.checkpoint import FolderLock
+            >>> lock = FolderLock(tempfile.mkdtemp()).acquire()
+            >>> lock.release()
+            >>> lock.held, lock.path.exists()
+            (False, False)
+        """
         if not self.held:
             return
         self.held = False
