@@ -86,6 +86,8 @@ DOCUMENTED_MODULES = [
     "rnnkit.backend",
     "rnnkit.models.functional",
     "rnnkit.models.sequential",
+    "rnnkit.models.esn",
+    "rnnkit.models.checkpoint",
 ]
 
 
