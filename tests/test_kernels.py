@@ -146,12 +146,13 @@ def test_threads_split_work_without_changing_a_bit(kind, batch, restore, monkeyp
 
 
 def test_work_split():
-    assert kernels.work_split(64, 128, 4, 1) == (1, 128)
+    assert kernels.work_split(64, 512, 4, 1) == (1, 512)
     if kernels.pool_threads(2) >= 2:
-        assert kernels.work_split(64, 128, 4, 2) == (2, 128)  # 16 blocks of rows: enough
-        threads, chunk = kernels.work_split(4, 128, 4, 2)  # one block: units in 4 chunks
-        assert threads == 2 and chunk == 32
+        assert kernels.work_split(64, 512, 4, 2) == (2, 512)  # 16 blocks of rows: enough
+        threads, chunk = kernels.work_split(4, 512, 4, 2)  # one block: units in 4 chunks
+        assert threads == 2 and chunk == 128
         assert kernels.work_split(2, 8, 1, 2) == (1, 8)  # too small to share
+        assert kernels.work_split(16, 128, 3, 2) == (1, 128)  # the Reuters BiGRU's step
 
 
 @needs_numba
