@@ -36,7 +36,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..models import load_model
 
     source = Path(args.run_folder)
-    if source.is_dir():  # a run folder of a kind that holds a model, checked first
+    if (source / "config.json").is_file():  # a run folder: of a kind with a model?
         runs.open_run(source, ("reuters", "lm", "seq2seq"), "rnnkit export")
     model_file = source / "model.rnnkit" if source.is_dir() else source
     if not model_file.is_file():
