@@ -60,6 +60,7 @@ DOCUMENTED_MODULES = [
     "rnnkit.utils.gradient_check",
     "rnnkit.utils.io",
     "rnnkit.utils.linalg",
+    "rnnkit.utils.registry",
     "rnnkit.utils.np_utils",
     "rnnkit.utils.timeseries",
     "rnnkit.utils.validation",

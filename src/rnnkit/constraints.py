@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .utils import registry
+
 EPSILON = 1e-7
 
 
@@ -180,16 +182,7 @@ def get(identifier, argument: str = "constraint") -> Constraint | None:
         >>> constraints.get({"class_name": "MaxNorm", "config": {"max_value": 3}})
         MaxNorm(max_value=3.0, axis=0)
     """
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str) and identifier in _REGISTRY:
-        return _REGISTRY[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _REGISTRY:
-        return _REGISTRY[identifier["class_name"]].from_config(identifier.get("config", {}))
-    raise ValueError(
-        f"Received an invalid value for argument {argument}, expected one of "
-        f"{sorted(_REGISTRY)} (a name, a config dict or an instance), got {identifier!r}."
-    )
+    return registry.resolve(identifier, _REGISTRY, Constraint, argument)
 
 
 def serialize(constraint: Constraint | None) -> dict | None:
@@ -206,9 +199,7 @@ def serialize(constraint: Constraint | None) -> dict | None:
         >>> constraints.serialize(constraints.UnitNorm(axis=1))
         {'class_name': 'UnitNorm', 'config': {'axis': 1}}
     """
-    if constraint is None:
-        return None
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    return registry.serialize(constraint)
 
 
 __all__ = [

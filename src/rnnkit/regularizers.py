@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from .utils import registry
+
 
 class Regularizer:
     """Base class: ``__call__(w) -> float`` and ``gradient(w) -> array``.
@@ -197,16 +199,7 @@ def get(identifier, argument: str = "regularizer") -> Regularizer | None:
         >>> regularizers.get("l2")
         L2(l2=0.01)
     """
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str) and identifier in _REGISTRY:
-        return _REGISTRY[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _REGISTRY:
-        return _REGISTRY[identifier["class_name"]].from_config(identifier.get("config", {}))
-    raise ValueError(
-        f"Received an invalid value for argument {argument}, expected one of "
-        f"{sorted(_REGISTRY)} (a name, a config dict or an instance), got {identifier!r}."
-    )
+    return registry.resolve(identifier, _REGISTRY, Regularizer, argument)
 
 
 def serialize(regularizer: Regularizer | None) -> dict | None:
@@ -223,9 +216,7 @@ def serialize(regularizer: Regularizer | None) -> dict | None:
         >>> regularizers.serialize(regularizers.L1L2(l1=0.1))
         {'class_name': 'L1L2', 'config': {'l1': 0.1, 'l2': 0.0}}
     """
-    if regularizer is None:
-        return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return registry.serialize(regularizer)
 
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "get", "l1", "l1_l2", "l2", "serialize"]
