@@ -1459,6 +1459,8 @@ class Sequential:
             xb, _ = self._trim_padding(_take(x, sl))
             yb = _take(y, sl)
             loss, y_pred, mask, _, _ = self.compute_loss(xb, yb, sw, training=False)
+            # the loss training minimises (Keras's evaluate adds the penalties too)
+            loss += self.regularization_loss()
             totals.add(loss, _n(yb), yb, y_pred, mask)
         return totals.logs()
 
@@ -1497,6 +1499,7 @@ class Sequential:
             for k, item in enumerate(self._source_items(data, steps, argument)):
                 xb, yb, swb = self._source_batch(item, argument, f"batch {k + 1}")
                 loss, y_pred, mask, _, _ = self.compute_loss(xb, yb, swb, training=False)
+                loss += self.regularization_loss()  # as in _evaluate_batches
                 totals.add(loss, _n(yb), yb, y_pred, mask)
         finally:
             for layer, states in zip(stateful, saved):
@@ -1520,6 +1523,9 @@ class Sequential:
     ):
         """Loss and metrics on (x, y): a float if there are no metrics, else
         ``[loss, metric, …]`` (or a dict with ``return_dict=True``).
+
+        The loss is the one training minimises, as in Keras: the data loss plus the
+        layers' weight and activity penalties (``regularization_loss``).
 
         Args:
             x, y: arrays, or ``x`` a generator / PyDataset of ``(x, y)`` or
