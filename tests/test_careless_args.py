@@ -64,3 +64,229 @@ def test_evaluate_generator_includes_penalties():
     batches = ((x[i : i + 4], y[i : i + 4]) for i in range(0, len(x), 4))
     assert model.evaluate(batches) == pytest.approx(arrays, rel=1e-6)
     assert arrays > model.compute_loss(x, y, training=False)[0]
+
+
+# ---- callbacks: Keras's hook arguments, CSV appends, a plateau's rate on resume --------
+def _small_fit_model(lr=0.1):
+    from rnnkit import optimizers
+
+    model = Sequential([Dense(2, input_shape=(3,), seed=0)])
+    model.compile(optimizers.SGD(learning_rate=lr), "mse")
+    return model
+
+
+@pytest.mark.timeout(60)
+def test_lambda_callback_functions_get_keras_arguments():
+    from rnnkit.callbacks import LambdaCallback
+
+    x, y = _regression()
+    calls = []
+    log = LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: calls.append(("epoch_begin", epoch, dict(logs))),
+        on_epoch_end=lambda epoch, logs: calls.append(("epoch_end", epoch, sorted(logs))),
+        on_train_begin=lambda logs: calls.append(("train_begin", dict(logs))),
+        on_train_end=lambda logs: calls.append(("train_end", dict(logs))),
+        on_train_batch_begin=lambda batch, logs: calls.append(("batch_begin", batch, dict(logs))),
+        on_train_batch_end=lambda batch, logs: calls.append(("batch_end", batch, sorted(logs))),
+        on_batch_end=lambda batch, logs: calls.append(("old_batch_end", batch)),
+    )
+    _small_fit_model().fit(x, y, epochs=1, batch_size=6, shuffle=False, verbose=0, callbacks=[log])
+    assert calls == [
+        ("train_begin", {}),
+        ("epoch_begin", 0, {}),
+        ("batch_begin", 0, {}),
+        ("batch_end", 0, ["gradient_norm", "loss"]),
+        ("old_batch_end", 0),
+        ("batch_begin", 1, {}),
+        ("batch_end", 1, ["gradient_norm", "loss"]),
+        ("old_batch_end", 1),
+        ("epoch_end", 0, ["loss"]),
+        ("train_end", {}),
+    ]
+
+
+def test_lambda_callback_refuses_hooks_it_would_never_call():
+    from rnnkit.callbacks import LambdaCallback
+
+    with pytest.raises(TypeError, match="on_test_end"):
+        LambdaCallback(on_test_end=lambda logs: None)
+    with pytest.raises(TypeError, match="on_epoch_end.*expected a function.*3"):
+        LambdaCallback(on_epoch_end=3)
+
+
+def test_subclass_with_keras_old_batch_hook_names_is_called():
+    from rnnkit.callbacks import Callback
+
+    class Counter(Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_batch_end(self, batch, logs=None):
+            self.seen.append((batch, sorted(logs)))
+
+    x, y = _regression()
+    counter = Counter()
+    _small_fit_model().fit(x, y, epochs=1, batch_size=6, verbose=0, callbacks=[counter])
+    assert counter.seen == [(0, ["gradient_norm", "loss"]), (1, ["gradient_norm", "loss"])]
+
+
+def _csv_rows(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.timeout(60)
+def test_csv_logger_replaces_by_default_and_appends_when_asked(tmp_path):
+    from rnnkit.callbacks import CSVLogger
+
+    x, y = _regression()
+    path = tmp_path / "log.csv"
+    model = _small_fit_model()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[CSVLogger(path)])
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[CSVLogger(path)])
+    assert [r["epoch"] for r in _csv_rows(path)] == ["1", "2", "3"]  # replaced, as Keras
+    first = _csv_rows(path)
+    model.fit(
+        x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[CSVLogger(path, append=True)]
+    )
+    rows = _csv_rows(path)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "1", "2"]
+    assert [r["loss"] for r in rows[:3]] == [r["loss"] for r in first]  # kept as written
+    assert rows[0]["val_loss"] == "" and float(rows[4]["val_loss"]) > 0  # new column
+    # the same callback used for two fits with append=False: the second replaces
+    log = CSVLogger(path)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[log])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[log])
+    assert len(_csv_rows(path)) == 1
+    # another separator, and an append to an empty file writes the header
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[CSVLogger(empty, separator="\t", append=True)])
+    assert empty.read_text().splitlines()[0] == "epoch\tloss"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("append", [False, True])
+def test_csv_logger_keeps_earlier_rows_when_a_fit_resumes(tmp_path, append):
+    from rnnkit.callbacks import CSVLogger
+
+    x, y = _regression()
+    path, ckpt = tmp_path / "log.csv", tmp_path / "ckpt"
+    _small_fit_model().fit(
+        x, y, epochs=2, verbose=0, checkpoint_dir=ckpt, callbacks=[CSVLogger(path, append=append)]
+    )
+    before = _csv_rows(path)
+    resumed = _small_fit_model()  # a new process builds the model and callbacks afresh
+    resumed.fit(
+        x,
+        y,
+        epochs=4,
+        verbose=0,
+        checkpoint_dir=ckpt,
+        resume=True,
+        callbacks=[CSVLogger(path, append=append)],
+    )
+    rows = _csv_rows(path)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4"]
+    assert rows[:2] == before
+
+
+def test_csv_logger_bad_arguments_and_files(tmp_path):
+    from rnnkit.callbacks import CSVLogger
+
+    with pytest.raises(ValueError, match="separator"):
+        CSVLogger(tmp_path / "a.csv", separator=",,")
+    with pytest.raises(TypeError, match="separator"):
+        CSVLogger(tmp_path / "a.csv", separator=None)
+    with pytest.raises(TypeError, match="append"):
+        CSVLogger(tmp_path / "a.csv", append="yes")
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 10)
+    log = CSVLogger(binary, append=True)
+    with pytest.raises(ValueError, match="model.bin"):
+        log.on_train_begin()
+    assert binary.read_bytes() == b"\xff\xfe\x00\x81" * 10
+    with pytest.raises(ValueError, match="rows"):
+        CSVLogger(tmp_path / "a.csv").set_state({"rows": [{"epoch": 1}]}, {})
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("resume_optimizer", [True, False])
+def test_reduce_lr_on_plateau_resumes_at_the_rate_it_had_reached(tmp_path, resume_optimizer):
+    from rnnkit.callbacks import ReduceLROnPlateau
+
+    x, y = _regression()
+
+    def plateau():  # min_delta so large that no epoch improves: a cut after every epoch
+        return ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=1e9)
+
+    first = _small_fit_model(0.1)
+    first.fit(x, y, epochs=2, verbose=0, checkpoint_dir=tmp_path, callbacks=[plateau()])
+    assert first.optimizer.learning_rate == pytest.approx(0.1 * 0.5**1)  # epoch 0 improves
+    resumed = _small_fit_model(0.1)
+    history = resumed.fit(
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        resume_optimizer=resume_optimizer,
+        callbacks=[plateau()],
+    )
+    # the history resumes too; each rate is logged before that epoch's cut
+    assert history.history["lr"] == pytest.approx([0.1, 0.1, 0.05])
+    assert resumed.optimizer.learning_rate == pytest.approx(0.025)
+
+
+def test_reduce_lr_on_plateau_set_state_directly_and_bad_state():
+    from rnnkit.callbacks import ReduceLROnPlateau
+
+    model = _small_fit_model(0.1)
+    cb = ReduceLROnPlateau(monitor="loss")
+    cb.set_state({"best": 1.0, "wait": 2, "cooldown": 0, "lr": 0.004}, {})
+    cb.set_model(model)  # applied when the model arrives
+    assert model.optimizer.learning_rate == pytest.approx(0.004)
+    assert cb.get_state()[0]["lr"] == pytest.approx(0.004)
+    for bad in (-1.0, float("nan"), "0.1", True):
+        with pytest.raises(ValueError, match="lr"):
+            cb.set_state({"best": 1.0, "wait": 0, "cooldown": 0, "lr": bad}, {})
+    assert model.optimizer.learning_rate == pytest.approx(0.004)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, word",
+    [
+        ({"patience": -1}, ValueError, "patience"),
+        ({"patience": 2.5}, ValueError, "patience"),
+        ({"cooldown": None}, ValueError, "cooldown"),
+        ({"factor": "0.5"}, TypeError, "factor"),
+        ({"factor": float("nan")}, ValueError, "factor"),
+        ({"min_lr": -1e-3}, ValueError, "min_lr"),
+        ({"min_delta": None}, TypeError, "min_delta"),
+    ],
+)
+def test_reduce_lr_on_plateau_bad_arguments(kwargs, error, word):
+    from rnnkit.callbacks import ReduceLROnPlateau
+
+    with pytest.raises(error, match=word):
+        ReduceLROnPlateau(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, word",
+    [
+        ({"patience": "3"}, ValueError, "patience"),
+        ({"min_delta": "0.1"}, TypeError, "min_delta"),
+        ({"baseline": float("inf")}, ValueError, "baseline"),
+        ({"start_from_epoch": -2}, ValueError, "start_from_epoch"),
+    ],
+)
+def test_early_stopping_bad_arguments(kwargs, error, word):
+    from rnnkit.callbacks import EarlyStopping
+
+    with pytest.raises(error, match=word):
+        EarlyStopping(**kwargs)

@@ -91,19 +91,39 @@ class Callback:
         """
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Called before every training batch.
+        """Called before every training batch; by default calls :meth:`on_batch_begin`
+        (Keras's older name of this hook).
 
         Args:
             batch: the batch in its epoch, from 0.
             logs: unused here (``fit`` passes none) (default None).
         """
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        """Called after every training batch.
+        """Called after every training batch; by default calls :meth:`on_batch_end`
+        (Keras's older name of this hook).
 
         Args:
             batch: the batch in its epoch, from 0.
             logs: ``loss`` and ``gradient_norm`` of the batch (default None).
+        """
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's older name of :meth:`on_train_batch_begin`, called by it.
+
+        Args:
+            batch: the batch in its epoch, from 0.
+            logs: as for :meth:`on_train_batch_begin` (default None).
+        """
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's older name of :meth:`on_train_batch_end`, called by it.
+
+        Args:
+            batch: the batch in its epoch, from 0.
+            logs: as for :meth:`on_train_batch_end` (default None).
         """
 
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -140,6 +160,35 @@ def _saved_count(values: dict, key: str) -> int:
     value = values[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{key!r} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _count_arg(value, argument: str) -> int:
+    """An integer >= 0 given to a constructor (patience, cooldown): not a bool, not 2.5."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected an integer >= 0, "
+            f"got {value!r}."
+        )
+    return int(value)
+
+
+def _number_arg(value, argument: str, *, minimum: float | None = None) -> float:
+    """A finite number given to a constructor (min_delta, min_lr), >= ``minimum`` if set."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected a number, got "
+            f"{value!r}."
+        )
+    value = float(value)
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a finite "
+            f"number{bound}, got {value!r}."
+        )
     return value
 
 
@@ -238,8 +287,10 @@ class EarlyStopping(Callback):
             (default 0).
 
     Raises:
-        ValueError: ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``; at an epoch's
-            end, ``monitor`` is not among the logged values.
+        ValueError: ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``; ``patience`` or
+            ``start_from_epoch`` not an integer >= 0; ``min_delta`` or ``baseline`` not
+            finite; at an epoch's end, ``monitor`` is not among the logged values.
+        TypeError: ``min_delta`` or ``baseline`` not a number.
 
     Example:
         >>> import numpy as np
@@ -269,13 +320,13 @@ class EarlyStopping(Callback):
     ):
         super().__init__()
         self.monitor = monitor
-        self.min_delta = abs(float(min_delta))
-        self.patience = int(patience)
+        self.min_delta = abs(_number_arg(min_delta, "min_delta"))
+        self.patience = _count_arg(patience, "patience")
         self.verbose = verbose
         self.mode = _mode_better(mode, monitor)
-        self.baseline = baseline
+        self.baseline = None if baseline is None else _number_arg(baseline, "baseline")
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = int(start_from_epoch)
+        self.start_from_epoch = _count_arg(start_from_epoch, "start_from_epoch")
 
     def _improved(self, value, reference):
         if self.mode == "min":
@@ -447,11 +498,26 @@ class ModelCheckpoint(Callback):
 class CSVLogger(Callback):
     """Writes each epoch's logs as a CSV row, with an ``epoch`` column (from 1).
 
-    After every epoch the whole file is rewritten atomically with the rows this
-    callback has seen, so an existing file is replaced, not appended to.
+    As Keras's callback: with ``append=False`` (default) each ``fit`` starts the file
+    afresh, with ``append=True`` its rows follow those already in the file (a header
+    is written only when the file is new or empty). A resumed ``fit`` (from a
+    checkpoint, see :mod:`rnnkit.models.checkpoint`) keeps the rows written up to
+    that checkpoint in either mode: they travel in the callback's saved state, and
+    the epochs trained again replace the rows they had written. After every epoch the
+    whole file is rewritten atomically, so a crash never leaves half a row; a column
+    that appears later (``val_loss`` from a resumed run, ``lr``) is added to the
+    header, with empty cells in the earlier rows.
 
     Args:
         filename: the CSV file's path.
+        separator: the one-character delimiter between cells (default ``","``).
+        append: add to an existing file instead of replacing it (default False).
+
+    Raises:
+        TypeError: ``append`` not a bool, or ``separator`` not a string.
+        ValueError: ``separator`` not one character (or a quote or line break); when
+            training starts with ``append=True``, a file that is not a readable text
+            CSV.
 
     Example:
         >>> import os, tempfile
@@ -465,25 +531,79 @@ class CSVLogger(Callback):
         >>> from rnnkit.callbacks import CSVLogger
         >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
         >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[CSVLogger(path)])
+        >>> log = CSVLogger(path, append=True)
+        >>> _ = model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[log])
         >>> with open(path) as f:
         ...     print(f.readline().strip(), len(f.readlines()))
-        epoch,loss 2
+        epoch,loss 3
     """
 
-    def __init__(self, filename):
+    def __init__(self, filename, separator: str = ",", append: bool = False):
         super().__init__()
+        if not isinstance(separator, str):
+            raise TypeError(
+                f"Received an invalid value for argument separator, expected a one-character "
+                f"string, got {separator!r}."
+            )
+        if len(separator) != 1 or separator in "\"\r\n":
+            raise ValueError(
+                f"Received an invalid value for argument separator, expected one character "
+                f"other than a quote or a line break, got {separator!r}."
+            )
+        if not isinstance(append, (bool, np.bool_)):
+            raise TypeError(
+                f"Received an invalid value for argument append, expected True or False, got "
+                f"{append!r}."
+            )
         self.filename = os.fspath(filename)
-        self.rows: list[dict] = []
+        self.separator = separator
+        self.append = bool(append)
+        # every row the file holds, as the strings written (earlier runs' rows too)
+        self.rows: list[dict[str, str]] = []
+
+    def _read_existing(self) -> list[dict[str, str]]:
+        if not os.path.isfile(self.filename):
+            return []
+        try:
+            with open(self.filename, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f, delimiter=self.separator)
+                rows = [dict(row) for row in reader]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ValueError(
+                f"CSVLogger(append=True): {self.filename!r} is not a readable CSV file "
+                f"({exc}); pass another filename or append=False to replace it."
+            ) from None
+        # cells beyond the header (key None) or missing (value None) stay empty
+        return [{k: v or "" for k, v in row.items() if k is not None} for row in rows]
+
+    def on_train_begin(self, logs=None):
+        self.rows = self._read_existing() if self.append else []
 
     def on_epoch_end(self, epoch, logs=None):
         from .utils.io import atomic_write
 
-        self.rows.append({"epoch": epoch + 1, **(logs or {})})
+        row = {"epoch": epoch + 1, **(logs or {})}
+        self.rows.append({k: "" if v is None else str(v) for k, v in row.items()})
         keys = list(dict.fromkeys(k for row in self.rows for k in row))
-        with atomic_write(self.filename, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
+        with atomic_write(self.filename, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=keys, delimiter=self.separator, restval="")
             writer.writeheader()
             writer.writerows(self.rows)
+
+    def get_state(self):
+        return {"rows": [dict(row) for row in self.rows]}, {}
+
+    def set_state(self, values, arrays):
+        rows = values.get("rows")
+        if rows is None:  # a checkpoint from before the rows were saved
+            return
+        if not isinstance(rows, list) or not all(
+            isinstance(row, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in row.items())
+            for row in rows
+        ):
+            raise ValueError("'rows' must be a list of {column: text} rows")
+        self.rows = [dict(row) for row in rows]
 
 
 class BackupAndRestore(Callback):
@@ -522,7 +642,7 @@ class BackupAndRestore(Callback):
         >>> backup = BackupAndRestore(tempfile.mkdtemp())
         >>> _ = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[backup])
         >>> seen = []
-        >>> log = LambdaCallback(on_epoch_begin=seen.append)
+        >>> log = LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
         >>> _ = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[backup, log])
         >>> seen  # resumed after the two epochs already trained
         [2]
@@ -671,8 +791,10 @@ class ReduceLROnPlateau(Callback):
         min_lr: the lowest rate (default 0.0).
 
     Raises:
-        ValueError: ``factor`` is not in (0, 1), a bad ``mode``, or, at an epoch's
-            end, ``monitor`` is not among the logged values.
+        ValueError: ``factor`` is not in (0, 1), ``patience`` or ``cooldown`` not an
+            integer >= 0, ``min_lr`` negative or not finite, a bad ``mode``, or, at an
+            epoch's end, ``monitor`` is not among the logged values.
+        TypeError: ``factor``, ``min_delta`` or ``min_lr`` not a number.
 
     Example:
         >>> import numpy as np
@@ -703,21 +825,49 @@ class ReduceLROnPlateau(Callback):
         min_lr=0.0,
     ):
         super().__init__()
+        factor = _number_arg(factor, "factor")
         if not 0 < factor < 1:
             raise ValueError(
                 f"Received an invalid value for argument factor, expected a number in (0, 1), "
                 f"got {factor!r}."
             )
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.verbose, self.min_delta = verbose, abs(float(min_delta))
-        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self.monitor, self.factor = monitor, factor
+        self.patience = _count_arg(patience, "patience")
+        self.verbose, self.min_delta = verbose, abs(_number_arg(min_delta, "min_delta"))
+        self.cooldown = _count_arg(cooldown, "cooldown")
+        self.min_lr = _number_arg(min_lr, "min_lr", minimum=0.0)
         self.mode = _mode_better(mode, monitor)
+        self._initial_lr: float | None = None  # the rate when this fit started
+        self._pending: tuple[float, float | None] | None = None  # a restored (lr, initial)
         self.on_train_begin()
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        self._apply_restored_lr()
+
+    def _optimizer(self):
+        return getattr(self.model, "optimizer", None)
+
+    def _apply_restored_lr(self) -> None:
+        optimizer = self._optimizer()
+        if self._pending is None or optimizer is None:
+            return
+        lr, initial = self._pending
+        self._pending = None
+        if initial is not None:
+            # the cuts the plateau had made, on top of this run's starting rate: the
+            # reached rate itself when the run resumes with its own optimizer, the same
+            # cuts of a fresh one's rate with fit(resume_optimizer=False)
+            start = self._initial_lr if self._initial_lr is not None else optimizer.learning_rate
+            lr = max(start * (lr / initial), self.min_lr)
+        optimizer.lr = lr
 
     def on_train_begin(self, logs=None):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = 0
         self.cooldown_counter = 0
+        optimizer = self._optimizer()
+        self._initial_lr = None if optimizer is None else optimizer.learning_rate
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -750,16 +900,50 @@ class ReduceLROnPlateau(Callback):
                 self.cooldown_counter, self.wait = self.cooldown, 0
 
     def get_state(self):
+        optimizer = self._optimizer()
+        if optimizer is None:
+            lr, initial = self._pending or (None, None)
+        else:
+            lr, initial = optimizer.learning_rate, self._initial_lr
         return {
             "best": self.best,
             "wait": self.wait,
             "cooldown": self.cooldown_counter,
-            "lr": self.model.optimizer.learning_rate,
+            "lr": lr,
+            "initial_lr": initial,
         }, {}
 
     def set_state(self, values, arrays):
+        """Restore the plateau's counters and the learning rate it had reached, on the
+        model's optimizer (now, or when :meth:`set_model` attaches one): the saved
+        ``lr`` scaled by this run's starting rate over the saved run's
+        (``initial_lr``), so that a run resumed with its own optimizer continues at
+        the rate reached, and one resumed with a fresh optimizer
+        (``fit(resume_optimizer=False)``) gets the same cuts of its own rate.
+
+        Args:
+            values: ``best``, ``wait``, ``cooldown``, ``lr`` and ``initial_lr``, as
+                :meth:`get_state` returns them (``lr`` and ``initial_lr`` may be None).
+            arrays: unused.
+
+        Raises:
+            ValueError: a value of the wrong kind, or a rate that is not a positive
+                finite number.
+        """
         best, wait = _saved_number(values, "best"), _saved_count(values, "wait")
-        self.best, self.wait, self.cooldown_counter = best, wait, _saved_count(values, "cooldown")
+        cooldown = _saved_count(values, "cooldown")
+        rates = []
+        for key in ("lr", "initial_lr"):
+            rate = values.get(key)
+            if rate is not None:
+                rate = _saved_number(values, key)
+                if not (math.isfinite(rate) and rate > 0):
+                    raise ValueError(f"{key!r} must be a positive finite number, got {rate!r}")
+            rates.append(rate)
+        self.best, self.wait, self.cooldown_counter = best, wait, cooldown
+        lr, initial = rates
+        self._pending = None if lr is None else (lr, initial)
+        self._apply_restored_lr()
 
 
 class ResetStates(Callback):
@@ -862,20 +1046,40 @@ class TimeBudget(Callback):
         self.elapsed, self.longest = elapsed, longest
 
 
+_LAMBDA_HOOKS = {
+    # hook: what Keras passes to the function (positionally, logs a dict, {} when empty)
+    "on_epoch_begin": "(epoch, logs)",
+    "on_epoch_end": "(epoch, logs)",
+    "on_train_begin": "(logs)",
+    "on_train_end": "(logs)",
+    "on_train_batch_begin": "(batch, logs)",
+    "on_train_batch_end": "(batch, logs)",
+    "on_batch_begin": "(batch, logs)",
+    "on_batch_end": "(batch, logs)",
+}
+
+
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``.
 
-    Each function is called with what ``fit`` passes to the hook it replaces:
-    ``(epoch)`` for ``on_epoch_begin``, ``(epoch, logs)`` for ``on_epoch_end``,
-    ``(batch, logs)`` for ``on_train_batch_end``, and no argument for
-    ``on_train_begin`` and ``on_train_end``.
+    Each function is called as Keras calls it, with positional arguments and ``logs``
+    always a dict (``{}`` where the hook has nothing to log): ``(epoch, logs)`` for
+    ``on_epoch_begin`` and ``on_epoch_end``, ``(batch, logs)`` for the batch hooks,
+    ``(logs)`` for ``on_train_begin`` and ``on_train_end``.
 
     Args:
         on_epoch_begin: called at the start of every epoch (default None).
         on_epoch_end: called at the end of every epoch (default None).
         on_train_begin: called when training starts (default None).
         on_train_end: called when training ends (default None).
+        on_train_batch_begin: called before every batch (default None).
         on_train_batch_end: called after every batch (default None).
+        **kwargs: ``on_batch_begin`` and ``on_batch_end``, Keras's older names of the
+            two batch hooks.
+
+    Raises:
+        TypeError: a function that is not callable, or a hook ``fit`` never calls
+            (``on_test_begin``, a misspelt name, ...), named with the hooks allowed.
 
     Example:
         >>> import numpy as np
@@ -899,18 +1103,63 @@ class LambdaCallback(Callback):
         on_epoch_end=None,
         on_train_begin=None,
         on_train_end=None,
+        on_train_batch_begin=None,
         on_train_batch_end=None,
+        **kwargs,
     ):
         super().__init__()
-        for name, fn in [
-            ("on_epoch_begin", on_epoch_begin),
-            ("on_epoch_end", on_epoch_end),
-            ("on_train_begin", on_train_begin),
-            ("on_train_end", on_train_end),
-            ("on_train_batch_end", on_train_batch_end),
-        ]:
-            if fn is not None:
-                setattr(self, name, fn)
+        unknown = sorted(set(kwargs) - set(_LAMBDA_HOOKS))
+        if unknown:
+            raise TypeError(
+                f"LambdaCallback got unexpected keyword argument(s) {unknown}: fit calls only "
+                f"the hooks {sorted(_LAMBDA_HOOKS)}."
+            )
+        given = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+            **kwargs,
+        }
+        self._hooks = {}
+        for name, fn in given.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(
+                    f"Received an invalid value for argument {name}, expected a function "
+                    f"called as {_LAMBDA_HOOKS[name]}, got {fn!r}."
+                )
+            self._hooks[name] = fn
+
+    def _call(self, name, *args):
+        fn = self._hooks.get(name)
+        if fn is not None:
+            fn(*args)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, {} if logs is None else logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, {} if logs is None else logs)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", {} if logs is None else logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", {} if logs is None else logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        self._call("on_train_batch_begin", batch, logs)
+        self._call("on_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        self._call("on_train_batch_end", batch, logs)
+        self._call("on_batch_end", batch, logs)
 
 
 class TensorBoard(Callback):
