@@ -5,7 +5,9 @@ W (D, G·H, I), R (D, G·H, H) and B (D, 2·G·H) = [input bias, recurrent bias]
 stacked along the rows. LSTM gates go from Keras's i, f, c, o to ONNX's i, o, f, c; the
 GRU's z, r, h is the same order in both, and rnnkit's reset-after GRU is ONNX's
 ``linear_before_reset=1`` with b (row 0 of Keras's (2, 3·H) bias) as the input bias and
-b' (row 1) as the recurrent one. ``layout=0`` (time-major), which every runtime takes.
+b' (row 1) as the recurrent one; the ``reset_after=False`` GRU is
+``linear_before_reset=0`` with its one (3·H,) bias as the input bias and a zero
+recurrent one. ``layout=0`` (time-major), which every runtime takes.
 
 Masks (Keras semantics: a masked step keeps the state). ONNX's ``sequence_lens`` only
 describes right padding, and onnxruntime writes zeros at the padded steps where Keras

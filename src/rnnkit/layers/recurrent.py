@@ -1053,14 +1053,20 @@ class LSTM(RNN):
 
 
 class GRU(RNN):
-    """Gated recurrent unit, PyTorch/cuDNN formulation (Keras ``reset_after=True``).
+    """Gated recurrent unit (Cho et al. 2014) in Keras's two formulations
+    (:mod:`rnnkit.cells.gru`).
 
     Args:
         units: dimensionality of the state and output, a positive int.
         activation: for the candidate h~. Default ``"tanh"``.
         recurrent_activation: for the gates z, r. Default ``"sigmoid"``.
-        reset_after: must be True (the only formulation implemented; Keras's default
-            and PyTorch's). Default True.
+        reset_after: True: the reset gate multiplies the candidate's recurrent product
+            ``r ⊙ (h·W_h + b'_h)``, with a (2, 3·units) bias (Keras's default, PyTorch's
+            and cuDNN's). False: Keras's older formulation, found in many saved models,
+            the reset gate applied before the product, ``(r ⊙ h)·W_h``, with one
+            (3·units,) bias; the compiled time loop does not take it, so such a layer
+            runs the NumPy reference loop (same results, slower; said once in a
+            RuntimeWarning and in ``rnnkit.backend.kernel_info()["ran"]``). Default True.
         use_bias: whether the layer has a bias. Default True.
         kernel_initializer: U's initializer. Default ``"glorot_uniform"``.
         recurrent_initializer: W's initializer. Default ``"orthogonal"``.
@@ -1087,12 +1093,16 @@ class GRU(RNN):
         **kwargs: the common layer arguments (name, input_shape, dtype, trainable).
 
     Raises:
-        ValueError: for ``reset_after=False``.
+        TypeError: ``reset_after`` is not a bool.
 
     Example:
         >>> layer = GRU(4)
         >>> layer(np.zeros((2, 5, 3))).shape
         (2, 4)
+        >>> old = GRU(4, reset_after=False)
+        >>> old.ensure_built((5, 3))
+        >>> old.cell.params["bias"].shape  # one bias, as Keras's reset_after=False
+        (12,)
     """
 
     def __init__(
@@ -1124,16 +1134,11 @@ class GRU(RNN):
         zero_output_for_mask: bool = False,
         **kwargs,
     ):
-        if reset_after is not True:
-            raise ValueError(
-                "Received an invalid value for argument reset_after, expected True (the "
-                f"cuDNN/PyTorch formulation, the only one rnnkit implements), got "
-                f"{reset_after!r}."
-            )
         cell = GRUCell(
             units,
             activation,
             recurrent_activation,
+            reset_after,
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
