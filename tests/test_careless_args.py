@@ -290,3 +290,231 @@ def test_early_stopping_bad_arguments(kwargs, error, word):
 
     with pytest.raises(error, match=word):
         EarlyStopping(**kwargs)
+
+
+# ---- constraints: arguments checked when made, Keras's formulas ------------------------
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "make, error, word",
+    [
+        (lambda: _c().MaxNorm(None), TypeError, "max_value"),
+        (lambda: _c().MaxNorm("2"), TypeError, "max_value"),
+        (lambda: _c().MaxNorm(True), TypeError, "max_value"),
+        (lambda: _c().MaxNorm(-1.0), ValueError, "max_value"),
+        (lambda: _c().MaxNorm(0), ValueError, "max_value"),
+        (lambda: _c().MaxNorm(NAN), ValueError, "max_value"),
+        (lambda: _c().MaxNorm(INF), ValueError, "max_value"),
+        (lambda: _c().MaxNorm(2, axis="0"), TypeError, "axis"),
+        (lambda: _c().MaxNorm(2, axis=0.5), TypeError, "axis"),
+        (lambda: _c().MaxNorm(2, axis=()), TypeError, "axis"),
+        (lambda: _c().MaxNorm(2, axis=(0, 0)), ValueError, "axis"),
+        (lambda: _c().MaxNorm(2, axis=[0, "1"]), TypeError, "axis"),
+        (lambda: _c().UnitNorm(axis=None), TypeError, "axis"),
+        (lambda: _c().MinMaxNorm(min_value=-0.1), ValueError, "min_value"),
+        (lambda: _c().MinMaxNorm(min_value=2.0, max_value=1.0), ValueError, "max_value"),
+        (lambda: _c().MinMaxNorm(rate=0.0), ValueError, "rate"),
+        (lambda: _c().MinMaxNorm(rate=1.5), ValueError, "rate"),
+        (lambda: _c().MinMaxNorm(rate=None), TypeError, "rate"),
+        (lambda: _c().MinMaxNorm(max_value=NAN), ValueError, "max_value"),
+        (
+            lambda: _c().get({"class_name": "MaxNorm", "config": {"max_value": -3}}),
+            ValueError,
+            "max_value",
+        ),
+    ],
+)
+def test_constraint_arguments_are_checked_when_made(make, error, word):
+    with pytest.raises(error, match=f"argument {word}"):
+        make()
+
+
+def _c():
+    from rnnkit import constraints
+
+    return constraints
+
+
+def test_constraint_axis_the_weight_lacks_is_a_named_error():
+    w = np.ones((3, 2), np.float32)
+    for constraint in (_c().MaxNorm(1, axis=2), _c().UnitNorm(axis=(0, -3))):
+        with pytest.raises(ValueError, match=r"axis.*\(3, 2\)"):
+            constraint(w)
+    assert _c().MaxNorm(1, axis=-1)(w).shape == (3, 2)  # negative axes count from the end
+
+
+def test_min_max_norm_is_keras_formula_and_round_trips():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 5)) * np.array([0.1, 0.5, 1.0, 3.0, 10.0])
+    c = _c().MinMaxNorm(min_value=0.5, max_value=2.0, rate=0.7, axis=0)
+    norms = np.sqrt((w**2).sum(axis=0, keepdims=True))
+    desired = 0.7 * np.clip(norms, 0.5, 2.0) + 0.3 * norms
+    np.testing.assert_allclose(c(w), w * desired / (1e-7 + norms), rtol=1e-12)
+    strict = _c().MinMaxNorm(0.5, 2.0)(w)
+    got = np.sqrt((strict**2).sum(axis=0))
+    np.testing.assert_allclose(got, np.clip(norms[0], 0.5, 2.0), rtol=1e-6)
+    again = _c().get(_c().serialize(c))
+    assert isinstance(again, _c().MinMaxNorm) and again.get_config() == c.get_config()
+    assert isinstance(_c().get("min_max_norm"), _c().MinMaxNorm)
+    layer = Dense(5, input_shape=(4,), kernel_constraint="MinMaxNorm")
+    assert layer.get_config()["kernel_constraint"]["class_name"] == "MinMaxNorm"
+
+
+# ---- initializers: every argument checked, Keras's distributions ----------------------
+def _i():
+    from rnnkit import initializers
+
+    return initializers
+
+
+@pytest.mark.parametrize(
+    "make, error, word",
+    [
+        (lambda: _i().VarianceScaling(distribution="gaussian"), ValueError, "distribution"),
+        (lambda: _i().VarianceScaling(distribution=None), TypeError, "distribution"),
+        (lambda: _i().VarianceScaling(mode="fan_sum"), ValueError, "mode"),
+        (lambda: _i().VarianceScaling(mode=1), TypeError, "mode"),
+        (lambda: _i().VarianceScaling(scale=0.0), ValueError, "scale"),
+        (lambda: _i().VarianceScaling(scale=-2.0), ValueError, "scale"),
+        (lambda: _i().VarianceScaling(scale=NAN), ValueError, "scale"),
+        (lambda: _i().VarianceScaling(scale="1"), TypeError, "scale"),
+        (lambda: _i().Orthogonal(gain=None), TypeError, "gain"),
+        (lambda: _i().Orthogonal(gain=INF), ValueError, "gain"),
+        (lambda: _i().Identity(gain="2"), TypeError, "gain"),
+        (lambda: _i().RandomNormal(stddev=-0.1), ValueError, "stddev"),
+        (lambda: _i().RandomNormal(mean=NAN), ValueError, "mean"),
+        (lambda: _i().RandomUniform(0.5, -0.5), ValueError, "maxval"),
+        (lambda: _i().RandomUniform(minval=None), TypeError, "minval"),
+        (lambda: _i().RandomUniform(maxval=INF), ValueError, "maxval"),
+        (lambda: _i().Constant(None), TypeError, "value"),
+        (lambda: _i().Constant(np.ones(3)), TypeError, "value"),
+        (lambda: _i().Constant(NAN), ValueError, "value"),
+        (lambda: _i().get({"class_name": "uniform", "config": [1]}), TypeError, "initializer"),
+        (
+            lambda: _i().get({"class_name": "normal", "config": {"stddev": -1}}),
+            ValueError,
+            "stddev",
+        ),
+    ],
+)
+def test_initializer_arguments_are_checked_when_made(make, error, word):
+    with pytest.raises(error, match=f"argument {word}"):
+        make()
+
+
+def test_variance_scaling_distributions_have_the_variance_asked_for():
+    rng = np.random.default_rng(0)
+    shape = (400, 500)
+    variance = 2.0 / 400  # scale 2, fan_in
+    for name in ("truncated_normal", "untruncated_normal", "uniform", "Normal", "UNIFORM"):
+        init = _i().VarianceScaling(2.0, "fan_in", name)
+        w = init(shape, np.float64, rng)
+        assert w.var() == pytest.approx(variance, rel=0.02), name
+    assert _i().VarianceScaling(distribution="Normal").distribution == "truncated_normal"
+    plain = _i().VarianceScaling(1.0, "fan_in", "untruncated_normal")((400, 500), np.float64, rng)
+    assert np.abs(plain).max() > 2.5 * np.sqrt(1 / 400)  # not cut at two deviations
+    again = _i().get(_i().serialize(_i().VarianceScaling(3.0, "fan_avg", "untruncated_normal")))
+    assert again.get_config() == {
+        "scale": 3.0,
+        "mode": "fan_avg",
+        "distribution": "untruncated_normal",
+    }
+
+
+def test_orthogonal_needs_two_axes_and_zero_stddev_is_allowed():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"two axes.*\(5,\)"):
+        _i().Orthogonal()((5,), np.float32, rng)
+    np.testing.assert_array_equal(_i().RandomNormal(0.3, 0.0)((2,), np.float64, rng), [0.3, 0.3])
+    np.testing.assert_array_equal(_i().RandomUniform(1.0, 1.0)((2,), np.float64, rng), [1.0, 1.0])
+
+
+# ---- optimizers: every hyper-parameter checked, Keras's ranges -------------------------
+def _o():
+    from rnnkit import optimizers
+
+    return optimizers
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad", "Adam", "LazyAdam"])
+@pytest.mark.parametrize(
+    "argument, value, error",
+    [
+        ("learning_rate", -0.1, ValueError),
+        ("learning_rate", 0.0, ValueError),
+        ("learning_rate", NAN, ValueError),
+        ("learning_rate", "0.01", TypeError),
+        ("learning_rate", True, TypeError),
+        ("learning_rate", lambda step: 0.1, TypeError),
+        ("lr", INF, ValueError),
+        ("clipnorm", 0.0, ValueError),
+        ("clipnorm", -1.0, ValueError),
+        ("clipvalue", NAN, ValueError),
+        ("clipvalue", "1", TypeError),
+        ("global_clipnorm", -5, ValueError),
+        ("global_clipnorm", [1.0], TypeError),
+    ],
+)
+def test_common_optimizer_arguments_are_checked(name, argument, value, error):
+    with pytest.raises(
+        error, match=f"argument {argument if argument != 'lr' else 'learning_rate'}"
+    ):
+        getattr(_o(), name)(**{argument: value})
+
+
+@pytest.mark.parametrize(
+    "name, argument, value, error",
+    [
+        ("RMSprop", "epsilon", -1e-7, ValueError),
+        ("RMSprop", "epsilon", NAN, ValueError),
+        ("RMSprop", "epsilon", "1e-7", TypeError),
+        ("RMSprop", "rho", 1.0, ValueError),
+        ("RMSprop", "rho", -0.1, ValueError),
+        ("RMSprop", "rho", None, TypeError),
+        ("Adagrad", "epsilon", INF, ValueError),
+        ("Adagrad", "epsilon", None, TypeError),
+        ("Adagrad", "initial_accumulator_value", -0.1, ValueError),
+        ("Adagrad", "initial_accumulator_value", "0.1", TypeError),
+        ("Adam", "epsilon", -1e-8, ValueError),
+        ("Adam", "epsilon", NAN, ValueError),
+        ("Adam", "epsilon", None, TypeError),
+        ("Adam", "beta_1", 1.0, ValueError),
+        ("Adam", "beta_2", -0.5, ValueError),
+        ("Adam", "beta_2", NAN, ValueError),
+        ("Adam", "beta_1", "0.9", TypeError),
+        ("LazyAdam", "epsilon", -1.0, ValueError),
+        ("LazyAdam", "beta_2", 1.5, ValueError),
+        ("SGD", "momentum", -0.1, ValueError),
+        ("SGD", "momentum", 1.5, ValueError),
+        ("SGD", "momentum", NAN, ValueError),
+        ("SGD", "momentum", "0.9", TypeError),
+        ("SGD", "nesterov", "False", TypeError),
+    ],
+)
+def test_each_optimizer_own_arguments_are_checked(name, argument, value, error):
+    with pytest.raises(error, match=f"argument {argument}"):
+        getattr(_o(), name)(**{argument: value})
+
+
+def test_optimizer_accepts_what_keras_accepts():
+    assert _o().SGD(momentum=1.0).momentum == 1.0  # Keras's range is [0, 1]
+    assert _o().SGD(learning_rate=np.float32(0.5), momentum=np.float64(0.0)).learning_rate == 0.5
+    assert _o().Adam(epsilon=0, beta_1=0.0).epsilon == 0.0
+    assert _o().Adagrad(learning_rate=1, initial_accumulator_value=0).learning_rate == 1.0
+    with pytest.raises(TypeError, match="learning_rate"):
+        _o().SGD().lr = "0.1"
+    with pytest.raises(TypeError, match="spec"):
+        _o().deserialize(["adam"])
+    with pytest.raises(ValueError, match="beta_1"):
+        _o().deserialize({"class_name": "adam", "config": {"beta_1": 2.0}})
+
+
+def test_optimizer_apply_refuses_mismatched_gradients():
+    p = np.zeros((3, 2))
+    opt = _o().SGD(0.1)
+    with pytest.raises(ValueError, match="2 weights and 1 gradients"):
+        opt.apply([p, np.zeros(2)], [np.ones((3, 2))])
+    with pytest.raises(ValueError, match=r"shape \(3, 2\).*\(2,\)"):
+        opt.apply([p], [np.ones(2)])  # would broadcast onto every row
+    assert not p.any() and opt.iterations == 0

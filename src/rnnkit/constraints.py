@@ -2,6 +2,8 @@
 step (the projection Keras's optimizers make):
 
 * ``MaxNorm(max_value=2, axis=0)``: w · clip(‖w‖, 0, max_value) / (ε + ‖w‖);
+* ``MinMaxNorm(min_value=0, max_value=1, rate=1, axis=0)``:
+  w · (rate · clip(‖w‖, min_value, max_value) + (1 - rate) · ‖w‖) / (ε + ‖w‖);
 * ``NonNeg()``: w · [w ≥ 0];
 * ``UnitNorm(axis=0)``: w / (ε + ‖w‖);
 
@@ -17,6 +19,9 @@ Example:
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 
@@ -53,10 +58,25 @@ class Constraint:
         return f"{type(self).__name__}({args})"
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _axis(axis):
+    """An int, or a tuple of distinct ints (a list, as Keras's docs write it, too)."""
     if isinstance(axis, (list, tuple)):
+        if not axis or not all(_is_int(a) for a in axis):
+            raise TypeError(
+                f"Received an invalid value for argument axis, expected an int or a "
+                f"non-empty tuple of ints, got {axis!r}."
+            )
+        if len(set(int(a) for a in axis)) != len(axis):
+            raise ValueError(
+                f"Received an invalid value for argument axis, expected distinct axes, "
+                f"got {axis!r}."
+            )
         return tuple(int(a) for a in axis)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+    if not _is_int(axis):
         raise TypeError(
             f"Received an invalid value for argument axis, expected an int or a tuple of "
             f"ints, got {axis!r}."
@@ -64,7 +84,28 @@ def _axis(axis):
     return int(axis)
 
 
-def _norms(w: np.ndarray, axis) -> np.ndarray:
+def _number(value, argument: str, *, positive: bool) -> float:
+    """A finite number (> 0 with ``positive``, else >= 0): not a bool, a string or None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
+        )
+    v = float(value)
+    if not (math.isfinite(v) and (v > 0 if positive else v >= 0)):
+        kind = "positive" if positive else "non-negative"
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a finite {kind} "
+            f"number, got {value!r}."
+        )
+    return v
+
+
+def _norms(w: np.ndarray, axis, owner: str) -> np.ndarray:
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if any(not -w.ndim <= a < w.ndim for a in axes) or len({a % w.ndim for a in axes}) != len(axes):
+        raise ValueError(
+            f"{owner}(axis={axis!r}) cannot apply to a weight of shape {w.shape} ({w.ndim} axes)."
+        )
     return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
 
 
@@ -72,12 +113,15 @@ class MaxNorm(Constraint):
     """Rescale each slice along ``axis`` whose L2 norm exceeds ``max_value``.
 
     Args:
-        max_value: the largest norm allowed, default 2.
+        max_value: the largest norm allowed, a positive finite number, default 2 (0
+            would zero every weight: refused).
         axis: the axis (or axes) the norms run along, default 0.
 
     Raises:
-        ValueError: ``max_value`` not a positive finite number.
-        TypeError: an ``axis`` that is not an int or a tuple of ints.
+        ValueError: ``max_value`` not a positive finite number; repeated axes; when
+            applied, an ``axis`` the weight does not have.
+        TypeError: ``max_value`` not a number, or an ``axis`` that is not an int or a
+            tuple of ints.
 
     Example:
         >>> import numpy as np
@@ -88,22 +132,75 @@ class MaxNorm(Constraint):
     """
 
     def __init__(self, max_value: float = 2, axis=0):
-        value = float(max_value)
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(
-                f"Received an invalid value for argument max_value, expected a positive "
-                f"number, got {max_value!r}."
-            )
-        self.max_value = value
+        self.max_value = _number(max_value, "max_value", positive=True)
         self.axis = _axis(axis)
 
     def __call__(self, w):
-        norms = _norms(w, self.axis)
+        norms = _norms(w, self.axis, "MaxNorm")
         desired = np.clip(norms, 0, self.max_value)
         return (w * (desired / (EPSILON + norms))).astype(w.dtype, copy=False)
 
     def get_config(self) -> dict:
         return {"max_value": self.max_value, "axis": self.axis}
+
+
+class MinMaxNorm(Constraint):
+    """Move each slice's L2 norm along ``axis`` into [min_value, max_value], by the
+    share ``rate`` of the way (Keras's constraint): the norm becomes
+    rate · clip(‖w‖, min_value, max_value) + (1 - rate) · ‖w‖.
+
+    Args:
+        min_value: the smallest norm, a finite number >= 0, default 0.
+        max_value: the largest norm, a finite number >= ``min_value`` and > 0, default
+            1.
+        rate: the share of the way to the interval taken at each step, in (0, 1]
+            (1: strict; 0 would do nothing: refused), default 1.
+        axis: the axis (or axes) the norms run along, default 0.
+
+    Raises:
+        ValueError: a value out of its range, ``max_value < min_value``, repeated
+            axes, or, when applied, an ``axis`` the weight does not have.
+        TypeError: a value that is not a number, or an ``axis`` that is not an int or
+            a tuple of ints.
+
+    Example:
+        >>> import numpy as np
+        >>> from rnnkit.constraints import MinMaxNorm
+        >>> np.round(MinMaxNorm(2.0, 3.0)(np.array([[0.6], [0.8]])), 4)  # norm 1 -> 2
+        array([[1.2],
+               [1.6]])
+    """
+
+    def __init__(self, min_value: float = 0.0, max_value: float = 1.0, rate: float = 1.0, axis=0):
+        self.min_value = _number(min_value, "min_value", positive=False)
+        self.max_value = _number(max_value, "max_value", positive=True)
+        if self.max_value < self.min_value:
+            raise ValueError(
+                f"Received an invalid value for argument max_value, expected a number >= "
+                f"min_value={min_value!r}, got {max_value!r}."
+            )
+        self.rate = _number(rate, "rate", positive=True)
+        if self.rate > 1:
+            raise ValueError(
+                f"Received an invalid value for argument rate, expected a number in (0, 1], "
+                f"got {rate!r}."
+            )
+        self.axis = _axis(axis)
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis, "MinMaxNorm")
+        desired = (
+            self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
+        )
+        return (w * (desired / (EPSILON + norms))).astype(w.dtype, copy=False)
+
+    def get_config(self) -> dict:
+        return {
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "rate": self.rate,
+            "axis": self.axis,
+        }
 
 
 class NonNeg(Constraint):
@@ -128,6 +225,8 @@ class UnitNorm(Constraint):
 
     Raises:
         TypeError: an ``axis`` that is not an int or a tuple of ints.
+        ValueError: repeated axes, or, when applied, an ``axis`` the weight does not
+            have.
 
     Example:
         >>> import numpy as np
@@ -141,7 +240,7 @@ class UnitNorm(Constraint):
         self.axis = _axis(axis)
 
     def __call__(self, w):
-        return (w / (EPSILON + _norms(w, self.axis))).astype(w.dtype, copy=False)
+        return (w / (EPSILON + _norms(w, self.axis, "UnitNorm"))).astype(w.dtype, copy=False)
 
     def get_config(self) -> dict:
         return {"axis": self.axis}
@@ -149,14 +248,17 @@ class UnitNorm(Constraint):
 
 # Keras's lower-case aliases
 max_norm = MaxNorm
+min_max_norm = MinMaxNorm
 non_neg = NonNeg
 unit_norm = UnitNorm
 
 _REGISTRY = {
     "MaxNorm": MaxNorm,
+    "MinMaxNorm": MinMaxNorm,
     "NonNeg": NonNeg,
     "UnitNorm": UnitNorm,
     "max_norm": MaxNorm,
+    "min_max_norm": MinMaxNorm,
     "non_neg": NonNeg,
     "unit_norm": UnitNorm,
 }
@@ -205,10 +307,12 @@ def serialize(constraint: Constraint | None) -> dict | None:
 __all__ = [
     "Constraint",
     "MaxNorm",
+    "MinMaxNorm",
     "NonNeg",
     "UnitNorm",
     "get",
     "max_norm",
+    "min_max_norm",
     "non_neg",
     "serialize",
     "unit_norm",

@@ -7,8 +7,27 @@ fan-out follow Keras: for a 2-D kernel, (rows, cols).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
+
+
+def _number(value, argument: str, *, minimum: float | None = None, strict: bool = False) -> float:
+    """A finite real number (not a bool, a string, None or an array), >= ``minimum``
+    (> with ``strict``) when one is given."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
+        )
+    v = float(value)
+    low_ok = minimum is None or (v > minimum if strict else v >= minimum)
+    if not (math.isfinite(v) and low_ok):
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+        raise ValueError(
+            f"Received an invalid value for argument {argument}, expected a finite "
+            f"number{bound}, got {value!r}."
+        )
+    return v
 
 
 def _fans(shape) -> tuple[int, int]:
@@ -83,7 +102,11 @@ class Constant(Initializer):
     """Every entry ``value``.
 
     Args:
-        value: the fill value, default 0.
+        value: the fill value, a finite number (a scalar, as in Keras), default 0.
+
+    Raises:
+        TypeError: ``value`` not a number (an array, a string, None).
+        ValueError: ``value`` NaN or infinite.
 
     Example:
         >>> import numpy as np
@@ -96,7 +119,7 @@ class Constant(Initializer):
     name = "constant"
 
     def __init__(self, value: float = 0.0):
-        self.value = float(value)
+        self.value = _number(value, "value")
 
     def __call__(self, shape, dtype, rng):
         return np.full(shape, self.value, dtype=dtype)
@@ -109,8 +132,12 @@ class RandomUniform(Initializer):
     """Uniform on [minval, maxval).
 
     Args:
-        minval: the lower bound, default -0.05.
-        maxval: the upper bound, default 0.05.
+        minval: the lower bound, a finite number, default -0.05.
+        maxval: the upper bound, a finite number >= ``minval``, default 0.05.
+
+    Raises:
+        TypeError: a bound that is not a number.
+        ValueError: a bound NaN or infinite, or ``maxval < minval``.
 
     Example:
         >>> import numpy as np
@@ -124,7 +151,12 @@ class RandomUniform(Initializer):
     name = "uniform"
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05):
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval, self.maxval = _number(minval, "minval"), _number(maxval, "maxval")
+        if self.maxval < self.minval:
+            raise ValueError(
+                f"Received an invalid value for argument maxval, expected a number >= "
+                f"minval={minval!r}, got {maxval!r}."
+            )
 
     def __call__(self, shape, dtype, rng):
         return rng.uniform(self.minval, self.maxval, size=shape).astype(dtype)
@@ -137,8 +169,12 @@ class RandomNormal(Initializer):
     """Gaussian with ``mean`` and ``stddev`` (not truncated).
 
     Args:
-        mean: default 0.
-        stddev: default 0.05.
+        mean: a finite number, default 0.
+        stddev: a finite number >= 0, default 0.05.
+
+    Raises:
+        TypeError: an argument that is not a number.
+        ValueError: NaN or infinite, or a negative ``stddev``.
 
     Example:
         >>> import numpy as np
@@ -151,7 +187,8 @@ class RandomNormal(Initializer):
     name = "normal"
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05):
-        self.mean, self.stddev = float(mean), float(stddev)
+        self.mean = _number(mean, "mean")
+        self.stddev = _number(stddev, "stddev", minimum=0.0)
 
     def __call__(self, shape, dtype, rng):
         return rng.normal(self.mean, self.stddev, size=shape).astype(dtype)
@@ -163,17 +200,22 @@ class RandomNormal(Initializer):
 class VarianceScaling(Initializer):
     """Keras's VarianceScaling: scale / fan, uniform or (truncated) normal.
 
-    The variance is ``scale / max(1, fan)``; uniform draws on ±sqrt(3·variance), any
-    other ``distribution`` draws a normal truncated at two standard deviations (its
-    standard deviation corrected so the variance is the one asked for, as Keras does).
+    The variance is ``scale / max(1, fan)``; ``"uniform"`` draws on ±sqrt(3·variance),
+    ``"truncated_normal"`` a normal truncated at two standard deviations (its standard
+    deviation corrected so the variance is the one asked for, as Keras does),
+    ``"untruncated_normal"`` a plain normal of that variance.
 
     Args:
-        scale: default 1.
+        scale: a finite number > 0, default 1.
         mode: ``"fan_in"`` (default), ``"fan_out"`` or ``"fan_avg"``.
-        distribution: ``"uniform"`` or ``"truncated_normal"`` (default).
+        distribution: ``"truncated_normal"`` (default), ``"untruncated_normal"`` or
+            ``"uniform"``, case-insensitive; ``"normal"`` is ``"truncated_normal"``, as
+            in Keras.
 
     Raises:
-        ValueError: an unknown ``mode``.
+        TypeError: ``scale`` not a number, or ``mode`` / ``distribution`` not a string.
+        ValueError: ``scale`` not positive and finite, an unknown ``mode`` or
+            ``distribution``.
 
     Example:
         >>> import numpy as np
@@ -186,13 +228,29 @@ class VarianceScaling(Initializer):
 
     name = "variance_scaling"
 
+    DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal"):
+        scale = _number(scale, "scale", minimum=0.0, strict=True)
+        for argument, value in (("mode", mode), ("distribution", distribution)):
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"Received an invalid value for argument {argument}, expected a string, "
+                    f"got {value!r}."
+                )
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(
                 "Received an invalid value for argument mode, expected 'fan_in', "
                 f"'fan_out' or 'fan_avg', got {mode!r}."
             )
-        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+        name = distribution.lower()
+        name = "truncated_normal" if name == "normal" else name
+        if name not in self.DISTRIBUTIONS:
+            raise ValueError(
+                f"Received an invalid value for argument distribution, expected one of "
+                f"{self.DISTRIBUTIONS}, got {distribution!r}."
+            )
+        self.scale, self.mode, self.distribution = scale, mode, name
 
     def __call__(self, shape, dtype, rng):
         fan_in, fan_out = _fans(shape)
@@ -201,6 +259,8 @@ class VarianceScaling(Initializer):
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return rng.uniform(-limit, limit, size=shape).astype(dtype)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, math.sqrt(variance), size=shape).astype(dtype)
         # truncated normal at two standard deviations, std corrected as Keras does
         std = math.sqrt(variance) / 0.87962566103423978
         out = rng.normal(0.0, std, size=shape)
@@ -292,7 +352,12 @@ class Orthogonal(Initializer):
     shape (units, n*units) is orthogonal as a whole, as in Keras.
 
     Args:
-        gain: the factor the matrix is multiplied by, default 1.
+        gain: the factor the matrix is multiplied by, a finite number, default 1.
+
+    Raises:
+        TypeError: ``gain`` not a number.
+        ValueError: ``gain`` NaN or infinite; when called, a shape of fewer than two
+            axes (as Keras).
 
     Example:
         >>> import numpy as np
@@ -306,9 +371,14 @@ class Orthogonal(Initializer):
     name = "orthogonal"
 
     def __init__(self, gain: float = 1.0):
-        self.gain = float(gain)
+        self.gain = _number(gain, "gain")
 
     def __call__(self, shape, dtype, rng):
+        if len(shape) < 2:
+            raise ValueError(
+                f"Received an invalid value for argument shape, expected at least two axes "
+                f"for the orthogonal initializer, got {tuple(shape)}."
+            )
         rows = math.prod(shape[:-1])
         cols = shape[-1]
         a = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
@@ -326,10 +396,11 @@ class Identity(Initializer):
     """``gain`` times the identity (IRNN, Le et al. 2015); 2-D shapes only.
 
     Args:
-        gain: default 1.
+        gain: a finite number, default 1.
 
     Raises:
-        ValueError: when called with a shape that is not 2-D.
+        TypeError: ``gain`` not a number.
+        ValueError: ``gain`` NaN or infinite; when called, a shape that is not 2-D.
 
     Example:
         >>> import numpy as np
@@ -343,7 +414,7 @@ class Identity(Initializer):
     name = "identity"
 
     def __init__(self, gain: float = 1.0):
-        self.gain = float(gain)
+        self.gain = _number(gain, "gain")
 
     def __call__(self, shape, dtype, rng):
         if len(shape) != 2:
@@ -388,7 +459,9 @@ def get(identifier, argument: str = "initializer"):
         The initializer.
 
     Raises:
-        ValueError: for an unknown name, naming ``argument`` and the known names.
+        ValueError: for an unknown name, naming ``argument`` and the known names (or a
+            config value out of range).
+        TypeError: a config that is not a dict (or a config value of the wrong type).
 
     Example:
         >>> from rnnkit import initializers
@@ -399,8 +472,14 @@ def get(identifier, argument: str = "initializer"):
         return identifier
     if isinstance(identifier, dict):
         cls = _REGISTRY.get(str(identifier.get("class_name", "")).lower())
+        config = identifier.get("config", {})
+        if cls is not None and not isinstance(config, dict):
+            raise TypeError(
+                f"Received an invalid value for argument {argument}: its config must be a "
+                f"dict, got {config!r}."
+            )
         if cls is not None:
-            return cls(**identifier.get("config", {}))
+            return cls(**config)
     if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
         return _REGISTRY[identifier.lower()]()
     raise ValueError(

@@ -17,10 +17,37 @@ without momentum, Adagrad) and otherwise in one compiled pass over the table.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 from .utils import validation
+
+
+def _number(value, argument: str) -> None:
+    """``value`` is a real number: not a bool, a string or None (``float`` would take
+    ``True`` and ``"0.1"`` without a word)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        hint = ""
+        if argument == "learning_rate" and callable(value):
+            hint = (
+                " (a schedule: pass a number and rnnkit.callbacks.LearningRateScheduler, "
+                "which sets the rate each epoch)"
+            )
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected a number{hint}, "
+            f"got {value!r}."
+        )
+
+
+def _positive(value, argument: str, allow_zero: bool = False) -> float:
+    _number(value, argument)
+    return validation.positive_float(value, argument, allow_zero=allow_zero)
+
+
+def _fraction(value, argument: str, high_inclusive: bool = False) -> float:
+    _number(value, argument)
+    return validation.fraction(value, argument, high_inclusive=high_inclusive)
 
 
 class RowSparse:
@@ -207,19 +234,13 @@ class Optimizer:
         if learning_rate is not None and lr is not None:
             raise ValueError("Pass learning_rate or its alias lr, not both.")
         lr_value = learning_rate if learning_rate is not None else lr
-        self.learning_rate = validation.positive_float(
+        self.learning_rate = _positive(
             self.default_lr if lr_value is None else lr_value, "learning_rate"
         )
-        self.clipnorm = (
-            None if clipnorm is None else validation.positive_float(clipnorm, "clipnorm")
-        )
-        self.clipvalue = (
-            None if clipvalue is None else validation.positive_float(clipvalue, "clipvalue")
-        )
+        self.clipnorm = None if clipnorm is None else _positive(clipnorm, "clipnorm")
+        self.clipvalue = None if clipvalue is None else _positive(clipvalue, "clipvalue")
         self.global_clipnorm = (
-            None
-            if global_clipnorm is None
-            else validation.positive_float(global_clipnorm, "global_clipnorm")
+            None if global_clipnorm is None else _positive(global_clipnorm, "global_clipnorm")
         )
         self.iterations = 0
         self.slots: dict[str, list[np.ndarray]] = {}
@@ -230,7 +251,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self.learning_rate = validation.positive_float(value, "learning_rate")
+        self.learning_rate = _positive(value, "learning_rate")
 
     def clip(self, grads: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
         """Apply the clipping options; returns the clipped gradients and the global
@@ -264,6 +285,18 @@ class Optimizer:
         """One update of ``params`` in place, after the clipping options (if any).
         (The gradients' global norm is ``global_norm(grads)``; the update itself
         computes it only for ``global_clipnorm``.)"""
+        if len(params) != len(grads):  # zip would leave the extra weights unchanged
+            raise ValueError(
+                f"{type(self).__name__}.apply got {len(params)} weights and {len(grads)} "
+                f"gradients; expected one gradient per weight."
+            )
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if not isinstance(g, RowSparse) and np.shape(g) != np.shape(p):
+                # a broadcast update would silently move every row by the same step
+                raise ValueError(
+                    f"{type(self).__name__}: weight {i} has shape {np.shape(p)}, its "
+                    f"gradient shape {np.shape(g)}."
+                )
         if not self.slots:
             self._create_slots(params)
         elif len(self.slots[next(iter(self.slots))]) != len(params):
@@ -356,8 +389,8 @@ class SGD(Optimizer):
 
     Args:
         learning_rate: default None, 0.01.
-        momentum: in [0, 1), default 0 (no velocity kept).
-        nesterov: Nesterov's form of the momentum update, default False.
+        momentum: in [0, 1] (Keras's range), default 0 (no velocity kept).
+        nesterov: Nesterov's form of the momentum update, a bool, default False.
         **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
             ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
 
@@ -379,7 +412,13 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=None, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.momentum = validation.fraction(momentum, "momentum")
+        # Keras accepts [0, 1]; momentum 1 keeps every past step at full weight
+        self.momentum = _fraction(momentum, "momentum", high_inclusive=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(
+                f"Received an invalid value for argument nesterov, expected True or False, "
+                f"got {nesterov!r}."
+            )
         self.nesterov = bool(nesterov)
 
     def _create_slots(self, params):
@@ -421,7 +460,7 @@ class RMSprop(Optimizer):
     Args:
         learning_rate: default None, 0.001.
         rho: the decay of the mean square, in [0, 1), default 0.9.
-        epsilon: default 1e-7.
+        epsilon: a finite number >= 0, default 1e-7.
         **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
             ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
 
@@ -442,8 +481,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=None, rho=0.9, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.rho = validation.fraction(rho, "rho")
-        self.epsilon = float(epsilon)
+        self.rho = _fraction(rho, "rho")
+        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
 
     def _create_slots(self, params):
         self.slots = {"rms": [np.zeros_like(p) for p in params]}
@@ -479,8 +518,9 @@ class Adagrad(Optimizer):
 
     Args:
         learning_rate: default None, 0.001.
-        initial_accumulator_value: a's starting value, default 0.1.
-        epsilon: default 1e-7.
+        initial_accumulator_value: a's starting value, a finite number >= 0, default
+            0.1.
+        epsilon: a finite number >= 0, default 1e-7.
         **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
             ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
 
@@ -501,8 +541,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=None, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = _positive(
+            initial_accumulator_value, "initial_accumulator_value", allow_zero=True
+        )
+        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
 
     def _create_slots(self, params):
         self.slots = {
@@ -552,7 +594,7 @@ class Adam(Optimizer):
         learning_rate: default None, 0.001.
         beta_1: the first moment's decay, in [0, 1), default 0.9.
         beta_2: the second moment's decay, in [0, 1), default 0.999.
-        epsilon: default 1e-7.
+        epsilon: a finite number >= 0, default 1e-7.
         epsilon_form: ``"keras"`` (default) or ``"torch"``, where ε is added.
         **kwargs: ``learning_rate``'s alias ``lr`` and the clipping options,
             ``clipnorm``, ``global_clipnorm`` and ``clipvalue`` (see ``Optimizer``).
@@ -584,9 +626,9 @@ class Adam(Optimizer):
         **kwargs,
     ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = validation.fraction(beta_1, "beta_1")
-        self.beta_2 = validation.fraction(beta_2, "beta_2")
-        self.epsilon = float(epsilon)
+        self.beta_1 = _fraction(beta_1, "beta_1")
+        self.beta_2 = _fraction(beta_2, "beta_2")
+        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
         if epsilon_form not in self.EPSILON_FORMS:
             raise ValueError(
                 f"Received an invalid value for argument epsilon_form, expected one of "
@@ -770,6 +812,7 @@ def deserialize(spec: dict) -> Optimizer:
         The optimizer, with no slots and step count 0.
 
     Raises:
+        TypeError: ``spec`` or its config not a dict (or a config value not a number).
         ValueError: an unknown ``class_name`` (or a config value out of range).
 
     Example:
@@ -778,6 +821,11 @@ def deserialize(spec: dict) -> Optimizer:
         >>> optimizers.deserialize(spec).learning_rate
         0.01
     """
+    if not isinstance(spec, dict) or not isinstance(spec.get("config", {}), dict):
+        raise TypeError(
+            f"Received an invalid value for argument spec, expected a dict "
+            f'{{"class_name": ..., "config": {{...}}}}, got {spec!r}.'
+        )
     cls = _REGISTRY.get(spec.get("class_name"))
     if cls is None:
         raise ValueError(f"Unknown optimizer {spec.get('class_name')!r}.")
