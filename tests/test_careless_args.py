@@ -518,3 +518,53 @@ def test_optimizer_apply_refuses_mismatched_gradients():
     with pytest.raises(ValueError, match=r"shape \(3, 2\).*\(2,\)"):
         opt.apply([p], [np.ones(2)])  # would broadcast onto every row
     assert not p.any() and opt.iterations == 0
+
+
+# ---- classification reports: labels checked, never a wrapped or truncated count ---------
+def _m():
+    from rnnkit import metrics
+
+    return metrics
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, n, error, match",
+    [
+        ([0, -1, 1], [0, 0, 1], 2, ValueError, r"y_true.*\[0, 2\).*-1"),  # would wrap
+        ([0, 1, 1], [0, 2, 1], 2, ValueError, r"y_pred.*\[0, 2\).*2"),  # an IndexError
+        ([0, 1.5, 1], [0, 0, 1], 2, ValueError, r"y_true.*1\.5.*index 1"),  # truncated
+        ([0, np.nan], [0, 0], 2, ValueError, "y_true.*integer"),
+        ([0, 1, 1], [0, 1], 2, ValueError, "y_true has 3 labels, y_pred 2"),
+        ([0], [0, 1], 2, ValueError, "y_true has 1 labels"),  # would broadcast
+        ([[1, 0], [0, 1]], [0, 1], 2, ValueError, "y_true.*one integer label per sample"),
+        (["a", "b"], [0, 1], 2, TypeError, "y_true.*dtype"),
+        ([True, False], [0, 1], 2, TypeError, "y_true.*dtype bool"),
+        ([0, 1], [0, 1], 0, ValueError, "n_classes"),
+        ([0, 1], [0, 1], 2.0, ValueError, "n_classes"),
+    ],
+)
+def test_confusion_matrix_refuses_bad_labels(y_true, y_pred, n, error, match):
+    with pytest.raises(error, match=match):
+        _m().confusion_matrix(y_true, y_pred, n)
+    with pytest.raises(error, match=match):
+        _m().classification_report(y_true, y_pred, n)
+
+
+def test_confusion_matrix_accepts_whole_floats_and_column_vectors():
+    got = _m().confusion_matrix(np.array([[0.0], [2.0], [1.0]]), np.array([0, 1, 1]), 3)
+    np.testing.assert_array_equal(got, [[1, 0, 0], [0, 1, 0], [0, 1, 0]])
+    assert _m().confusion_matrix([], [], 2).sum() == 0
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, match",
+    [
+        ([[1, 0], [0, 1]], [[0.3, 0.9], [0, 1]], r"y_pred.*0 and 1.*0\.3"),
+        ([[1, 0], [0, 2]], [[1, 0], [0, 1]], "y_true.*0 and 1"),
+        ([[1, 0], [0, 1]], [[1, 0, 0], [0, 1, 0]], "mismatched shapes"),
+        ([1, 0, 1], [1, 0, 1], "y_true.*2-D"),
+    ],
+)
+def test_multilabel_report_refuses_non_indicator_matrices(y_true, y_pred, match):
+    with pytest.raises(ValueError, match=match):
+        _m().multilabel_report(y_true, y_pred)

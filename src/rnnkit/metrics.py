@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .utils import validation
+
 
 def _masked(values, mask):
     if mask is None:
@@ -182,16 +184,78 @@ def get(identifier, loss_name: str | None = None):
 
 
 # ---- whole-dataset classification reports (not per-batch metrics) -----------------
+def _class_labels(values, argument: str, n_classes: int) -> np.ndarray:
+    """``values`` as int64 class ids in [0, n_classes), one per sample (a 1-D array;
+    a trailing axis of 1 is dropped). Floats must hold whole numbers: a probability
+    or a score is not a label, and truncating it would count it in the wrong cell."""
+    try:
+        arr = np.asarray(values)
+    except ValueError:
+        arr = np.asarray(values, dtype=object)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.dtype == object:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}: expected one integer "
+            f"label per sample (a 1-D array), got {validation.describe(arr)} (one-hot rows? "
+            f"take their argmax first)."
+        )
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}: expected integer class "
+            f"labels, got dtype {arr.dtype}."
+        )
+    if np.issubdtype(arr.dtype, np.floating):
+        whole = np.isfinite(arr) & (arr == np.round(arr))
+        if not whole.all():
+            bad = arr[~whole][0]
+            raise ValueError(
+                f"Received an invalid value for argument {argument}: expected integer "
+                f"class labels, got {bad!r} at index {int(np.flatnonzero(~whole)[0])} "
+                f"(probabilities? take their argmax first)."
+            )
+    if arr.size:
+        low, high = arr.min(), arr.max()
+        if low < 0 or high >= n_classes:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"Received an invalid value for argument {argument}: expected class labels "
+                f"in [0, {n_classes}) for n_classes={n_classes}, got {bad!r}."
+            )
+    return arr.astype(np.int64)
+
+
+def _labels_pair(y_true, y_pred, n_classes) -> tuple[np.ndarray, np.ndarray, int]:
+    n_classes = validation.positive_int(n_classes, "n_classes")
+    true = _class_labels(y_true, "y_true", n_classes)
+    pred = _class_labels(y_pred, "y_pred", n_classes)
+    if true.shape != pred.shape:
+        raise ValueError(
+            f"Received mismatched lengths: y_true has {true.size} labels, y_pred "
+            f"{pred.size}; expected one prediction per sample."
+        )
+    return true, pred, n_classes
+
+
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     """counts[i, j] = number of samples of class i predicted as j.
 
     Args:
-        y_true: integer labels, one per sample.
-        y_pred: integer predictions, as many.
-        n_classes: the matrix's size.
+        y_true: integer labels, one per sample, each in [0, n_classes) (floats are
+            accepted when they hold whole numbers).
+        y_pred: integer predictions, as many, in the same range.
+        n_classes: the matrix's size, a positive int.
 
     Returns:
         An int64 array (n_classes, n_classes).
+
+    Raises:
+        ValueError: a label outside [0, n_classes) (a negative one included), a float
+            label that is not a whole number, labels that are not one per sample (a
+            one-hot matrix), different lengths, or ``n_classes`` not a positive int.
+        TypeError: labels that are not numbers (strings, booleans).
 
     Example:
         >>> from rnnkit import metrics
@@ -199,8 +263,9 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
         array([[1, 0],
                [1, 1]])
     """
+    true, pred, n_classes = _labels_pair(y_true, y_pred, n_classes)
     cm = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    np.add.at(cm, (true, pred), 1)
     return cm
 
 
@@ -236,6 +301,9 @@ def classification_report(y_true, y_pred, n_classes: int) -> dict:
     Returns:
         ``{"accuracy", "macro_f1", "micro_f1"}``, floats.
 
+    Raises:
+        ValueError, TypeError: labels as :func:`confusion_matrix` refuses them.
+
     Example:
         >>> from rnnkit import metrics
         >>> report = metrics.classification_report([0, 1, 1], [0, 0, 1], 3)
@@ -267,14 +335,22 @@ def multilabel_report(y_true, y_pred) -> dict:
         ``{"micro_f1", "macro_f1", "subset_accuracy"}``, floats; subset accuracy is the
         share of samples whose every label is right.
 
+    Raises:
+        ValueError: matrices that are not 2-D, of different shapes, or holding a value
+            other than 0 and 1 (scores, probabilities: threshold them first).
+
     Example:
         >>> from rnnkit import metrics
         >>> report = metrics.multilabel_report([[1, 0], [1, 1]], [[1, 0], [0, 1]])
         >>> report["micro_f1"], report["subset_accuracy"]
         (0.8, 0.5)
     """
-    y_true = np.asarray(y_true, bool)
-    y_pred = np.asarray(y_pred, bool)
+    y_true, y_pred = _indicator(y_true, "y_true"), _indicator(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"Received mismatched shapes: y_true {y_true.shape}, y_pred {y_pred.shape}; "
+            f"expected one row of labels per sample in both."
+        )
     tp = (y_true & y_pred).sum(axis=0)
     fp = (~y_true & y_pred).sum(axis=0)
     fn = (y_true & ~y_pred).sum(axis=0)
@@ -285,3 +361,21 @@ def multilabel_report(y_true, y_pred) -> dict:
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "subset_accuracy": float(np.mean(np.all(y_true == y_pred, axis=1))),
     }
+
+
+def _indicator(values, argument: str) -> np.ndarray:
+    """A (samples, labels) 0/1 matrix as booleans; any other value is refused (a cast to
+    bool would count a probability of 0.3 as a predicted label)."""
+    arr = validation.as_array(values, argument)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"Received an invalid value for argument {argument}: expected a 2-D 0/1 matrix "
+            f"(samples, labels), got shape {arr.shape}."
+        )
+    outside = ~np.isin(arr, (0, 1))
+    if outside.any():
+        raise ValueError(
+            f"Received an invalid value for argument {argument}: expected only 0 and 1, "
+            f"got {arr[outside][0]!r} (threshold scores first)."
+        )
+    return arr.astype(bool)
