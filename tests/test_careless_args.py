@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnkit import regularizers
-from rnnkit.layers import Dense
+from rnnkit.layers import Dense, SimpleRNN
 from rnnkit.models import Sequential
 
 
@@ -568,3 +568,52 @@ def test_confusion_matrix_accepts_whole_floats_and_column_vectors():
 def test_multilabel_report_refuses_non_indicator_matrices(y_true, y_pred, match):
     with pytest.raises(ValueError, match=match):
         _m().multilabel_report(y_true, y_pred)
+
+
+# ---- RNN.reset_states(states): checked as Keras checks them -----------------------------
+def _stateful_lstm():
+    from rnnkit.layers import LSTM
+
+    layer = LSTM(3, stateful=True, seed=0)
+    layer(np.ones((2, 4, 5), np.float32))
+    return layer
+
+
+@pytest.mark.parametrize(
+    "states, error, match",
+    [
+        ([np.zeros((2, 3))], ValueError, r"expects 2 state array\(s\).*got 1"),
+        ([np.zeros((2, 3))] * 3, ValueError, "got 3"),
+        ([np.zeros((2, 4)), np.zeros((2, 3))], ValueError, r"state 'h'.*\(batch, 3\).*\(2, 4\)"),
+        ([np.zeros(3), np.zeros(3)], ValueError, r"state 'h'.*\(3,\)"),
+        ([np.zeros((2, 3)), np.zeros((1, 3))], ValueError, r"state 'c'.*batch 2.*\(1, 3\)"),
+        ([np.zeros((2, 3)), np.full((2, 3), np.nan)], ValueError, "'c'.*NaN or inf"),
+        ([np.full((2, 3), 1e300), np.zeros((2, 3))], ValueError, "'h'.*too large for float32"),
+        ([np.zeros((2, 3)), np.array([["a"] * 3] * 2)], TypeError, "states.*'c'.*numeric"),
+        ("zeros", TypeError, "argument states.*str"),
+        (3.0, TypeError, "argument states.*float"),
+    ],
+)
+def test_reset_states_checks_what_it_is_given(states, error, match):
+    layer = _stateful_lstm()
+    before = [s.copy() for s in layer.states]
+    with pytest.raises(error, match=match):
+        layer.reset_states(states)
+    for kept, old in zip(layer.states, before):  # a refused call changes nothing
+        np.testing.assert_array_equal(kept, old)
+
+
+def test_reset_states_sets_checked_copies_and_refuses_a_layer_that_is_not_stateful():
+    layer = _stateful_lstm()
+    h, c = np.full((2, 3), 0.5), np.full((2, 3), -0.25)
+    layer.reset_states([h, c])
+    assert [s.dtype for s in layer.states] == [np.float32, np.float32]
+    h[...] = 9.0  # the layer holds its own copy
+    assert float(layer.states[0][0, 0]) == 0.5
+    rnn = SimpleRNN(3, stateful=True)
+    rnn(np.ones((1, 2, 4), np.float32))
+    rnn.reset_states(np.ones((1, 3)))  # a single array for a single state, as Keras
+    assert rnn.states[0].shape == (1, 3)
+    with pytest.raises(ValueError, match="not stateful"):
+        SimpleRNN(3).reset_states([np.zeros((1, 3))])
+    SimpleRNN(3).reset_states()  # forgetting is always allowed

@@ -232,15 +232,23 @@ class RNN(Layer):
 
         Args:
             states: None (default) to forget them, so that the next batch starts from
-                zeros; or the list of arrays to carry, ``[h]`` or ``[h, c]`` (LSTM),
-                each (batch, units), copied in the layer's dtype. Their number and
-                shapes are not checked here.
+                zeros; or the arrays to carry, ``[h]`` (or ``h`` alone) or ``[h, c]``
+                (LSTM), each (batch, units) with one batch size, copied in the
+                layer's dtype.
+
+        Raises:
+            ValueError: ``states`` given to a layer that is not stateful (it would
+                never read them), the wrong number of arrays, a shape other than
+                (batch, units), different batch sizes, or a NaN or inf (also one that
+                the layer's dtype cannot hold), naming the state.
+            TypeError: not an array or a list of arrays, or a non-numeric array.
 
         Example:
             >>> layer = LSTM(2, stateful=True)
             >>> _ = layer(np.ones((1, 3, 2)))
             >>> len(layer.states), layer.states[0].shape
             (2, (1, 2))
+            >>> layer.reset_states([np.zeros((1, 2)), np.ones((1, 2))])
             >>> layer.reset_states()
             >>> layer.states is None
             True
@@ -248,7 +256,47 @@ class RNN(Layer):
         if states is None:
             self.states = None
             return
-        self.states = [np.array(s, dtype=self.dtype) for s in states]
+        self.states = self._checked_states(states)
+
+    def _checked_states(self, states) -> list[np.ndarray]:
+        """``reset_states``'s arrays, checked in full before any is kept."""
+        names, n = self.cell.state_names, self.cell.state_size
+        if not self.stateful:
+            raise ValueError(
+                f"Layer {self.name!r} is not stateful: the states given to reset_states "
+                f"would never be read. Build it with stateful=True, or pass initial_state "
+                f"when calling it."
+            )
+        if isinstance(states, np.ndarray):
+            states = [states]
+        if not isinstance(states, (list, tuple)):
+            raise TypeError(
+                f"Received an invalid value for argument states of layer {self.name!r}: "
+                f"expected a list of {n} array(s) {names}, got {type(states).__name__}."
+            )
+        if len(states) != n:
+            raise ValueError(
+                f"Layer {self.name!r} expects {n} state array(s) {names}, got {len(states)}."
+            )
+        out = []
+        for name, value in zip(names, states):
+            arr = validation.as_array(value, f"states ({name!r} of layer {self.name!r})")
+            batch = out[0].shape[0] if out else (arr.shape[0] if arr.ndim == 2 else None)
+            if arr.shape != (batch, self.units):
+                raise ValueError(
+                    f"Layer {self.name!r} state {name!r}: expected shape (batch, "
+                    f"{self.units})" + (f" with batch {batch}" if out else "") + f", got "
+                    f"{arr.shape}."
+                )
+            with np.errstate(over="ignore", invalid="ignore"):
+                arr = np.array(arr, dtype=self.dtype)  # a copy: the caller's array stays theirs
+            if not np.isfinite(arr).all():
+                raise ValueError(
+                    f"Layer {self.name!r} state {name!r}: holds NaN or inf (or values too "
+                    f"large for {self.dtype})."
+                )
+            out.append(arr)
+        return out
 
     # ---- forward ----------------------------------------------------------------
     def check_input(self, x):
