@@ -37,16 +37,21 @@ def _seed():
     yield
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def accelerator(request):
-    """Runs a test once through the NumPy reference (each cell's step in the layer's
-    Python loop) and once through the compiled loops of ``rnnkit.kernels``; the numba
-    run is skipped when numba is missing."""
+@pytest.fixture(params=["numpy", "numba", "numba-dot"])
+def accelerator(request, monkeypatch):
+    """Runs a test through the NumPy reference (each cell's step in the layer's Python
+    loop) and through the compiled loops of ``rnnkit.kernels``, twice: with the
+    per-step product the shape chooses (row updates at these small shapes) and with the
+    dot-product form forced (``kernels.PRODUCT``). The numba runs are skipped when
+    numba is missing; both yield ``"numba"``."""
     from rnnkit import backend, kernels
 
-    if request.param == "numba" and not kernels.available():
+    name = request.param.split("-")[0]
+    if name == "numba" and not kernels.available():
         pytest.skip(f"numba is not usable here ({kernels.unavailable_reason()})")
+    if request.param == "numba-dot":
+        monkeypatch.setattr(kernels, "PRODUCT", "dot")
     previous = backend._accelerator
-    backend.set_accelerator(request.param)
-    yield request.param
+    backend.set_accelerator(name)
+    yield name
     backend._accelerator = previous

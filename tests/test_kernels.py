@@ -98,7 +98,11 @@ OPTIONS = {
 @pytest.mark.parametrize("dtype,tol", [("float32", 4e-6), ("float64", 1e-12)])
 @pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("option", sorted(OPTIONS))
-def test_compiled_loop_matches_the_reference(kind, dtype, tol, masked, option, restore):
+@pytest.mark.parametrize("product", ["rows", "dot"])
+def test_compiled_loop_matches_the_reference(
+    kind, dtype, tol, masked, option, product, restore, monkeypatch
+):
+    monkeypatch.setattr(kernels, "PRODUCT", product)
     mask = _mask() if masked else None
     ref = _train_step(kind, dtype, "numpy", mask, **OPTIONS[option])
     got = _train_step(kind, dtype, "numba", mask, **OPTIONS[option])
@@ -120,11 +124,13 @@ def test_simple_rnn_activations_run_compiled(activation, restore):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", sorted(CLASSES))
 @pytest.mark.parametrize("batch", [3, 13], ids=["units-split", "rows-split"])
-def test_threads_split_work_without_changing_a_bit(kind, batch, restore, monkeypatch):
+@pytest.mark.parametrize("product", ["rows", "dot"])
+def test_threads_split_work_without_changing_a_bit(kind, batch, product, restore, monkeypatch):
     """Two threads (rows and, for a small batch, unit chunks split between them) give
     the compiled loop's floats of one thread: no thread changes the order of a sum; and
     runs at a fixed count repeat to the bit."""
     monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(kernels, "PRODUCT", product)
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
     # 40 units: chunks of 16, 16 and 8 when the units are split
@@ -297,3 +303,30 @@ def test_generic_kernel_product_sums_in_order():
         want[1:m, 2 : 2 + n] += a[1:] @ w[:, 5:]
         acc_rows(a, w, out, 1, m, 5, 2, n)
         np.testing.assert_array_equal(out, want)
+
+
+@needs_numba
+def test_dot_kernel_product_at_every_edge():
+    """matmul.acc_dot (the product on a packed Wᵀ) at every edge of its blocking (an odd
+    row, columns % 4, any k) equals the product: exact small integers in float64, so
+    that any order of the sum gives the same floats."""
+    from rnnkit.kernels.matmul import acc_dot
+
+    rng = np.random.default_rng(0)
+    for m, k, n in [(1, 1, 1), (3, 5, 7), (4, 4, 16), (9, 10, 33), (13, 129, 40), (2, 300, 6)]:
+        a = rng.integers(-3, 4, (m, k)).astype(np.float64)
+        wt = rng.integers(-3, 4, (n + 5, k)).astype(np.float64)
+        out = rng.integers(-3, 4, (m, n + 2)).astype(np.float64)
+        want = out.copy()
+        want[1:m, 2 : 2 + n] += a[1:] @ wt[5:].T
+        acc_dot(a, wt, out, 1, m, 5, 2, n)
+        np.testing.assert_array_equal(out, want)
+
+
+def test_product_form_by_shape(monkeypatch):
+    assert kernels.dot_form(2600, 650) and kernels.dot_form(150, 50)  # BPTT's Wᵀ
+    assert not kernels.dot_form(650, 2600) and not kernels.dot_form(50, 200)  # forward
+    monkeypatch.setattr(kernels, "PRODUCT", "rows")
+    assert not kernels.dot_form(650, 2600)
+    monkeypatch.setattr(kernels, "PRODUCT", "dot")
+    assert kernels.dot_form(50, 200)

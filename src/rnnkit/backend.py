@@ -361,9 +361,12 @@ def set_num_threads(n: int) -> None:
         >>> rnnkit.backend.get_num_threads()
         1
     """
-    global _num_threads, _threads_chosen
+    global _num_threads, _threads_chosen, _applied_threads, _blas_controller
     _num_threads = _check_threads(n, "argument n")
     _threads_chosen = True
+    # look for BLAS pools again: a library loaded since the last look (SciPy's or
+    # another OpenBLAS) would otherwise keep its own default
+    _blas_controller, _applied_threads = None, None
     apply_num_threads()
 
 
