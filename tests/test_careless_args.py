@@ -617,3 +617,114 @@ def test_reset_states_sets_checked_copies_and_refuses_a_layer_that_is_not_statef
     with pytest.raises(ValueError, match="not stateful"):
         SimpleRNN(3).reset_states([np.zeros((1, 3))])
     SimpleRNN(3).reset_states()  # forgetting is always allowed
+
+
+# ---- dtype policy: a layer computes in its own dtype, whatever float comes in ----------
+def _float_layers():
+    """Every layer class of rnnkit.layers that takes a float tensor, with an input."""
+    from rnnkit import layers
+
+    x3 = np.random.default_rng(0).standard_normal((2, 5, 4))
+    pair = [x3, x3]
+    return {
+        "Dense": (lambda d: layers.Dense(3, dtype=d), x3),
+        "TiedDense": None,  # needs an Embedding; checked in its own test below
+        "Activation": (lambda d: layers.Activation("tanh", dtype=d), x3),
+        "ReLU": (lambda d: layers.ReLU(dtype=d), x3),
+        "Dropout": (lambda d: layers.Dropout(0.5, seed=0, dtype=d), x3),
+        "SpatialDropout1D": (lambda d: layers.SpatialDropout1D(0.5, seed=0, dtype=d), x3),
+        "Flatten": (lambda d: layers.Flatten(dtype=d), x3),
+        "RepeatVector": (lambda d: layers.RepeatVector(2, dtype=d), x3[:, 0]),
+        "Masking": (lambda d: layers.Masking(dtype=d), x3),
+        "SimpleRNN": (lambda d: layers.SimpleRNN(3, dtype=d), x3),
+        "LSTM": (lambda d: layers.LSTM(3, dtype=d), x3),
+        "GRU": (lambda d: layers.GRU(3, dtype=d), x3),
+        "Bidirectional": (lambda d: layers.Bidirectional(layers.LSTM(3, dtype=d), dtype=d), x3),
+        "TimeDistributed": (
+            lambda d: layers.TimeDistributed(layers.Dense(3, dtype=d), dtype=d),
+            x3,
+        ),
+        "Conv1D": (lambda d: layers.Conv1D(3, 2, dtype=d), x3),
+        "MaxPooling1D": (lambda d: layers.MaxPooling1D(dtype=d), x3),
+        "AveragePooling1D": (lambda d: layers.AveragePooling1D(dtype=d), x3),
+        "GlobalMaxPooling1D": (lambda d: layers.GlobalMaxPooling1D(dtype=d), x3),
+        "GlobalAveragePooling1D": (lambda d: layers.GlobalAveragePooling1D(dtype=d), x3),
+        "GlobalMaxAveragePooling1D": (lambda d: layers.GlobalMaxAveragePooling1D(dtype=d), x3),
+        "BatchNormalization": (lambda d: layers.BatchNormalization(dtype=d), x3),
+        "LayerNormalization": (lambda d: layers.LayerNormalization(dtype=d), x3),
+        "Add": (lambda d: layers.Add(dtype=d), pair),
+        "Concatenate": (lambda d: layers.Concatenate(dtype=d), pair),
+        "DotAttention": (lambda d: layers.DotAttention(dtype=d), pair),
+        "BahdanauAttention": (lambda d: layers.BahdanauAttention(3, dtype=d), pair),
+    }
+
+
+# Layers whose input check is Layer.check_input's (rnnkit/layers/base.py), which keeps a
+# float input's own dtype: the cast belongs there, in one place, outside this change.
+_CAST_IN_BASE = {
+    "TimeDistributed",
+    "Conv1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "GlobalMaxPooling1D",
+    "GlobalAveragePooling1D",
+    "GlobalMaxAveragePooling1D",
+    "BatchNormalization",
+    "LayerNormalization",
+}
+
+
+def test_every_float_layer_is_listed():
+    from rnnkit import layers
+
+    # Embedding takes ids, InputLayer passes its input to the model
+    takes_floats = set(layers._CLASSES) - {"Embedding", "InputLayer", "Convolution1D"}
+    takes_floats -= {"MaxPool1D", "AvgPool1D"}  # aliases
+    assert takes_floats == set(_float_layers())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(
+                raises=AssertionError,
+                strict=True,
+                reason="needs the cast in Layer.check_input (layers/base.py)",
+            ),
+        )
+        if n in _CAST_IN_BASE
+        else n
+        for n in sorted(_float_layers())
+        if n != "TiedDense"
+    ],
+)
+@pytest.mark.parametrize("training", [False, True])
+def test_layer_output_dtype_is_the_layer_dtype(name, training):
+    make, x = _float_layers()[name]
+    for layer_dtype, other in (("float32", np.float64), ("float64", np.float32)):
+        layer = make(layer_dtype)
+        inputs = [a.astype(other) for a in x] if isinstance(x, list) else x.astype(other)
+        out = layer(inputs, training=training)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        assert [o.dtype.name for o in outs] == [layer_dtype] * len(outs), (name, layer_dtype)
+
+
+def test_dense_in_a_float32_model_gives_float32_for_float64_input():
+    from rnnkit.layers import Embedding, TiedDense
+
+    x = np.random.default_rng(0).standard_normal((4, 3))  # float64
+    dense = Dense(2, seed=0)
+    y = dense(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, x.astype(np.float32) @ dense.params["kernel"], rtol=1e-6)
+    emb = Embedding(7, 3)
+    emb(np.array([[1, 2]]))
+    assert TiedDense(emb)(x).dtype == np.float32
+    with pytest.raises(TypeError, match="use_bias"):
+        Dense(2, use_bias="False")
+    from rnnkit.layers import Masking
+
+    with pytest.raises(TypeError, match="mask_value"):
+        Masking(mask_value=None)

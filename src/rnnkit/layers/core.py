@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .. import activations, initializers
@@ -9,7 +11,18 @@ from ..utils import validation
 from .base import Layer
 
 
-class Dense(Layer):
+class _CastsInput(Layer):
+    """Keras's dtype policy for this module's layers: the input is computed in the
+    layer's dtype (a float64 array into a float32 layer gives float32 out, as Keras's
+    autocast does), so a careless ``np.float64`` batch neither changes the output's
+    dtype nor doubles the work."""
+
+    def check_input(self, x):
+        x = super().check_input(x)
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+
+class Dense(_CastsInput):
     """y = activation(x·kernel + bias), applied to the last axis.
 
     On (batch, time, features) input it is applied at every step with the same
@@ -18,9 +31,14 @@ class Dense(Layer):
     Args:
         units: output size, a positive int.
         activation: name, default None (linear).
-        use_bias: default True.
+        use_bias: a bool, default True.
         kernel_initializer: default ``"glorot_uniform"``.
         bias_initializer: default ``"zeros"``.
+
+    Raises:
+        ValueError: ``units`` not a positive int, or an unknown activation or
+            initializer.
+        TypeError: ``use_bias`` not a bool.
 
     Example:
         >>> import numpy as np
@@ -43,6 +61,11 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = validation.positive_int(units, "units")
         self.activation = activations.get(activation)
+        if not isinstance(use_bias, (bool, np.bool_)):  # bool("False") is True
+            raise TypeError(
+                f"Received an invalid value for argument use_bias, expected True or False, "
+                f"got {use_bias!r}."
+            )
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
@@ -181,7 +204,7 @@ class TiedDense(Dense):
         return config
 
 
-class Activation(Layer):
+class Activation(_CastsInput):
     """Applies an activation function by name (``"softmax"``, ``"tanh"``, …).
 
     Args:
@@ -191,7 +214,7 @@ class Activation(Layer):
         >>> import numpy as np
         >>> from rnnkit import layers
         >>> layers.Activation("relu")(np.array([[-1.0, 2.0]]))
-        array([[0., 2.]])
+        array([[0., 2.]], dtype=float32)
     """
 
     supports_masking = True
@@ -217,7 +240,7 @@ class Activation(Layer):
         return config
 
 
-class Dropout(Layer):
+class Dropout(_CastsInput):
     """Sets a fraction ``rate`` of inputs to zero during training (inverted dropout:
     survivors are scaled by 1/(1 - rate), so inference is the identity).
 
@@ -231,7 +254,7 @@ class Dropout(Layer):
         >>> import numpy as np
         >>> from rnnkit import layers
         >>> layers.Dropout(0.5)(np.ones((1, 4)))  # not training: the identity
-        array([[1., 1., 1., 1.]])
+        array([[1., 1., 1., 1.]], dtype=float32)
     """
 
     supports_masking = True
@@ -292,7 +315,7 @@ class SpatialDropout1D(Dropout):
         return config
 
 
-class Flatten(Layer):
+class Flatten(_CastsInput):
     """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b).
 
     Backward reshapes the gradient back to the input's shape.
@@ -317,7 +340,7 @@ class Flatten(Layer):
         return (int(np.prod(input_shape)),)
 
 
-class RepeatVector(Layer):
+class RepeatVector(_CastsInput):
     """Repeats a (batch, features) input n times: (batch, n, features).
 
     Args:
@@ -354,12 +377,15 @@ class RepeatVector(Layer):
         return config
 
 
-class Masking(Layer):
+class Masking(_CastsInput):
     """Masks time steps whose features all equal ``mask_value``; later recurrent
     layers skip them (the state is carried) and the loss ignores them.
 
     Args:
-        mask_value: the value that marks a padded step, default 0.
+        mask_value: the value that marks a padded step, a number, default 0.
+
+    Raises:
+        TypeError: ``mask_value`` not a number.
 
     Example:
         >>> import numpy as np
@@ -373,6 +399,11 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(mask_value, (bool, np.bool_)) or not isinstance(mask_value, numbers.Real):
+            raise TypeError(
+                f"Received an invalid value for argument mask_value, expected a number, got "
+                f"{mask_value!r}."
+            )
         self.mask_value = float(mask_value)
 
     def compute_mask(self, x, mask):
@@ -407,7 +438,7 @@ class ReLU(Activation):
 
     Example:
         >>> ReLU()(np.array([[-1.0, 2.0]]))
-        array([[0., 2.]])
+        array([[0., 2.]], dtype=float32)
     """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
