@@ -179,8 +179,7 @@ def _number_arg(value, argument: str, *, minimum: float | None = None) -> float:
         value, (int, float, np.integer, np.floating)
     ):
         raise TypeError(
-            f"Received an invalid value for argument {argument}, expected a number, got "
-            f"{value!r}."
+            f"Received an invalid value for argument {argument}, expected a number, got {value!r}."
         )
     value = float(value)
     if not math.isfinite(value) or (minimum is not None and value < minimum):
@@ -545,7 +544,7 @@ class CSVLogger(Callback):
                 f"Received an invalid value for argument separator, expected a one-character "
                 f"string, got {separator!r}."
             )
-        if len(separator) != 1 or separator in "\"\r\n":
+        if len(separator) != 1 or separator in '"\r\n':
             raise ValueError(
                 f"Received an invalid value for argument separator, expected one character "
                 f"other than a quote or a line break, got {separator!r}."
