@@ -728,3 +728,63 @@ def test_dense_in_a_float32_model_gives_float32_for_float64_input():
 
     with pytest.raises(TypeError, match="mask_value"):
         Masking(mask_value=None)
+
+
+# ---- the same slips in siblings: classes for instances, Keras's class names, flags -----
+def test_classes_and_keras_class_names_are_taken_as_keras_takes_them():
+    assert isinstance(_i().get(_i().Orthogonal), _i().Orthogonal)
+    assert _i().get("GlorotUniform").name == "glorot_uniform"
+    assert isinstance(_i().get("RandomNormal"), _i().RandomNormal)
+    assert _i().get({"class_name": "VarianceScaling", "config": {"scale": 2.0}}).scale == 2.0
+    with pytest.raises(ValueError, match="kernel_initializer.*'TruncatedNormal'"):
+        _i().get("TruncatedNormal", "kernel_initializer")
+    assert isinstance(_c().get(_c().NonNeg), _c().NonNeg)
+    assert isinstance(_o().get(_o().RMSprop), _o().RMSprop)
+    adam = _o().get({"class_name": "Adam", "config": {"learning_rate": 0.01}})
+    assert isinstance(adam, _o().Adam) and adam.learning_rate == 0.01
+    with pytest.raises(TypeError, match="weight_decay"):
+        _o().get({"class_name": "Adam", "config": {"weight_decay": 0.01}})
+
+
+@pytest.mark.parametrize(
+    "make, error, word",
+    [
+        (lambda cb: cb.EarlyStopping(monitor=None), TypeError, "monitor"),
+        (lambda cb: cb.EarlyStopping(restore_best_weights="no"), TypeError, "restore_best_weights"),
+        (
+            lambda cb: cb.ModelCheckpoint("m.rnnkit", save_best_only="False"),
+            TypeError,
+            "save_best_only",
+        ),
+        (
+            lambda cb: cb.ModelCheckpoint("m.rnnkit", save_weights_only=1),
+            TypeError,
+            "save_weights_only",
+        ),
+        (lambda cb: cb.ModelCheckpoint("m.rnnkit", monitor=3), TypeError, "monitor"),
+        (lambda cb: cb.ReduceLROnPlateau(monitor=""), TypeError, "monitor"),
+        (lambda cb: cb.ResetStates(every=0), ValueError, "every"),
+        (lambda cb: cb.ResetStates(every=-1), ValueError, "every"),
+        (lambda cb: cb.ResetStates(every="2"), ValueError, "every"),
+    ],
+)
+def test_callback_flags_and_names_are_checked(make, error, word):
+    from rnnkit import callbacks
+
+    with pytest.raises(error, match=f"argument {word}"):
+        make(callbacks)
+
+
+@pytest.mark.parametrize(
+    "returned, error",
+    [(None, TypeError), ("0.1", TypeError), (-0.1, ValueError), (NAN, ValueError)],
+)
+def test_learning_rate_schedule_returning_a_bad_rate_is_named(returned, error):
+    from rnnkit.callbacks import LearningRateScheduler
+
+    x, y = _regression()
+    model = _small_fit_model(0.1)
+    schedule = LearningRateScheduler(lambda epoch, lr: returned)
+    with pytest.raises(error, match=r"schedule\(0, lr\) returned"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[schedule])
+    assert model.optimizer.learning_rate == 0.1

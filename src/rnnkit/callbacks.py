@@ -173,6 +173,16 @@ def _count_arg(value, argument: str) -> int:
     return int(value)
 
 
+def _flag(value, argument: str) -> bool:
+    """A bool given to a constructor: ``bool("False")`` would be True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"Received an invalid value for argument {argument}, expected True or False, got "
+            f"{value!r}."
+        )
+    return bool(value)
+
+
 def _number_arg(value, argument: str, *, minimum: float | None = None) -> float:
     """A finite number given to a constructor (min_delta, min_lr), >= ``minimum`` if set."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
@@ -251,6 +261,11 @@ def _diverged(logs, monitor: str) -> bool:
 
 
 def _mode_better(mode: str, monitor: str):
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(
+            f"Received an invalid value for argument monitor, expected the name of a "
+            f"logged value (a string such as 'val_loss'), got {monitor!r}."
+        )
     if mode == "auto":
         mode = "max" if ("acc" in monitor or monitor.endswith("f1")) else "min"
     if mode not in ("min", "max"):
@@ -289,7 +304,8 @@ class EarlyStopping(Callback):
         ValueError: ``mode`` is not ``"auto"``, ``"min"`` or ``"max"``; ``patience`` or
             ``start_from_epoch`` not an integer >= 0; ``min_delta`` or ``baseline`` not
             finite; at an epoch's end, ``monitor`` is not among the logged values.
-        TypeError: ``min_delta`` or ``baseline`` not a number.
+        TypeError: ``min_delta`` or ``baseline`` not a number, ``monitor`` not a name,
+            or ``restore_best_weights`` not a bool.
 
     Example:
         >>> import numpy as np
@@ -324,7 +340,7 @@ class EarlyStopping(Callback):
         self.verbose = verbose
         self.mode = _mode_better(mode, monitor)
         self.baseline = None if baseline is None else _number_arg(baseline, "baseline")
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = _flag(restore_best_weights, "restore_best_weights")
         self.start_from_epoch = _count_arg(start_from_epoch, "start_from_epoch")
 
     def _improved(self, value, reference):
@@ -426,6 +442,8 @@ class ModelCheckpoint(Callback):
 
     Raises:
         ValueError: a bad ``mode``.
+        TypeError: ``monitor`` not a name, or ``save_best_only`` /
+            ``save_weights_only`` not a bool.
         KeyError: at an epoch's end, ``filepath`` names a key that is not logged.
 
     Example:
@@ -458,8 +476,8 @@ class ModelCheckpoint(Callback):
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
-        self.save_best_only = bool(save_best_only)
-        self.save_weights_only = bool(save_weights_only)
+        self.save_best_only = _flag(save_best_only, "save_best_only")
+        self.save_weights_only = _flag(save_weights_only, "save_weights_only")
         self.mode = _mode_better(mode, monitor)
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -679,7 +697,10 @@ class LearningRateScheduler(Callback):
         verbose: when true, print the rate set at each epoch (default 0).
 
     Raises:
-        TypeError: ``schedule`` is not callable.
+        TypeError: ``schedule`` is not callable; at an epoch's start, it returned
+            something that is not a number.
+        ValueError: at an epoch's start, it returned a rate that is not positive and
+            finite.
 
     Example:
         >>> import numpy as np
@@ -707,8 +728,21 @@ class LearningRateScheduler(Callback):
         self.verbose = verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = float(self.schedule(epoch, self.model.optimizer.learning_rate))
-        self.model.optimizer.lr = lr  # validated: positive and finite
+        value = self.schedule(epoch, self.model.optimizer.learning_rate)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                f"LearningRateScheduler: schedule({epoch}, lr) returned {value!r}; expected "
+                f"a number, the learning rate of epoch {epoch}."
+            )
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"LearningRateScheduler: schedule({epoch}, lr) returned {value!r}; expected "
+                f"a positive finite learning rate."
+            )
+        lr = float(value)
+        self.model.optimizer.lr = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: learning rate {lr:.3g}")
 
@@ -793,7 +827,8 @@ class ReduceLROnPlateau(Callback):
         ValueError: ``factor`` is not in (0, 1), ``patience`` or ``cooldown`` not an
             integer >= 0, ``min_lr`` negative or not finite, a bad ``mode``, or, at an
             epoch's end, ``monitor`` is not among the logged values.
-        TypeError: ``factor``, ``min_delta`` or ``min_lr`` not a number.
+        TypeError: ``factor``, ``min_delta`` or ``min_lr`` not a number, or
+            ``monitor`` not a name.
 
     Example:
         >>> import numpy as np
@@ -950,8 +985,11 @@ class ResetStates(Callback):
     every ``every`` batches, if given): the streams start afresh each pass.
 
     Args:
-        every: also reset after every ``every`` batches (default None: at the
-            epochs' starts only).
+        every: also reset after every ``every`` batches, a positive int (default
+            None: at the epochs' starts only).
+
+    Raises:
+        ValueError: ``every`` neither None nor a positive int.
 
     Example:
         >>> import numpy as np
@@ -969,7 +1007,16 @@ class ResetStates(Callback):
 
     def __init__(self, every: int | None = None):
         super().__init__()
-        self.every = every
+        if every is not None and (
+            isinstance(every, (bool, np.bool_))
+            or not isinstance(every, (int, np.integer))
+            or every <= 0
+        ):
+            raise ValueError(
+                f"Received an invalid value for argument every, expected None or a positive "
+                f"integer (batches), got {every!r}."
+            )
+        self.every = None if every is None else int(every)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.model.reset_states()

@@ -268,9 +268,10 @@ def get(identifier, argument: str = "constraint") -> Constraint | None:
     """A constraint from a name (``"non_neg"``), a config dict, or an instance.
 
     Args:
-        identifier: None, a ``Constraint`` (both returned as they are), a registry name
-            (``"MaxNorm"``, ``"max_norm"``, ...: a new instance with the defaults), or a
-            ``{"class_name": ..., "config": {...}}`` dict as ``serialize`` writes.
+        identifier: None, a ``Constraint`` (both returned as they are), a
+            ``Constraint`` class or a registry name (``"MaxNorm"``, ``"max_norm"``,
+            ...: a new instance with the defaults), or a ``{"class_name": ...,
+            "config": {...}}`` dict as ``serialize`` writes.
         argument: the argument named in the error message, default ``"constraint"``.
 
     Returns:
@@ -284,6 +285,8 @@ def get(identifier, argument: str = "constraint") -> Constraint | None:
         >>> constraints.get({"class_name": "MaxNorm", "config": {"max_value": 3}})
         MaxNorm(max_value=3.0, axis=0)
     """
+    if isinstance(identifier, type) and issubclass(identifier, Constraint):
+        return identifier()  # the class itself, as Keras takes it: its defaults
     return registry.resolve(identifier, _REGISTRY, Constraint, argument)
 
 

@@ -450,8 +450,10 @@ def get(identifier, argument: str = "initializer"):
     """An initializer from a name (``"orthogonal"``), a config dict or an instance.
 
     Args:
-        identifier: any callable that is not a class (returned as is), a registry name
-            (case-insensitive: ``"glorot_uniform"``, ``"orthogonal"``, ...), or a
+        identifier: any callable that is not a class (returned as is), an
+            ``Initializer`` class (made with its defaults, as Keras does), a registry
+            name (case-insensitive: ``"glorot_uniform"``, ``"orthogonal"``, ...) or
+            Keras's class name of one (``"GlorotUniform"``, ``"RandomNormal"``), or a
             ``{"class_name": name, "config": {...}}`` dict as ``serialize`` writes.
         argument: the argument named in the error message, default ``"initializer"``.
 
@@ -468,10 +470,12 @@ def get(identifier, argument: str = "initializer"):
         >>> initializers.get({"class_name": "uniform", "config": {"maxval": 0.1}})
         RandomUniform({'minval': -0.05, 'maxval': 0.1})
     """
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()  # the class itself, as Keras takes it: its defaults
     if callable(identifier) and not isinstance(identifier, type):
         return identifier
     if isinstance(identifier, dict):
-        cls = _REGISTRY.get(str(identifier.get("class_name", "")).lower())
+        cls = _REGISTRY.get(_registry_key(identifier.get("class_name", "")))
         config = identifier.get("config", {})
         if cls is not None and not isinstance(config, dict):
             raise TypeError(
@@ -480,12 +484,21 @@ def get(identifier, argument: str = "initializer"):
             )
         if cls is not None:
             return cls(**config)
-    if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
-        return _REGISTRY[identifier.lower()]()
+    if isinstance(identifier, str) and _registry_key(identifier) in _REGISTRY:
+        return _REGISTRY[_registry_key(identifier)]()
     raise ValueError(
         f"Received an invalid value for argument {argument}, expected one of "
         f"{sorted(_REGISTRY)}, got {identifier!r}."
     )
+
+
+def _registry_key(name) -> str:
+    """A registry key from a name: ``"glorot_uniform"``, ``"Orthogonal"`` or Keras's
+    class name ``"GlorotUniform"`` (snake-cased)."""
+    name = str(name)
+    if name.lower() in _REGISTRY:
+        return name.lower()
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 _NAMED_PRESETS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")

@@ -757,15 +757,18 @@ def get(identifier) -> Optimizer:
     """An optimizer from a name (``"adam"``) or an instance.
 
     Args:
-        identifier: an ``Optimizer`` (returned as is) or a name, case-insensitive
-            (``"sgd"``, ``"rmsprop"``, ``"adagrad"``, ``"adam"``, ``"lazy_adam"``: a new
-            instance with the defaults).
+        identifier: an ``Optimizer`` (returned as is), an ``Optimizer`` class or a
+            name, case-insensitive (``"sgd"``, ``"rmsprop"``, ``"adagrad"``, ``"adam"``,
+            ``"lazy_adam"``: a new instance with the defaults), or a ``{"class_name":
+            ..., "config": {...}}`` dict (Keras's ``"Adam"`` spelling too).
 
     Returns:
         The optimizer.
 
     Raises:
-        ValueError: for an unknown name, listing the known ones.
+        ValueError: for an unknown name, listing the known ones (or a config value out
+            of range).
+        TypeError: a config value that is not a number, or an unknown config key.
 
     Example:
         >>> from rnnkit import optimizers
@@ -774,6 +777,10 @@ def get(identifier) -> Optimizer:
     """
     if isinstance(identifier, Optimizer):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()  # the class itself: its defaults
+    if isinstance(identifier, dict) and str(identifier.get("class_name", "")).lower() in _REGISTRY:
+        return deserialize(identifier)
     if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
         return _REGISTRY[identifier.lower()]()
     raise ValueError(
@@ -826,7 +833,7 @@ def deserialize(spec: dict) -> Optimizer:
             f"Received an invalid value for argument spec, expected a dict "
             f'{{"class_name": ..., "config": {{...}}}}, got {spec!r}.'
         )
-    cls = _REGISTRY.get(spec.get("class_name"))
+    cls = _REGISTRY.get(str(spec.get("class_name")).lower())
     if cls is None:
         raise ValueError(f"Unknown optimizer {spec.get('class_name')!r}.")
     return cls(**spec.get("config", {}))
