@@ -788,3 +788,21 @@ def test_learning_rate_schedule_returning_a_bad_rate_is_named(returned, error):
     with pytest.raises(error, match=r"schedule\(0, lr\) returned"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[schedule])
     assert model.optimizer.learning_rate == 0.1
+
+
+def test_functional_evaluate_includes_penalties_too():
+    from rnnkit.models import Input, Model
+
+    inp = Input((3,))
+    model = Model(inp, Dense(2, kernel_regularizer=regularizers.L2(1.0), seed=0)(inp))
+    model.compile("sgd", "mse")
+    x, y = _regression(3)
+    data_loss = model.compute_loss(x, y, training=False)[0]
+    assert model.evaluate(x, y, batch_size=len(x)) == pytest.approx(
+        data_loss + model.regularization_loss(), rel=1e-6
+    )
+
+
+def test_sparse_accuracy_does_not_truncate_a_fractional_label():
+    scores = np.array([[0.1, 0.9], [0.2, 0.8], [0.7, 0.3]])
+    assert _m().sparse_categorical_accuracy(np.array([1.7, 1.0, 0]), scores) == (2.0, 3)

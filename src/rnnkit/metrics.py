@@ -60,7 +60,9 @@ def sparse_categorical_accuracy(y_true, y_pred, mask=None):
     labels = np.asarray(y_true)
     if labels.ndim == y_pred.ndim:
         labels = labels[..., 0]
-    hits = labels.astype(np.int64) == np.argmax(y_pred, axis=-1)
+    # compared as given, as Keras does: a label of 1.7 is no class, never a hit (a cast
+    # to int would count it as class 1)
+    hits = labels == np.argmax(y_pred, axis=-1)
     return _masked(hits.astype(float), mask)
 
 
