@@ -806,3 +806,26 @@ def test_functional_evaluate_includes_penalties_too():
 def test_sparse_accuracy_does_not_truncate_a_fractional_label():
     scores = np.array([[0.1, 0.9], [0.2, 0.8], [0.7, 0.3]])
     assert _m().sparse_categorical_accuracy(np.array([1.7, 1.0, 0]), scores) == (2.0, 3)
+
+
+@pytest.mark.timeout(120)
+def test_norm_constraints_match_keras_3():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed")
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((4, 5)) * np.array([0.1, 0.5, 1.0, 3.0, 10.0])).astype(np.float32)
+    cases = [
+        ("MinMaxNorm", {"min_value": 0.5, "max_value": 2.0, "rate": 0.7, "axis": 0}),
+        ("MinMaxNorm", {"axis": 1}),
+        ("MinMaxNorm", {"min_value": 1.0, "max_value": 1.0, "axis": [0, 1]}),
+        ("MaxNorm", {"max_value": 1.5, "axis": 0}),
+        ("UnitNorm", {"axis": -1}),
+    ]
+    for name, kwargs in cases:
+        theirs = np.asarray(
+            getattr(keras.constraints, name)(**kwargs)(keras.ops.convert_to_tensor(w))
+        )
+        ours = getattr(_c(), name)(**kwargs)(w)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7, err_msg=f"{name}{kwargs}")
