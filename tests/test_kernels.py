@@ -130,6 +130,7 @@ def test_threads_split_work_without_changing_a_bit(kind, batch, product, restore
     the compiled loop's floats of one thread: no thread changes the order of a sum; and
     runs at a fixed count repeat to the bit."""
     monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(backend, "SPLIT_MIN_MACS", 0)  # the pass's products split too
     monkeypatch.setattr(kernels, "PRODUCT", product)
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
@@ -330,3 +331,66 @@ def test_product_form_by_shape(monkeypatch):
     assert not kernels.dot_form(650, 2600)
     monkeypatch.setattr(kernels, "PRODUCT", "dot")
     assert kernels.dot_form(50, 200)
+
+
+def test_split_products_equal_one_product(restore):
+    """backend.matmul inside split_products: the rows shared out over threads give
+    np.matmul's product (float64, exact small integers), a transposed operand and an
+    output that is a column block included; outside it, one product."""
+    rng = np.random.default_rng(1)
+    a = rng.integers(-3, 4, (300, 200)).astype(np.float64)
+    b = rng.integers(-3, 4, (200, 120)).astype(np.float64)
+    want = a @ b
+    for threads in (1, 2, 3):
+        with backend.split_products(threads):
+            out = backend.matmul(a, b, np.empty((300, 120)))
+            np.testing.assert_array_equal(out, want)
+            big = np.zeros((200, 400))
+            backend.matmul(a.T, want, big[:, 100:220])
+            np.testing.assert_array_equal(big[:, 100:220], a.T @ want)
+            assert not big[:, :100].any() and not big[:, 220:].any()
+    with pytest.raises(ValueError):  # np.matmul's own shape error, from the caller's thread
+        with backend.split_products(2):
+            backend.matmul(a, a, np.empty((300, 200)))
+
+
+@needs_numba
+def test_a_pass_split_over_threads_gives_blas_one_thread(restore, monkeypatch):
+    """Where the compiled loop splits its steps over threads, the pass's BLAS runs on
+    one thread (its products split over rnnkit's threads), so that no BLAS worker spins
+    on a core the loop needs; where the loop runs on one, BLAS gets the count."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if kernels.pool_threads(2) < 2:
+        pytest.skip("numba's pool has one thread here")
+    seen = []
+    real = backend.split_products
+
+    def spy(threads):
+        seen.append(
+            (
+                threads,
+                {
+                    p["num_threads"]
+                    for p in threadpoolctl.threadpool_info()
+                    if p["user_api"] == "blas"
+                },
+            )
+        )
+        return real(threads)
+
+    monkeypatch.setattr(backend, "split_products", spy)
+    backend.set_accelerator("numba")
+    backend.set_num_threads(2)
+    layer = LSTM(64, return_sequences=True)
+    layer.ensure_built((None, 8))
+    x = np.ones((32, 5, 8), np.float32)
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
+    layer.backward(np.ones_like(layer.forward(x, training=True)))
+    assert [t for t, _ in seen] == [2, 2]
+    blas = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+    assert blas == {1}
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 1 << 40)  # the loop on one thread
+    layer.forward(x)
+    assert len(seen) == 2
+    blas = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+    assert blas == {2}

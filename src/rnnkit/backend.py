@@ -7,8 +7,10 @@ one place.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import threading
 import warnings
 from collections import defaultdict
 
@@ -345,9 +347,12 @@ def set_num_threads(n: int) -> None:
     is chosen (here or by that variable) BLAS keeps its own default and environment
     variables.
 
-    Results do not depend on the thread count inside the compiled loop (threads split
-    batch rows and gate columns, never a sum); BLAS may sum its products in another
-    order at another count (``docs/engine.md``).
+    Where a layer's compiled loop splits its steps over threads, that layer's pass
+    runs BLAS on one thread and splits its large products over rnnkit's own threads
+    instead (:func:`split_products`), so that no BLAS worker spins on a core the loop
+    needs. Results do not depend on the thread count inside the compiled loop (threads
+    split batch rows and gate columns, never a sum); BLAS may sum its products in
+    another order at another count (``docs/engine.md``).
 
     Args:
         n: a positive integer.
@@ -454,6 +459,78 @@ def apply_num_threads(n: int | None = None) -> int:
             controller.limit(limits=n)
         _applied_threads = n
     return n
+
+
+# ---- the products of a pass whose compiled loop runs on several threads ----------------
+# OpenBLAS's workers spin for a while (about 0.1 s) after each multi-threaded product,
+# each on a core: a compiled loop split over numba's threads right after one shares its
+# cores with them, and every step waits for its slowest thread (an LSTM at the lm shape,
+# 2 threads: inference 80-98 ms against 48 ms with no worker left spinning). So in such a
+# pass BLAS runs on one thread, and the large products are split by rows over rnnkit's
+# own threads, which sleep (no spinning) between products: the same thread count, one
+# pool at a time.
+SPLIT_MIN_MACS = 1 << 22  # (a smaller product is not worth the hand-over, ~20-50 µs)
+_split = threading.local()
+_product_pool = None
+
+
+@contextlib.contextmanager
+def split_products(threads: int):
+    """Within the block (one layer's pass, in this thread), :func:`matmul` splits large
+    products over ``threads`` threads, and BLAS runs on one; ``threads`` of 1 changes
+    nothing."""
+    previous = getattr(_split, "threads", 1)
+    if threads > 1:
+        apply_num_threads(1)
+    _split.threads = threads
+    try:
+        yield
+    finally:
+        _split.threads = previous
+
+
+def _pool(workers: int):
+    global _product_pool
+    if _product_pool is None or _product_pool._max_workers < workers:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _product_pool = ThreadPoolExecutor(workers, thread_name_prefix="rnnkit-product")
+    return _product_pool
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` for 2-D arrays; inside :func:`split_products`, a
+    large product split by rows over that many threads (the caller's and rnnkit's
+    product threads, each on one BLAS thread).
+
+    Args:
+        a: (M, K); b: (K, N); out: (M, N), written.
+
+    Returns:
+        ``out``.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> a, b = np.ones((4, 3)), np.ones((3, 2))
+        >>> backend.matmul(a, b, np.empty((4, 2)))[0]
+        array([3., 3.])
+    """
+    threads = getattr(_split, "threads", 1)
+    m, k = a.shape
+    if threads <= 1 or m < 2 * threads or m * k * b.shape[1] < SPLIT_MIN_MACS:
+        return np.matmul(a, b, out=out)
+    bounds = [m * i // threads for i in range(threads + 1)]
+    pool = _pool(threads - 1)
+    futures = [
+        pool.submit(np.matmul, a[r0:r1], b, out=out[r0:r1])
+        for r0, r1 in zip(bounds[1:-1], bounds[2:])
+    ]
+    try:
+        np.matmul(a[: bounds[1]], b, out=out[: bounds[1]])
+    finally:
+        for f in futures:
+            f.result()
+    return out
 
 
 def numba_threads(n: int) -> int:

@@ -138,11 +138,18 @@ class Cell:
         # np.dot for one input feature (the seeds' shape): NumPy's matmul does not pass a
         # product with an inner dimension of 1 to BLAS and takes 8x longer (525 against
         # 63 µs for (2450, 1)·(1, 200); bench/NOTES.md row 30)
-        product = np.dot if kernel.shape[0] == 1 else np.matmul
-        if out is None:
-            xw = product(flat, kernel)
+        shape = (flat.shape[0], kernel.shape[1])
+        if kernel.shape[0] == 1:
+            xw = (
+                np.dot(flat, kernel)
+                if out is None
+                else np.dot(flat, kernel, out=out.reshape(shape))
+            )
         else:
-            xw = product(flat, kernel, out=out.reshape(flat.shape[0], kernel.shape[1]))
+            dtype = np.result_type(flat, kernel)
+            xw = backend.matmul(
+                flat, kernel, np.empty(shape, dtype) if out is None else out.reshape(shape)
+            )
         if self.use_bias:
             xw += self.input_bias()
         return xw.reshape(lead + (kernel.shape[1],))
@@ -210,7 +217,7 @@ class Cell:
 
     def grad_product(self, name: str, a: np.ndarray, b: np.ndarray) -> None:
         """grads[name] = a·b, written into :meth:`grad_buffer`."""
-        np.matmul(a, b, out=self.grad_buffer(name))
+        backend.matmul(a, b, self.grad_buffer(name))
 
     def get_config(self) -> dict:
         return {

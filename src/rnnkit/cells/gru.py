@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from .. import activations, backend
 from .base import Cell
 
 
@@ -190,13 +190,13 @@ class GRUCell(Cell):
         self.grad_product("kernel", x_flat.T, dxw_flat)
         hrec_t = hrec_flat.T
         dw = self.grad_buffer("recurrent_kernel")
-        np.matmul(hrec_t, dxw_flat[:, : 2 * u], out=dw[:, : 2 * u])
+        backend.matmul(hrec_t, dxw_flat[:, : 2 * u], dw[:, : 2 * u])
         if not self.reset_after:
-            np.matmul(dzrec_flat.T, dxw_flat[:, 2 * u :], out=dw[:, 2 * u :])
+            backend.matmul(dzrec_flat.T, dxw_flat[:, 2 * u :], dw[:, 2 * u :])
             if self.use_bias:
                 np.sum(dxw_flat, axis=0, out=self.grad_buffer("bias"))
             return
-        np.matmul(hrec_t, dzrec_flat, out=dw[:, 2 * u :])
+        backend.matmul(hrec_t, dzrec_flat, dw[:, 2 * u :])
         if self.use_bias:
             db = self.grad_buffer("bias")
             np.sum(dxw_flat, axis=0, out=db[0])

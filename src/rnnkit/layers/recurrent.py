@@ -14,6 +14,8 @@ default), or zeros with ``zero_output_for_mask=True``.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import backend, kernels
@@ -153,6 +155,7 @@ class RNN(Layer):
     # threads of this layer's passes (the compiled loop's and BLAS's); None: rnnkit's
     # count (rnnkit.set_num_threads). The name is older than the compiled loop.
     blas_threads: int | None = None
+    _threads = 1  # the thread count of the pass under way (_threads_for_pass)
 
     def __init__(
         self,
@@ -349,11 +352,27 @@ class RNN(Layer):
         return (self.rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):
-        self._apply_threads()
-        return self._forward(x, training, mask, initial_state)
+        with self._threads_for_pass(np.shape(x)[0]):
+            return self._forward(x, training, mask, initial_state)
 
     def _apply_threads(self) -> int:
         return backend.apply_num_threads(self.blas_threads)
+
+    @contextlib.contextmanager
+    def _threads_for_pass(self, batch: int):
+        """The pass's thread count (``self._threads``): BLAS given it, or, where the
+        compiled loop splits its steps over several threads, BLAS on one thread and the
+        pass's large products split over rnnkit's threads (``backend.split_products``:
+        no BLAS worker left spinning on a core the loop needs)."""
+        n = self._threads = self._apply_threads()
+        loop = 1
+        if n > 1 and _route(self.cell, self.dtype) is None:
+            loop = kernels.work_split(batch, self.units, self.cell.n_gates, n)[0]
+        if loop <= 1:
+            yield
+            return
+        with backend.split_products(loop):
+            yield
 
     def release_buffers(self) -> None:
         """Free the buffers kept for backward and reused by the next pass (about
@@ -431,7 +450,7 @@ class RNN(Layer):
                 None if rec_mask is None else h_rec_all,
                 mt,
                 rec_mask,
-                self._apply_threads(),
+                self._threads,
             )
         else:
             self._reference_forward(xw, S, h_rec_all, cache, mt, rec_mask, batch)
@@ -604,8 +623,8 @@ class RNN(Layer):
                 f"Layer {self.name!r}: backward() already ran for the last forward pass (it "
                 f"reuses that pass's buffers for the gradients); run forward() again."
             )
-        self._apply_threads()
-        return self._backward(dy)
+        with self._threads_for_pass(self._cache["batch"]):
+            return self._backward(dy)
 
     def _backward(self, dy):
         c = self._cache
@@ -672,7 +691,7 @@ class RNN(Layer):
                 rec_mask,
                 dy_seq,
                 d_next,
-                self._apply_threads(),
+                self._threads,
             )
         else:
             backend.record_kernel(
@@ -762,7 +781,7 @@ class RNN(Layer):
         for t0 in range(0, steps, k):
             t1 = min(steps, t0 + k)
             part = block[: t1 - t0]
-            np.matmul(dxw_all[t0:t1].reshape(-1, gh), u_t, out=part.reshape(-1, n_in))
+            backend.matmul(dxw_all[t0:t1].reshape(-1, gh), u_t, part.reshape(-1, n_in))
             np.copyto(reading[:, t0:t1], part.transpose(1, 0, 2))
         del block
         if c["in_mask"] is not None:
