@@ -478,7 +478,19 @@ _product_pool = None
 def split_products(threads: int):
     """Within the block (one layer's pass, in this thread), :func:`matmul` splits large
     products over ``threads`` threads, and BLAS runs on one; ``threads`` of 1 changes
-    nothing."""
+    nothing.
+
+    Args:
+        threads: how many threads share a large product (the caller's among them).
+
+    Example:
+        >>> from rnnkit import backend
+        >>> a = np.ones((4096, 64))
+        >>> with backend.split_products(2):
+        ...     out = backend.matmul(a, a.T[:, :1024], np.empty((4096, 1024)))
+        >>> float(out[4095, 1023])
+        64.0
+    """
     previous = getattr(_split, "threads", 1)
     if threads > 1:
         apply_num_threads(1)
