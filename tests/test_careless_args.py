@@ -85,7 +85,7 @@ def test_lambda_callback_functions_get_keras_arguments():
         on_epoch_begin=lambda epoch, logs: calls.append(("epoch_begin", epoch, dict(logs))),
         on_epoch_end=lambda epoch, logs: calls.append(("epoch_end", epoch, sorted(logs))),
         on_train_begin=lambda logs: calls.append(("train_begin", dict(logs))),
-        on_train_end=lambda logs: calls.append(("train_end", dict(logs))),
+        on_train_end=lambda logs: calls.append(("train_end", sorted(logs))),
         on_train_batch_begin=lambda batch, logs: calls.append(("batch_begin", batch, dict(logs))),
         on_train_batch_end=lambda batch, logs: calls.append(("batch_end", batch, sorted(logs))),
         on_batch_end=lambda batch, logs: calls.append(("old_batch_end", batch)),
@@ -101,7 +101,7 @@ def test_lambda_callback_functions_get_keras_arguments():
         ("batch_end", 1, ["gradient_norm", "loss"]),
         ("old_batch_end", 1),
         ("epoch_end", 0, ["loss"]),
-        ("train_end", {}),
+        ("train_end", ["loss"]),  # the last epoch's logs, as Keras
     ]
 
 
@@ -659,21 +659,6 @@ def _float_layers():
     }
 
 
-# Layers whose input check is Layer.check_input's (rnnkit/layers/base.py), which keeps a
-# float input's own dtype: the cast belongs there, in one place, outside this change.
-_CAST_IN_BASE = {
-    "TimeDistributed",
-    "Conv1D",
-    "MaxPooling1D",
-    "AveragePooling1D",
-    "GlobalMaxPooling1D",
-    "GlobalAveragePooling1D",
-    "GlobalMaxAveragePooling1D",
-    "BatchNormalization",
-    "LayerNormalization",
-}
-
-
 def test_every_float_layer_is_listed():
     from rnnkit import layers
 
@@ -683,23 +668,7 @@ def test_every_float_layer_is_listed():
     assert takes_floats == set(_float_layers())
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                raises=AssertionError,
-                strict=True,
-                reason="needs the cast in Layer.check_input (layers/base.py)",
-            ),
-        )
-        if n in _CAST_IN_BASE
-        else n
-        for n in sorted(_float_layers())
-        if n != "TiedDense"
-    ],
-)
+@pytest.mark.parametrize("name", [n for n in sorted(_float_layers()) if n != "TiedDense"])
 @pytest.mark.parametrize("training", [False, True])
 def test_layer_output_dtype_is_the_layer_dtype(name, training):
     make, x = _float_layers()[name]
@@ -829,3 +798,67 @@ def test_norm_constraints_match_keras_3():
         )
         ours = getattr(_c(), name)(**kwargs)(w)
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7, err_msg=f"{name}{kwargs}")
+
+
+# ---- wrappers and fit's hooks --------------------------------------------------------
+def test_bidirectional_reset_states_takes_both_halves_all_or_nothing():
+    from rnnkit.layers import LSTM, Bidirectional
+
+    layer = Bidirectional(LSTM(3, stateful=True))
+    layer(np.ones((2, 4, 5), np.float32))
+    rng = np.random.default_rng(0)
+    states = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(4)]
+    layer.reset_states(states)
+    np.testing.assert_array_equal(layer.forward_layer.states[1], states[1])
+    np.testing.assert_array_equal(layer.backward_layer.states[0], states[2])
+    before = [s.copy() for s in layer.forward_layer.states]
+    with pytest.raises(ValueError, match="expects 4 states"):
+        layer.reset_states(states[:2])
+    bad = states[:2] + [np.ones((2, 7), np.float32), states[3]]  # backward half refused
+    with pytest.raises(ValueError):
+        layer.reset_states(bad)
+    for a, b in zip(layer.forward_layer.states, before):
+        np.testing.assert_array_equal(a, b)
+    layer.reset_states()
+    for half in (layer.forward_layer, layer.backward_layer):
+        assert half.states is None or not any(np.any(s) for s in half.states)
+
+
+def test_fit_passes_logs_to_every_hook_as_keras():
+    from rnnkit.callbacks import Callback
+    from rnnkit.layers import Dense
+    from rnnkit.models import Sequential
+
+    seen = []
+
+    class Record(Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(("train_begin", logs))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(("epoch_begin", logs))
+
+        def on_train_end(self, logs=None):
+            seen.append(("train_end", logs))
+
+    model = Sequential([Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((8, 2), np.float32)
+    model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=[Record()])
+    assert seen[0] == ("train_begin", {}) and seen[1] == ("epoch_begin", {})
+    name, logs = seen[-1]
+    assert name == "train_end" and logs["loss"] == pytest.approx(model.history.history["loss"][-1])
+
+
+def test_time_distributed_keeps_ids_for_an_embedding_and_casts_floats():
+    from rnnkit.layers import Embedding, TimeDistributed
+
+    ids = np.array([[[1, 2], [3, 0]]], dtype=np.int64)  # (batch, time, tokens)
+    wrapped = TimeDistributed(Embedding(5, 3))
+    out = wrapped(ids)
+    assert out.shape == (1, 2, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0, 1, 0], wrapped.layer.params["embeddings"][3])
+    with pytest.raises(TypeError, match="integer token ids"):
+        wrapped(ids + 0.5)
+    dense = TimeDistributed(Dense(2))
+    assert dense(np.ones((1, 2, 3))).dtype == np.float32  # float64 in, the layer's dtype out

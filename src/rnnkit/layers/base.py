@@ -298,10 +298,10 @@ class Layer:
         return list(outs) if len(outs) > 1 else outs[0]
 
     def check_input(self, x):
+        """The input as an array in the layer's dtype (Keras's dtype policy: a float64
+        array into a float32 layer computes in float32)."""
         x = validation.as_array(x, f"layer {self.name!r}")
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(self.dtype)
-        return x
+        return x.astype(self.dtype, copy=False)
 
     def forward(self, x, training: bool = False, mask=None):
         raise NotImplementedError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..utils import validation
 from .base import Layer
 from .recurrent import RNN
 
@@ -155,8 +156,28 @@ class Bidirectional(Layer):
         return self.forward_layer.gradients() + self.backward_layer.gradients()
 
     def reset_states(self, states=None):
-        self.forward_layer.reset_states()
-        self.backward_layer.reset_states()
+        """Reset both directions' states (stateful layers): to zeros, or to ``states``,
+        the forward layer's states followed by the backward layer's (as
+        ``return_state`` returns them). All or nothing: a refused backward half leaves
+        the forward layer as it was."""
+        if states is None:
+            self.forward_layer.reset_states()
+            self.backward_layer.reset_states()
+            return
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        n = self.forward_layer.cell.state_size
+        if len(states) != 2 * n:
+            raise ValueError(
+                f"Layer {self.name!r} expects {2 * n} states (the forward layer's {n}, then "
+                f"the backward layer's), got {len(states)}."
+            )
+        before = self.forward_layer.states
+        self.forward_layer.reset_states(states[:n])
+        try:
+            self.backward_layer.reset_states(states[n:])
+        except Exception:
+            self.forward_layer.states = before
+            raise
 
     def get_config(self):
         config = super().get_config()
@@ -217,6 +238,11 @@ class TimeDistributed(Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(self.layer.compute_output_shape(tuple(input_shape[1:])))
+
+    def check_input(self, x):
+        if hasattr(self.layer, "check_ids"):  # an Embedding inside: ids as they are
+            return self.layer.check_ids(validation.as_array(x, f"layer {self.name!r}"))
+        return super().check_input(x)
 
     def forward(self, x, training=False, mask=None):
         b, t = x.shape[:2]

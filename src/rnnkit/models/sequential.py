@@ -1134,8 +1134,9 @@ class Sequential:
             self.stop_training = False
             self.history = history
             self.skipped_batches = 0
+            last_logs: dict = {}  # the last finished epoch's, for on_train_end (Keras)
             for cb in cbs:
-                cb.on_train_begin()
+                cb.on_train_begin({})
             # restore after on_train_begin, which resets the callbacks' own state
             position = None
             found = None
@@ -1179,7 +1180,7 @@ class Sequential:
 
             for epoch in range(initial_epoch, epochs):
                 for cb in cbs:
-                    cb.on_epoch_begin(epoch)
+                    cb.on_epoch_begin(epoch, {})
                 first = 0
                 if (
                     position is not None
@@ -1272,6 +1273,7 @@ class Sequential:
                     print(f"Epoch {epoch + 1}/{epochs} - {line}", file=sys.stderr)
                 for cb in cbs:
                     cb.on_epoch_end(epoch, logs)
+                last_logs = logs
                 if source == "dataset" and hasattr(x, "on_epoch_end"):
                     x.on_epoch_end()
                 save_checkpoint(epoch + 1, 0, None, None)
@@ -1286,7 +1288,7 @@ class Sequential:
                 if self.stop_training:
                     break
             for cb in cbs:
-                cb.on_train_end()
+                cb.on_train_end(dict(last_logs))
             for cb in cbs:
                 if isinstance(cb, BackupAndRestore) and cb.delete_checkpoint:
                     for path in ckpt_mod.list_checkpoints(cb.backup_dir, run["id"]):
