@@ -75,17 +75,21 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cells", nargs="+", default=["LSTM", "GRU"], choices=list(run.CELLS))
     p.add_argument("--shape", default="lm", choices=list(run.SHAPES))
+    p.add_argument(
+        "--dims", nargs=4, type=int, metavar=("T", "B", "I", "H"), help="instead of --shape"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--rounds", type=int, default=2)
     a = p.parse_args(argv)
-    steps, batch, n_in, units = run.SHAPES[a.shape]
+    dims = tuple(a.dims) if a.dims else run.SHAPES[a.shape]
+    steps, batch, n_in, units = dims
     rnnkit.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, steps, n_in)).astype(np.float32)
     dy = np.full((batch, steps, units), 1e-3, np.float32)
-    print(f"{a.shape} {run.SHAPES[a.shape]}, {a.threads} threads: median ms")
+    print(f"(T, B, I, H) = {dims}, {a.threads} threads: median ms")
     for kind in a.cells:
         layer = getattr(layers, kind)(units, return_sequences=True)
         layer.ensure_built((steps, n_in))
