@@ -84,7 +84,7 @@ class BatchNormalization(Layer):
         >>> bn = BatchNormalization()
         >>> x = np.random.default_rng(0).random((8, 3))
         >>> np.abs(bn(x, training=True).mean(axis=0)).round(6)
-        array([0., 0., 0.])
+        array([0., 0., 0.], dtype=float32)
     """
 
     supports_masking = True

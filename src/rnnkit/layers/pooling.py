@@ -41,7 +41,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         >>> import numpy as np
         >>> from rnnkit import layers
         >>> layers.GlobalMaxPooling1D()(np.arange(6.0).reshape(1, 3, 2))
-        array([[4., 5.]])
+        array([[4., 5.]], dtype=float32)
     """
 
     def forward(self, x, training=False, mask=None):
@@ -78,7 +78,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         >>> import numpy as np
         >>> from rnnkit import layers
         >>> layers.GlobalAveragePooling1D()(np.arange(6.0).reshape(1, 3, 2))
-        array([[2., 3.]])
+        array([[2., 3.]], dtype=float32)
     """
 
     def forward(self, x, training=False, mask=None):
@@ -98,7 +98,7 @@ class GlobalMaxAveragePooling1D(_GlobalPooling1D):
         >>> import numpy as np
         >>> from rnnkit import layers
         >>> layers.GlobalMaxAveragePooling1D()(np.arange(6.0).reshape(1, 3, 2))
-        array([[4., 5., 2., 3.]])
+        array([[4., 5., 2., 3.]], dtype=float32)
     """
 
     def __init__(self, **kwargs):
