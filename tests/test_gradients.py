@@ -64,6 +64,8 @@ def make_rnn(kind, **kwargs):
         return LSTM(H, **kwargs)
     if kind == "gru":
         return GRU(H, **kwargs)
+    if kind == "gru_reset_before":  # Keras's older formulation (reset_after=False)
+        return GRU(H, reset_after=False, **kwargs)
     raise AssertionError(kind)
 
 
@@ -75,7 +77,8 @@ def randomize_bias(layer, seed=1):
         layer.set_weights(weights)
 
 
-KINDS = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "rnn_linear", "lstm", "gru"]
+KINDS = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "rnn_linear", "lstm", "gru", "gru_reset_before"]
+CORE_KINDS = ["rnn_tanh", "lstm", "gru", "gru_reset_before"]  # each cell and formulation
 OPTIONS = [
     {},
     {"return_sequences": True},
@@ -104,13 +107,13 @@ def test_recurrent_layer_with_mask(kind, return_sequences, go_backwards):
     assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"mask": post_mask()}))
 
 
-@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_zero_output_for_mask(kind):
     layer = make_rnn(kind, return_sequences=True, zero_output_for_mask=True)
     assert_small(check_layer(layer, rand(B, T, I), forward_kwargs={"mask": post_mask()}))
 
 
-@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("kind", CORE_KINDS)
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_return_state_and_initial_state(kind, return_sequences):
     layer = make_rnn(kind, return_state=True, return_sequences=return_sequences)
@@ -123,7 +126,7 @@ def test_return_state_and_initial_state(kind, return_sequences):
     assert_small(errors)
 
 
-@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_stateful_carry(kind):
     """The second batch starts from the first batch's final state (held fixed);
     gradients w.r.t. the weights and input are exact for that truncated graph."""
@@ -144,7 +147,7 @@ def test_stateful_carry(kind):
     assert not np.allclose(with_state, without)
 
 
-@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("kind", CORE_KINDS)
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_dropout_with_fixed_mask(kind, return_sequences):
     layer = make_rnn(kind, dropout=0.4, recurrent_dropout=0.3, return_sequences=return_sequences)
@@ -163,7 +166,7 @@ def test_dropout_with_fixed_mask(kind, return_sequences):
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
 @pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_bidirectional(merge_mode, return_sequences, kind):
     layer = Bidirectional(
         make_rnn(kind, return_sequences=return_sequences), merge_mode=merge_mode, dtype="float64"

@@ -2,7 +2,8 @@
 h_{t-1} before the candidate's recurrent product, one (3·H,) bias), end to end:
 central-difference gradient checks in float64 of the input, every weight and the
 initial state under every option the time loop has (masks packed and not, dropout,
-go_backwards, Bidirectional, stateful); streaming steps; configs; Keras 3's predictions
+go_backwards, Bidirectional; the stateful carry and the options every cell shares are
+in tests/test_gradients.py, whose kinds include this formulation); streaming steps; configs; Keras 3's predictions
 and SGD step; Keras ``.keras`` / ``.h5`` files both ways and rnnkit's own format; ONNX
 (``linear_before_reset=0``) through onnxruntime; and PyTorch weights refused by name.
 """
@@ -148,22 +149,6 @@ def test_gradients_with_recurrent_dropout(mask, dropout):
     out_train = layer.forward(rand(B, T, I), training=True)
     out_eval = layer.forward(rand(B, T, I), training=False)
     assert not np.allclose(out_train, out_eval)  # the masks were applied
-
-
-def test_gradients_stateful():
-    layer = gru(stateful=True)
-    layer(rand(B, T, I, seed=5))  # leaves carried states
-    carried = [s.copy() for s in layer.states]
-    assert np.abs(carried[0]).sum() > 0
-
-    def restore():
-        layer.states = [s.copy() for s in carried]
-
-    assert_small(check_layer(layer, rand(B, T, I), before_forward=restore))
-    restore()
-    with_state = layer.forward(rand(B, T, I))
-    layer.reset_states()
-    assert not np.allclose(with_state, layer.forward(rand(B, T, I)))
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "mul"])
