@@ -471,7 +471,7 @@ def apply_num_threads(n: int | None = None) -> int:
 # pool at a time.
 SPLIT_MIN_MACS = 1 << 22  # (a smaller product is not worth the hand-over, ~20-50 µs)
 _split = threading.local()
-_product_pool = None
+_product_pool = None  # (ThreadPoolExecutor, its worker count), made on first use
 
 
 @contextlib.contextmanager
@@ -503,11 +503,12 @@ def split_products(threads: int):
 
 def _pool(workers: int):
     global _product_pool
-    if _product_pool is None or _product_pool._max_workers < workers:
+    if _product_pool is None or _product_pool[1] < workers:
         from concurrent.futures import ThreadPoolExecutor
 
-        _product_pool = ThreadPoolExecutor(workers, thread_name_prefix="rnnkit-product")
-    return _product_pool
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="rnnkit-product")
+        _product_pool = (pool, workers)
+    return _product_pool[0]
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
