@@ -506,6 +506,8 @@ def _pool(workers: int):
     if _product_pool is None or _product_pool[1] < workers:
         from concurrent.futures import ThreadPoolExecutor
 
+        if _product_pool is not None:  # a larger pool replaces it; queued work still runs
+            _product_pool[0].shutdown(wait=False)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="rnnkit-product")
         _product_pool = (pool, workers)
     return _product_pool[0]
