@@ -3,9 +3,10 @@ h_{t-1} before the candidate's recurrent product, one (3·H,) bias), end to end:
 central-difference gradient checks in float64 of the input, every weight and the
 initial state under every option the time loop has (masks packed and not, dropout,
 go_backwards, Bidirectional; the stateful carry and the options every cell shares are
-in tests/test_gradients.py, whose kinds include this formulation); streaming steps; configs; Keras 3's predictions
-and SGD step; Keras ``.keras`` / ``.h5`` files both ways and rnnkit's own format; ONNX
-(``linear_before_reset=0``) through onnxruntime; and PyTorch weights refused by name.
+in tests/test_gradients.py, whose kinds include this formulation); streaming steps;
+configs; Keras 3's predictions and SGD step; Keras ``.keras`` / ``.h5`` files both
+ways and rnnkit's own format; ONNX (``linear_before_reset=0``) through onnxruntime;
+and PyTorch weights refused by name.
 """
 
 from __future__ import annotations
