@@ -11,18 +11,7 @@ from ..utils import validation
 from .base import Layer
 
 
-class _CastsInput(Layer):
-    """Keras's dtype policy for this module's layers: the input is computed in the
-    layer's dtype (a float64 array into a float32 layer gives float32 out, as Keras's
-    autocast does), so a careless ``np.float64`` batch neither changes the output's
-    dtype nor doubles the work."""
-
-    def check_input(self, x):
-        x = super().check_input(x)
-        return x if x.dtype == self.dtype else x.astype(self.dtype)
-
-
-class Dense(_CastsInput):
+class Dense(Layer):
     """y = activation(x·kernel + bias), applied to the last axis.
 
     On (batch, time, features) input it is applied at every step with the same
@@ -204,7 +193,7 @@ class TiedDense(Dense):
         return config
 
 
-class Activation(_CastsInput):
+class Activation(Layer):
     """Applies an activation function by name (``"softmax"``, ``"tanh"``, …).
 
     Args:
@@ -240,7 +229,7 @@ class Activation(_CastsInput):
         return config
 
 
-class Dropout(_CastsInput):
+class Dropout(Layer):
     """Sets a fraction ``rate`` of inputs to zero during training (inverted dropout:
     survivors are scaled by 1/(1 - rate), so inference is the identity).
 
@@ -315,7 +304,7 @@ class SpatialDropout1D(Dropout):
         return config
 
 
-class Flatten(_CastsInput):
+class Flatten(Layer):
     """Flattens each sample to one axis: (batch, a, b) -> (batch, a·b).
 
     Backward reshapes the gradient back to the input's shape.
@@ -340,7 +329,7 @@ class Flatten(_CastsInput):
         return (int(np.prod(input_shape)),)
 
 
-class RepeatVector(_CastsInput):
+class RepeatVector(Layer):
     """Repeats a (batch, features) input n times: (batch, n, features).
 
     Args:
@@ -377,7 +366,7 @@ class RepeatVector(_CastsInput):
         return config
 
 
-class Masking(_CastsInput):
+class Masking(Layer):
     """Masks time steps whose features all equal ``mask_value``; later recurrent
     layers skip them (the state is carried) and the loss ignores them.
 
