@@ -1,15 +1,15 @@
-"""The compiled loops' per-step product in its two forms (``rnnkit.kernels.matmul``).
+"""The compiled loops' per-step product in its two forms (``rnnkit.kernels.tile``,
+``rnnkit.kernels.matmul``).
 
 Three measurements on one thread (the loops' default below ``PARALLEL_MIN_MACS``),
 interleaved rounds, the best of each (the least disturbed by a shared machine):
 
-* ``--micro``: ``acc_rows`` (row updates on W) and ``acc_dot`` (dot products on a packed
-  Wᵀ) against ``np.dot`` for (M, K, N) float32 products: GFLOP/s of each, and the form
-  ``kernels.dot_form`` picks.
+* ``--micro``: ``acc_rows`` (row updates on W) and ``acc_tile`` (the register tile on W
+  packed into panels) against ``np.dot`` for (M, K, N) float32 products: GFLOP/s of
+  each (the packing, once per pass, not counted).
 * ``--layers``: a layer's training step (forward, BPTT, Adam) and inference pass at the
   harness's shapes (``bench/run.py``), with ``kernels.PRODUCT`` set per call to
-  ``"rows"``, ``"dot"`` and ``"auto"`` (the shape's choice): ms of each and the speed-up
-  of ``auto`` over rows everywhere.
+  ``"rows"`` and ``"tile"`` (the default): ms of each and the speed-up of the tile.
 * ``--profile``: where an LSTM training step's time goes (x·U, the compiled forward, the
   compiled BPTT, dU and dW, the rest: dL/dx and Adam), beside PyTorch's whole step.
 
@@ -43,7 +43,7 @@ MICRO_SHAPES = [  # forward (K = H, N = G·H), then BPTT's (K = G·H, N = H)
     (64, 2048, 512),
     (50, 200, 50),
 ]
-FORMS = ("rows", "dot", "auto")
+FORMS = ("rows", "tile")
 
 
 def median_us(fn, n: int, warmup: int = 1) -> float:
@@ -74,15 +74,16 @@ def best_of(fn, rounds: int, calls: int) -> float:
 
 def _micro_row(m: int, k: int, n: int, rounds: int, rng) -> dict[str, float]:
     """GFLOP/s of each form and of np.dot for one (M, K, N) product."""
-    from rnnkit.kernels.matmul import acc_dot, acc_rows
+    from rnnkit.kernels.matmul import acc_rows
+    from rnnkit.kernels.tile import acc_tile, pack
 
     a = rng.standard_normal((m, k), dtype=np.float32)
     w = rng.standard_normal((k, n), dtype=np.float32)
-    wt = np.ascontiguousarray(w.T)
+    wp = pack(w, 1)
     out = np.zeros((m, n), np.float32)
     fns = {
         "rows": lambda: acc_rows(a, w, out, 0, m, 0, 0, n),
-        "dot": lambda: acc_dot(a, wt, out, 0, m, 0, 0, n),
+        "tile": lambda: acc_tile(a, wp, out, 0, m, 0, 0, n, n),
         "np.dot": lambda: np.dot(a, w, out=out),
     }
     calls = max(5, int(1e7 / (m * k * n)))
@@ -98,16 +99,14 @@ def _micro_row(m: int, k: int, n: int, rounds: int, rng) -> dict[str, float]:
 def micro(rounds: int) -> None:
     import threadpoolctl
 
-    from rnnkit import kernels
-
     rng = np.random.default_rng(0)
-    print("    M     K     N   rows GF/s   dot GF/s  np.dot GF/s  dot_form")
+    print("    M     K     N   rows GF/s  tile GF/s  np.dot GF/s")
     with threadpoolctl.threadpool_limits(1):
         for m, k, n in MICRO_SHAPES:
             gf = _micro_row(m, k, n, rounds, rng)
             print(
-                f"{m:5d} {k:5d} {n:5d} {gf['rows']:10.1f} {gf['dot']:10.1f} "
-                f"{gf['np.dot']:12.1f}  {'dot' if kernels.dot_form(k, n) else 'rows'}"
+                f"{m:5d} {k:5d} {n:5d} {gf['rows']:10.1f} {gf['tile']:10.1f} "
+                f"{gf['np.dot']:12.1f}"
             )
 
 
@@ -138,7 +137,7 @@ def layers(cells, shapes, rounds: int) -> None:
                     print(
                         f"{kind:9s} {shape:6s} {col:5s} "
                         + "  ".join(f"{f} {1e3 * best[f]:8.2f} ms" for f in FORMS)
-                        + f"  auto/rows speed-up {best['rows'] / best['auto']:.3f}",
+                        + f"  tile/rows speed-up {best['rows'] / best['tile']:.3f}",
                         flush=True,
                     )
     finally:

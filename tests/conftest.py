@@ -37,20 +37,20 @@ def _seed():
     yield
 
 
-@pytest.fixture(params=["numpy", "numba", "numba-dot"])
+@pytest.fixture(params=["numpy", "numba", "numba-rows"])
 def accelerator(request, monkeypatch):
     """Runs a test through the NumPy reference (each cell's step in the layer's Python
-    loop) and through the compiled loops of ``rnnkit.kernels``, twice: with the
-    per-step product the shape chooses (row updates at these small shapes) and with the
-    dot-product form forced (``kernels.PRODUCT``). The numba runs are skipped when
-    numba is missing; both yield ``"numba"``."""
+    loop) and through the compiled loops of ``rnnkit.kernels``, twice: with a pass's
+    per-step product as the register tile over packed panels (the default) and as row
+    updates on W (the streaming step's form, ``kernels.PRODUCT = "rows"``). The numba
+    runs are skipped when numba is missing; both yield ``"numba"``."""
     from rnnkit import backend, kernels
 
     name = request.param.split("-")[0]
     if name == "numba" and not kernels.available():
         pytest.skip(f"numba is not usable here ({kernels.unavailable_reason()})")
-    if request.param == "numba-dot":
-        monkeypatch.setattr(kernels, "PRODUCT", "dot")
+    if request.param == "numba-rows":
+        monkeypatch.setattr(kernels, "PRODUCT", "rows")
     previous = backend._accelerator
     backend.set_accelerator(name)
     yield name

@@ -98,7 +98,7 @@ OPTIONS = {
 @pytest.mark.parametrize("dtype,tol", [("float32", 4e-6), ("float64", 1e-12)])
 @pytest.mark.parametrize("masked", [False, True], ids=["dense", "masked"])
 @pytest.mark.parametrize("option", sorted(OPTIONS))
-@pytest.mark.parametrize("product", ["rows", "dot"])
+@pytest.mark.parametrize("product", ["rows", "tile"])
 def test_compiled_loop_matches_the_reference(
     kind, dtype, tol, masked, option, product, restore, monkeypatch
 ):
@@ -124,7 +124,7 @@ def test_simple_rnn_activations_run_compiled(activation, restore):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", sorted(CLASSES))
 @pytest.mark.parametrize("batch", [3, 13], ids=["units-split", "rows-split"])
-@pytest.mark.parametrize("product", ["rows", "dot"])
+@pytest.mark.parametrize("product", ["rows", "tile"])
 def test_threads_split_work_without_changing_a_bit(kind, batch, product, restore, monkeypatch):
     """Two threads (rows and, for a small batch, unit chunks split between them) give
     the compiled loop's floats of one thread: no thread changes the order of a sum; and
@@ -134,7 +134,7 @@ def test_threads_split_work_without_changing_a_bit(kind, batch, product, restore
     monkeypatch.setattr(kernels, "PRODUCT", product)
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
-    # 40 units: chunks of 16, 16 and 8 when the units are split
+    # 40 units: chunks of 24 and 16 when the units are split
     assert kernels.work_split(batch, 40, 4, 2)[0] == 2
     one = _train_step(kind, "float32", "numba", _mask(batch), batch, 40, threads=1)
     two = _train_step(kind, "float32", "numba", _mask(batch), batch, 40, threads=2)
@@ -157,7 +157,7 @@ def test_work_split():
     if kernels.pool_threads(2) >= 2:
         assert kernels.work_split(64, 512, 4, 2) == (2, 512)  # 16 blocks of rows: enough
         threads, chunk = kernels.work_split(4, 512, 4, 2)  # one block: units in 4 chunks
-        assert threads == 2 and chunk == 128
+        assert threads == 2 and chunk == 144  # (whole panels of 24)
         assert kernels.work_split(2, 8, 1, 2) == (1, 8)  # too small to share
         assert kernels.work_split(16, 128, 3, 2) == (1, 128)  # the Reuters BiGRU's step
 
@@ -307,30 +307,35 @@ def test_generic_kernel_product_sums_in_order():
 
 
 @needs_numba
-def test_dot_kernel_product_at_every_edge():
-    """matmul.acc_dot (the product on a packed Wᵀ) at every edge of its blocking (an odd
-    row, columns % 4, any k) equals the product: exact small integers in float64, so
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tile_kernel_product_at_every_edge(dtype):
+    """tile.acc_tile (the register tile over packed panels) at every edge of its
+    blocking (1-4 rows, ranges that start and end at a panel, inside a vector, at a
+    vector's edge, span panels; any k) equals the product: exact small integers, so
     that any order of the sum gives the same floats."""
-    from rnnkit.kernels.matmul import acc_dot
+    from rnnkit.kernels.tile import acc_tile, pack, panel_width
 
+    nr = panel_width(dtype)
+    lanes = nr // 3
     rng = np.random.default_rng(0)
-    for m, k, n in [(1, 1, 1), (3, 5, 7), (4, 4, 16), (9, 10, 33), (13, 129, 40), (2, 300, 6)]:
-        a = rng.integers(-3, 4, (m, k)).astype(np.float64)
-        wt = rng.integers(-3, 4, (n + 5, k)).astype(np.float64)
-        out = rng.integers(-3, 4, (m, n + 2)).astype(np.float64)
-        want = out.copy()
-        want[1:m, 2 : 2 + n] += a[1:] @ wt[5:].T
-        acc_dot(a, wt, out, 1, m, 5, 2, n)
-        np.testing.assert_array_equal(out, want)
-
-
-def test_product_form_by_shape(monkeypatch):
-    assert kernels.dot_form(2600, 650) and kernels.dot_form(150, 50)  # BPTT's Wᵀ
-    assert not kernels.dot_form(650, 2600) and not kernels.dot_form(50, 200)  # forward
-    monkeypatch.setattr(kernels, "PRODUCT", "rows")
-    assert not kernels.dot_form(650, 2600)
-    monkeypatch.setattr(kernels, "PRODUCT", "dot")
-    assert kernels.dot_form(50, 200)
+    for m, k, n_all in [(1, 1, 1), (3, 5, 7), (4, 4, nr), (9, 10, 2 * nr + 5), (13, 129, 40),
+                        (2, 300, 4 * nr + 1), (6, 33, 3 * nr)]:
+        w = rng.integers(-3, 4, (k, n_all)).astype(dtype)
+        wp = pack(w)
+        assert wp.shape == (-(-n_all // nr), k, nr)
+        a = rng.integers(-3, 4, (m, k)).astype(dtype)
+        starts = {0, 1, lanes, nr, nr + lanes + 1, n_all - 1}
+        for wc in sorted(x for x in starts if x < n_all):
+            for n in {1, lanes, nr - 1, n_all - wc}:
+                n = min(n, n_all - wc)
+                out = rng.integers(-3, 4, (m, n_all + 2)).astype(dtype)
+                want = out.copy()
+                want[1:m, 2 : 2 + n] += a[1:] @ w[:, wc : wc + n]
+                acc_tile(a, wp, out, 1, m, wc, 2, n)
+                np.testing.assert_array_equal(out, want, err_msg=f"{(m, k, n_all, wc, n)}")
+    # the packing reads W in any layout (BPTT packs Wᵀ, a transposed view)
+    w = rng.standard_normal((30, 4 * 29)).astype(dtype)
+    np.testing.assert_array_equal(pack(w.T), pack(np.ascontiguousarray(w.T)))
 
 
 def test_split_products_equal_one_product(restore):

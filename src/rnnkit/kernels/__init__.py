@@ -49,10 +49,10 @@ GATED_ACTIVATIONS = {"recurrent_activation": ("sigmoid",), "activation": ("tanh"
 #: AMD EPYC (Zen 3) the Reuters BiGRU (batch 16, 128 units: 0.8 M per step) trained
 #: 3 epochs in 20.5 s split over 2 threads and 5.9 s with the loop on one (BLAS on 2)
 PARALLEL_MIN_MACS = 1 << 22
-#: the form of the per-step product: "auto" (by its shape, :func:`dot_form`), "rows"
-#: (``matmul.acc_rows`` on W) or "dot" (``matmul.acc_dot`` on Wᵀ); tests set the two
-#: forms in turn
-PRODUCT = "auto"
+#: the per-step product of a pass: "tile" (``tile.acc_tile``, a register tile over W
+#: packed once per pass) or "rows" (``matmul.acc_rows`` on W as it lies, the streaming
+#: step's form); tests run both
+PRODUCT = "tile"
 
 
 def tanh_f32_reference(x: np.ndarray) -> np.ndarray:
@@ -106,8 +106,9 @@ def host_cpu() -> str | None:
 
 
 def kernel_name() -> str:
-    """The per-step product the compiled loops use: ``"generic"`` (``matmul.acc_rows``,
-    vectorised by LLVM for this host) or ``"numpy"`` without numba."""
+    """The per-step product the compiled loops use: ``"generic"`` (``tile.acc_tile`` in
+    a pass and ``matmul.acc_rows`` in a streaming step, in LLVM's generic vectors,
+    lowered for this host) or ``"numpy"`` without numba."""
     return "generic" if available() else "numpy"
 
 
@@ -176,36 +177,20 @@ def work_split(batch: int, units: int, gates: int, threads: int) -> tuple[int, i
     if per_block <= 1:
         return threads, units
     chunk = -(-units // per_block)
-    chunk = min(units, -(-chunk // 16) * 16)  # whole vectors of 16 floats
+    chunk = min(units, -(-chunk // 24) * 24)  # whole float32 panels (``tile``)
     return threads, chunk
 
 
-def dot_form(k: int, n: int) -> bool:
-    """Whether a pass's product with a (K, N) weight runs as dot products on its
-    transpose (``matmul.acc_dot``, packed once per pass) rather than as row updates
-    (``acc_rows``). Row updates load and store their output rows every four k, a cost
-    per multiply-add that many short output rows pay most; a dot product ends in a sum
-    across its vector's lanes, a cost per output entry that a long K pays back. Hence
-    dot products where K is at least twice N (BPTT's product with Wᵀ, K = G·H, N = H),
-    row updates elsewhere (the forward product, K = H, N = G·H). Measured on the
-    benchmark shapes, one thread, a Zen 3: training steps 1.01-1.16x faster with BPTT
-    on dot products, forward products as fast or slower (bench/NOTES.md)."""
-    if PRODUCT != "auto":
-        return PRODUCT == "dot"
-    return k >= 2 * n
-
-
-def _layouts(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(w, wt) for a product with ``weight`` (K, N): the weight C-contiguous and an
-    empty wt for row updates, or an empty w and its transpose packed for dot products."""
+def _layout(weight: np.ndarray) -> np.ndarray:
+    """The form of ``weight`` (K, N) for a pass's product: packed into panels
+    (``tile.pack``), or with ``PRODUCT = "rows"`` C-contiguous as it lies."""
     from .. import backend
 
-    k, n = weight.shape
-    empty = _none(2, weight.dtype)
-    if dot_form(k, n):
-        packed = weight.T
-        return empty, packed if packed.flags.c_contiguous else backend.aligned_copy(packed)
-    return (weight if weight.flags.c_contiguous else backend.aligned_copy(weight)), empty
+    if PRODUCT == "tile":
+        from .tile import pack
+
+        return pack(weight)
+    return weight if weight.flags.c_contiguous else backend.aligned_copy(weight)
 
 
 def _set_threads(threads: int) -> None:
@@ -238,23 +223,23 @@ def forward(cell, xw, S, cache, h_rec, keep, rec_mask, threads: int) -> None:
     keep = _none(2, np.uint8) if keep is None else np.ascontiguousarray(keep).view(np.uint8)
     rm = _none(2, dtype) if rec_mask is None else np.ascontiguousarray(rec_mask, dtype)
     hr = _none(3, dtype) if h_rec is None else h_rec
-    w, wt = _layouts(cell.params["recurrent_kernel"])
+    w = _layout(cell.params["recurrent_kernel"])
     _set_threads(threads)
     kind = type(cell).__name__
     if kind == "LSTMCell":
         from .lstm import lstm_forward
 
-        lstm_forward(threads, xw, w, wt, S[0], S[1], cache["act_c"], hr, keep, rm, chunk)
+        lstm_forward(threads, xw, w, S[0], S[1], cache["act_c"], hr, keep, rm, chunk)
     elif kind == "GRUCell":
         from .gru import gru_forward
 
         b_rec = cell.params["bias"][1] if cell.use_bias else np.zeros(xw.shape[2], dtype)
-        gru_forward(threads, xw, w, wt, b_rec, S[0], cache["rec_h"], hr, keep, rm, chunk)
+        gru_forward(threads, xw, w, b_rec, S[0], cache["rec_h"], hr, keep, rm, chunk)
     else:
         from .simple_rnn import ACTIVATIONS, simple_rnn_forward
 
         act = ACTIVATIONS[cell.activation.name]
-        simple_rnn_forward(threads, xw, w, wt, S[0], hr, keep, rm, act, chunk)
+        simple_rnn_forward(threads, xw, w, S[0], hr, keep, rm, act, chunk)
 
 
 def backward(cell, dz, S, cache, keep, rec_mask, dy, d_final, threads: int):
@@ -271,8 +256,7 @@ def backward(cell, dz, S, cache, keep, rec_mask, dy, d_final, threads: int):
     keep = _none(2, np.uint8) if keep is None else np.ascontiguousarray(keep).view(np.uint8)
     rm = _none(2, dtype) if rec_mask is None else np.ascontiguousarray(rec_mask, dtype)
     dy = _none(3, dtype) if dy is None else dy
-    # the product with Wᵀ: Wᵀ packed for row updates, or W itself for dot products
-    w_t, w = _layouts(cell.params["recurrent_kernel"].T)
+    w_t = _layout(cell.params["recurrent_kernel"].T)  # the product with Wᵀ
     dh_next = np.empty((batch, units), dtype)
     _set_threads(threads)
     kind = type(cell).__name__
@@ -281,7 +265,7 @@ def backward(cell, dz, S, cache, keep, rec_mask, dy, d_final, threads: int):
 
         dh, dc = d_final
         lstm_backward(
-            threads, dz, w_t, w, S[1], cache["act_c"], keep, rm, dy, dh, dc, dh_next, chunk
+            threads, dz, w_t, S[1], cache["act_c"], keep, rm, dy, dh, dc, dh_next, chunk
         )
         return dz
     if kind == "GRUCell":
@@ -289,13 +273,13 @@ def backward(cell, dz, S, cache, keep, rec_mask, dy, d_final, threads: int):
 
         dzr = np.empty((batch, 3 * units), dtype)
         gru_backward(
-            threads, dz, w_t, w, S[0], cache["rec_h"], keep, rm, dy, d_final[0], dzr, dh_next, chunk
+            threads, dz, w_t, S[0], cache["rec_h"], keep, rm, dy, d_final[0], dzr, dh_next, chunk
         )
         return cache["rec_h"]
     from .simple_rnn import ACTIVATIONS, simple_rnn_backward
 
     act = ACTIVATIONS[cell.activation.name]
-    simple_rnn_backward(threads, dz, w_t, w, S[0], keep, rm, dy, d_final[0], dh_next, act, chunk)
+    simple_rnn_backward(threads, dz, w_t, S[0], keep, rm, dy, d_final[0], dh_next, act, chunk)
     return dz
 
 
@@ -313,21 +297,20 @@ def step(cell, x, states) -> list[np.ndarray]:
         buf[0] = prev
     xw = np.empty((1, batch, u.shape[1]), dtype)
     keep, rm, hr = _none(2, np.uint8), _none(2, dtype), _none(3, dtype)
-    wt = _none(2, dtype)  # row updates on W as it lies: no copy of W per step
     kind = type(cell).__name__
     if kind == "LSTMCell":
         from .lstm import lstm_step
 
         act_c = np.empty((1, batch, units), dtype)
-        lstm_step(x, u, b, w, wt, s[0], s[1], xw, act_c, keep, rm, hr)
+        lstm_step(x, u, b, w, s[0], s[1], xw, act_c, keep, rm, hr)
     elif kind == "GRUCell":
         from .gru import gru_step
 
         b_rec = p["bias"][1] if cell.use_bias else np.zeros(w.shape[1], dtype)
         rec_h = np.empty((1, batch, units), dtype)
-        gru_step(x, u, b, w, wt, b_rec, s[0], xw, rec_h, keep, rm, hr)
+        gru_step(x, u, b, w, b_rec, s[0], xw, rec_h, keep, rm, hr)
     else:
         from .simple_rnn import ACTIVATIONS, simple_rnn_step
 
-        simple_rnn_step(x, u, b, w, wt, s[0], xw, keep, rm, hr, ACTIVATIONS[cell.activation.name])
+        simple_rnn_step(x, u, b, w, s[0], xw, keep, rm, hr, ACTIVATIONS[cell.activation.name])
     return [buf[1] for buf in s]

@@ -54,12 +54,12 @@ def _gates(g, rh, b_rec, hp, ho, hr, rm, has_rm, kept, j0, j1):
 
 
 @parallel_jit
-def gru_forward(xw, w, wt, b_rec, s_h, rec_h, h_rec, keep, rec_mask, chunk):
+def gru_forward(xw, w, b_rec, s_h, rec_h, h_rec, keep, rec_mask, chunk):
     """Forward over all steps.
 
     Args:
         xw: (T, B, 3H), x_t·U + b on entry, the gates z, r, h~ on exit.
-        w, wt: (H, 3H) W or (3H, H) Wᵀ, as in ``lstm.lstm_forward``.
+        w: (H, 3H) W or its panels, as in ``lstm.lstm_forward``.
         b_rec: (3H,), b' (zeros without a bias).
         s_h: (T + 1, B, H); [0] the initial state, [t + 1] the state after step t.
         rec_h: (T, B, H), receives a_t = h_{t-1}·W_h + b'_h.
@@ -80,11 +80,11 @@ def gru_forward(xw, w, wt, b_rec, s_h, rec_h, h_rec, keep, rec_mask, chunk):
             for b in range(r0, r1):
                 rh_t[b, j0:j1] = 0.0
             if chunks == 1:
-                acc(a, w, wt, z_t, r0, r1, 0, 0, 2 * units)
+                acc(a, w, z_t, r0, r1, 0, 0, 2 * units)
             else:
-                acc(a, w, wt, z_t, r0, r1, j0, j0, n)
-                acc(a, w, wt, z_t, r0, r1, units + j0, units + j0, n)
-            acc(a, w, wt, rh_t, r0, r1, 2 * units + j0, j0, n)
+                acc(a, w, z_t, r0, r1, j0, j0, n)
+                acc(a, w, z_t, r0, r1, units + j0, units + j0, n)
+            acc(a, w, rh_t, r0, r1, 2 * units + j0, j0, n)
             for b in range(r0, r1):
                 kept = (not has_mask) or keep[t, b] != 0
                 last = t + 1 >= steps
@@ -136,12 +136,12 @@ def _gates_backward(g, rh, dzr, dhb, dyb, has_dy, hp, kept, j0, j1):
 
 
 @parallel_jit
-def gru_backward(dz, w_t, w, s_h, rec_h, keep, rec_mask, dy, dh, dzr, dh_next, chunk):
+def gru_backward(dz, w_t, s_h, rec_h, keep, rec_mask, dy, dh, dzr, dh_next, chunk):
     """BPTT over all steps, t = T-1 .. 0.
 
     Args:
         dz: (T, B, 3H), the gates on entry, dL/d(x_t·U + b) on exit.
-        w_t, w: (3H, H) Wᵀ or (H, 3H) W, as in ``lstm.lstm_backward``.
+        w_t: (3H, H) Wᵀ or its panels, as in ``lstm.lstm_backward``.
         s_h: (T + 1, B, H), the states of the forward pass.
         rec_h: (T, B, H), a_t on entry; on exit the h~ block of dL/d(h_{t-1}·W + b')
             (the z and r blocks are dz's).
@@ -172,7 +172,7 @@ def gru_backward(dz, w_t, w, s_h, rec_h, keep, rec_mask, dy, dh, dzr, dh_next, c
             j1 = min(units, j0 + chunk)
             for b in range(r0, r1):
                 dh_next[b, j0:j1] = 0.0
-            acc(dzr, w_t, w, dh_next, r0, r1, j0, j0, j1 - j0)
+            acc(dzr, w_t, dh_next, r0, r1, j0, j0, j1 - j0)
             for b in range(r0, r1):
                 if has_mask and keep[t, b] == 0:
                     continue  # dh[b] passes through unchanged
@@ -190,7 +190,7 @@ _forward_serial = gru_forward.serial
 
 
 @jit
-def gru_step(x, u, b, w, wt, b_rec, s_h, xw, rec_h, keep, rec_mask, h_rec):
+def gru_step(x, u, b, w, b_rec, s_h, xw, rec_h, keep, rec_mask, h_rec):
     """One streaming step of any batch as one call (see ``lstm.lstm_step``)."""
     project(x, u, b, xw[0])
-    _forward_serial(xw, w, wt, b_rec, s_h, rec_h, h_rec, keep, rec_mask, w.shape[0])
+    _forward_serial(xw, w, b_rec, s_h, rec_h, h_rec, keep, rec_mask, w.shape[0])

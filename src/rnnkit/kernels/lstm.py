@@ -63,13 +63,13 @@ def _gates(z, cp, hp, co, ho, ac, hr, rm, has_rm, keep, j0, j1):
 
 
 @parallel_jit
-def lstm_forward(xw, w, wt, s_h, s_c, act_c, h_rec, keep, rec_mask, chunk):
+def lstm_forward(xw, w, s_h, s_c, act_c, h_rec, keep, rec_mask, chunk):
     """Forward over all steps.
 
     Args:
         xw: (T, B, 4H), x_t·U + b on entry, the gates i, f, C~, o on exit.
-        w, wt: (H, 4H) W or (4H, H) Wᵀ, the one the product uses (``matmul.acc``),
-            the other (0, 0).
+        w: (H, 4H) W as it lies, or W packed into panels (``tile.pack``,
+            (P, H, NR)): the form decides the product (``matmul.acc``).
         s_h, s_c: (T + 1, B, H); [0] holds the initial states on entry, [t + 1] receives
             the states after step t.
         act_c: (T, B, H), receives tanh(C_t).
@@ -91,10 +91,10 @@ def lstm_forward(xw, w, wt, s_h, s_c, act_c, h_rec, keep, rec_mask, chunk):
             j0 = chunk * (item % chunks)
             j1 = min(units, j0 + chunk)
             if chunks == 1:
-                acc(a, w, wt, z_t, r0, r1, 0, 0, 4 * units)
+                acc(a, w, z_t, r0, r1, 0, 0, 4 * units)
             else:
                 for g in range(4):
-                    acc(a, w, wt, z_t, r0, r1, g * units + j0, g * units + j0, j1 - j0)
+                    acc(a, w, z_t, r0, r1, g * units + j0, g * units + j0, j1 - j0)
             for b in range(r0, r1):
                 kept = (not has_mask) or keep[t, b] != 0
                 hr = h_rec[t + 1, b] if has_rm and t + 1 < steps else s_h[t + 1, b]
@@ -143,14 +143,13 @@ def _gates_backward(g, dhb, dcb, dyb, has_dy, cp, ac, kept, j0, j1):
 
 
 @parallel_jit
-def lstm_backward(dz, w_t, w, s_c, act_c, keep, rec_mask, dy, dh, dc, dh_next, chunk):
+def lstm_backward(dz, w_t, s_c, act_c, keep, rec_mask, dy, dh, dc, dh_next, chunk):
     """BPTT over all steps, t = T-1 .. 0.
 
     Args:
         dz: (T, B, 4H), the gates on entry, dL/dz_t on exit (dL/d(x_t·U + b), and
             dL/d(h_{t-1}·W)).
-        w_t, w: (4H, H) Wᵀ or (H, 4H) W, the one the product with Wᵀ uses, the other
-            (0, 0).
+        w_t: (4H, H) Wᵀ C-contiguous, or Wᵀ packed into panels.
         s_c: (T + 1, B, H), the cell states of the forward pass.
         act_c: (T, B, H), tanh(C_t).
         keep, rec_mask: as for :func:`lstm_forward`.
@@ -181,7 +180,7 @@ def lstm_backward(dz, w_t, w, s_c, act_c, keep, rec_mask, dy, dh, dc, dh_next, c
             j1 = min(units, j0 + chunk)
             for b in range(r0, r1):
                 dh_next[b, j0:j1] = 0.0
-            acc(g_t, w_t, w, dh_next, r0, r1, j0, j0, j1 - j0)
+            acc(g_t, w_t, dh_next, r0, r1, j0, j0, j1 - j0)
             for b in range(r0, r1):
                 kept = (not has_mask) or keep[t, b] != 0
                 if not kept:
@@ -200,9 +199,9 @@ _forward_serial = lstm_forward.serial
 
 
 @jit
-def lstm_step(x, u, b, w, wt, s_h, s_c, xw, act_c, keep, rec_mask, h_rec):
+def lstm_step(x, u, b, w, s_h, s_c, xw, act_c, keep, rec_mask, h_rec):
     """One streaming step of any batch as one call: xw[0] = x·U + b, then
     :func:`lstm_forward` over one step (s_h, s_c (2, B, H): [0] the states in, [1] out;
     keep, rec_mask, h_rec: the empty arrays standing for none)."""
     project(x, u, b, xw[0])
-    _forward_serial(xw, w, wt, s_h, s_c, act_c, h_rec, keep, rec_mask, w.shape[0])
+    _forward_serial(xw, w, s_h, s_c, act_c, h_rec, keep, rec_mask, w.shape[0])

@@ -1,21 +1,24 @@
-"""The per-step recurrent product of the compiled loops, as loops LLVM vectorises.
+"""The per-step recurrent product of the compiled loops, and its dispatch.
 
     out[r, oc:oc+n] += a[r, :]·w[:, wc:wc+n]        for r0 <= r < r1
 
-for a (M, K), w (K, N) C-contiguous, out (M, N'): the generic kernel, portable to any
-instruction set. For each block of four rows of ``a``, four rows of ``w`` at a time are
-broadcast-multiplied into the block's four output rows, the innermost loop running over
-contiguous output columns (what LLVM turns into vector fused multiply-adds for the
-host: 8 floats wide on AVX2, 16 on AVX-512, 4 on NEON). Each output element is summed
-over k in order, k = 0, 1, ..., K-1, whatever the blocking: a thread given other rows or
-columns of ``out`` never changes a sum, so results do not depend on the thread count.
+for a (M, K), w (K, N) C-contiguous, out (M, N'). A pass (forward or BPTT over all
+steps) packs W once and runs ``tile.acc_tile``; a streaming step, which would pay a
+packing per step, runs ``acc_rows`` on W as it lies: for each block of four rows of
+``a``, four rows of ``w`` at a time are broadcast-multiplied into the block's four
+output rows, the innermost loop running over contiguous output columns (what LLVM
+turns into vector fused multiply-adds for the host). In both, each output element is
+summed over k in order, k = 0, 1, ..., K-1, whatever the blocking: a thread given
+other rows or columns of ``out`` never changes a sum, so results do not depend on the
+thread count.
 """
 
 from __future__ import annotations
 
-import numba
+from numba.extending import overload
 
 from ._math import _OPTIONS, jit
+from .tile import acc_tile
 
 
 @jit
@@ -77,95 +80,17 @@ def project(x, u, b, out):
     acc_rows(x, u, out, 0, x.shape[0], 0, 0, u.shape[1])
 
 
-# ---- the same product on Wᵀ, packed once per pass: the loops' kernel -------------------
-# out[r, j] = Σ_k a[r, k]·wt[j, k], each entry a dot product of two contiguous rows.
-# Two rows by four columns at a time: eight sums the compiler keeps in vector registers
-# over the whole k loop (six loads per eight multiply-adds, and nothing stored until the
-# end), where ``acc_rows`` loads and stores its output rows again every four k. A sum
-# is split into vector lanes, hence ``reassoc`` here and nowhere else: which path forms
-# an entry depends only on its row and column (pairs of rows from r0, groups of four
-# columns from wc), never on how a step is split over threads.
-_DOT = _OPTIONS | {"fastmath": {"contract", "reassoc"}}
+def acc(a, w, out, r0, r1, wc, oc, n):
+    """out[r, oc:oc+n] += a[r]·W[:, wc:wc+n] for W in either form, chosen when numba
+    compiles the caller (by ``w``'s dimensions, so that no branch sits in the loop):
+    ``w`` (P, K, NR), W packed into panels by ``tile.pack`` (a pass), runs
+    ``tile.acc_tile``; ``w`` (K, N), W as it lies (a streaming step), runs
+    ``acc_rows``."""
+    raise TypeError("matmul.acc runs inside compiled code only")
 
 
-@numba.njit(**_DOT)
-def _dot2x4(a0, a1, w0, w1, w2, w3):
-    z = a0.dtype.type(0)
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = z
-    for k in range(a0.shape[0]):
-        x0, x1 = a0[k], a1[k]
-        v0, v1, v2, v3 = w0[k], w1[k], w2[k], w3[k]
-        s00 += x0 * v0
-        s01 += x0 * v1
-        s02 += x0 * v2
-        s03 += x0 * v3
-        s10 += x1 * v0
-        s11 += x1 * v1
-        s12 += x1 * v2
-        s13 += x1 * v3
-    return s00, s01, s02, s03, s10, s11, s12, s13
-
-
-@numba.njit(**_DOT)
-def _dot1x4(a0, w0, w1, w2, w3):
-    z = a0.dtype.type(0)
-    s0 = s1 = s2 = s3 = z
-    for k in range(a0.shape[0]):
-        x0 = a0[k]
-        s0 += x0 * w0[k]
-        s1 += x0 * w1[k]
-        s2 += x0 * w2[k]
-        s3 += x0 * w3[k]
-    return s0, s1, s2, s3
-
-
-@numba.njit(**_DOT)
-def _dot1(a0, w0):
-    s = a0.dtype.type(0)
-    for k in range(a0.shape[0]):
-        s += a0[k] * w0[k]
-    return s
-
-
-@jit
-def acc_dot(a, wt, out, r0, r1, wc, oc, n):
-    """out[r, oc:oc+n] += a[r]·wt[wc:wc+n]ᵀ for rows r0 <= r < r1: the product with W
-    given as Wᵀ (N, K) C-contiguous."""
-    j4 = n - (n & 3)
-    for j in range(0, j4, 4):
-        w0, w1, w2, w3 = wt[wc + j], wt[wc + j + 1], wt[wc + j + 2], wt[wc + j + 3]
-        c = oc + j
-        r = r0
-        while r + 2 <= r1:
-            s = _dot2x4(a[r], a[r + 1], w0, w1, w2, w3)
-            o0, o1 = out[r], out[r + 1]
-            o0[c] += s[0]
-            o0[c + 1] += s[1]
-            o0[c + 2] += s[2]
-            o0[c + 3] += s[3]
-            o1[c] += s[4]
-            o1[c + 1] += s[5]
-            o1[c + 2] += s[6]
-            o1[c + 3] += s[7]
-            r += 2
-        if r < r1:
-            s4 = _dot1x4(a[r], w0, w1, w2, w3)
-            o0 = out[r]
-            o0[c] += s4[0]
-            o0[c + 1] += s4[1]
-            o0[c + 2] += s4[2]
-            o0[c + 3] += s4[3]
-    for j in range(j4, n):
-        for r in range(r0, r1):
-            out[r, oc + j] += _dot1(a[r], wt[wc + j])
-
-
-@jit
-def acc(a, w, wt, out, r0, r1, wc, oc, n):
-    """out[r, oc:oc+n] += a[r]·W[:, wc:wc+n] by whichever of W (K, N) or Wᵀ (N, K) the
-    caller packed (the other an empty (0, 0) array): ``acc_dot`` on Wᵀ, else
-    ``acc_rows`` on W."""
-    if wt.shape[0] > 0:
-        acc_dot(a, wt, out, r0, r1, wc, oc, n)
-    else:
-        acc_rows(a, w, out, r0, r1, wc, oc, n)
+@overload(acc, jit_options=_OPTIONS)
+def _acc(a, w, out, r0, r1, wc, oc, n):
+    if w.ndim == 3:
+        return lambda a, w, out, r0, r1, wc, oc, n: acc_tile(a, w, out, r0, r1, wc, oc, n)
+    return lambda a, w, out, r0, r1, wc, oc, n: acc_rows(a, w, out, r0, r1, wc, oc, n)

@@ -49,12 +49,12 @@ def _activate(z, s, sp, hr, rm, has_rm, kept, act, j0, j1):
 
 
 @parallel_jit
-def simple_rnn_forward(xw, w, wt, s_h, h_rec, keep, rec_mask, act, chunk):
+def simple_rnn_forward(xw, w, s_h, h_rec, keep, rec_mask, act, chunk):
     """Forward over all steps.
 
     Args:
         xw: (T, B, H), x_t·U + b on entry, the pre-activations z_t on exit.
-        w, wt: W or Wᵀ, as in ``lstm.lstm_forward``.
+        w: W or its panels, as in ``lstm.lstm_forward``.
         s_h: (T + 1, B, H); [0] the initial state, [t + 1] the state after step t.
         h_rec, keep, rec_mask, chunk: as for ``lstm.lstm_forward``.
         act: the activation's code (``ACTIVATIONS``).
@@ -70,7 +70,7 @@ def simple_rnn_forward(xw, w, wt, s_h, h_rec, keep, rec_mask, act, chunk):
             r1 = min(batch, r0 + 4)
             j0 = chunk * (item % chunks)
             j1 = min(units, j0 + chunk)
-            acc(a, w, wt, z_t, r0, r1, j0, j0, j1 - j0)
+            acc(a, w, z_t, r0, r1, j0, j0, j1 - j0)
             for b in range(r0, r1):
                 kept = (not has_mask) or keep[t, b] != 0
                 last = t + 1 >= steps
@@ -109,12 +109,12 @@ def _backward_row(dz, s, dhb, dyb, has_dy, kept, act, j0, j1):
 
 
 @parallel_jit
-def simple_rnn_backward(dz, w_t, w, s_h, keep, rec_mask, dy, dh, dh_next, act, chunk):
+def simple_rnn_backward(dz, w_t, s_h, keep, rec_mask, dy, dh, dh_next, act, chunk):
     """BPTT over all steps, t = T-1 .. 0.
 
     Args:
         dz: (T, B, H), receives dL/dz_t.
-        w_t, w: Wᵀ or W, as in ``lstm.lstm_backward``.
+        w_t: Wᵀ or its panels, as in ``lstm.lstm_backward``.
         s_h: (T + 1, B, H), the states of the forward pass.
         keep, rec_mask, dy, chunk: as for ``lstm.lstm_backward``; act as forward.
         dh: (B, H), dL/ds_T on entry, dL/ds_0 on exit; dh_next: (B, H) scratch.
@@ -139,7 +139,7 @@ def simple_rnn_backward(dz, w_t, w, s_h, keep, rec_mask, dy, dh, dh_next, act, c
             j1 = min(units, j0 + chunk)
             for b in range(r0, r1):
                 dh_next[b, j0:j1] = 0.0
-            acc(g_t, w_t, w, dh_next, r0, r1, j0, j0, j1 - j0)
+            acc(g_t, w_t, dh_next, r0, r1, j0, j0, j1 - j0)
             for b in range(r0, r1):
                 if has_mask and keep[t, b] == 0:
                     continue
@@ -157,7 +157,7 @@ _forward_serial = simple_rnn_forward.serial
 
 
 @jit
-def simple_rnn_step(x, u, b, w, wt, s_h, xw, keep, rec_mask, h_rec, act):
+def simple_rnn_step(x, u, b, w, s_h, xw, keep, rec_mask, h_rec, act):
     """One streaming step of any batch as one call (see ``lstm.lstm_step``)."""
     project(x, u, b, xw[0])
-    _forward_serial(xw, w, wt, s_h, h_rec, keep, rec_mask, act, w.shape[0])
+    _forward_serial(xw, w, s_h, h_rec, keep, rec_mask, act, w.shape[0])
