@@ -158,6 +158,8 @@ def test_work_split():
         assert kernels.work_split(64, 512, 4, 2) == (2, 512)  # 16 blocks of rows: enough
         threads, chunk = kernels.work_split(4, 512, 4, 2)  # one block: units in 4 chunks
         assert threads == 2 and chunk == 144  # (whole panels of 24)
+        # 5 blocks of rows do not share out over 2 threads: 10 items of half the units
+        assert kernels.work_split(20, 650, 4, 2) == (2, 336)
         assert kernels.work_split(2, 8, 1, 2) == (1, 8)  # too small to share
         assert kernels.work_split(16, 128, 3, 2) == (1, 128)  # the Reuters BiGRU's step
 

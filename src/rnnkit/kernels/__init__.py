@@ -165,16 +165,19 @@ def unsupported(cell, dtype) -> str | None:
 
 def work_split(batch: int, units: int, gates: int, threads: int) -> tuple[int, int]:
     """(threads, chunk) for a pass: how many of numba's threads to use (1 when a step's
-    product is too small to share), and the units per work item (all of them unless
-    the batch's blocks of four rows are too few to give each thread two items)."""
+    product is too small to share), and the units per work item: all of them unless
+    the batch's blocks of four rows are too few to give each thread two items, or do
+    not share out evenly (5 blocks on 2 threads: 10 items of half the units)."""
     threads = pool_threads(threads)
     if threads > 1 and batch * units * units * gates < PARALLEL_MIN_MACS:
         threads = 1
     if threads == 1:
         return 1, units
     blocks = -(-batch // 4)
-    per_block = -(-2 * threads // blocks)
-    if per_block <= 1:
+    per_block = max(1, -(-2 * threads // blocks))
+    while (blocks * per_block) % threads and per_block < threads:
+        per_block += 1  # items in whole rounds of the threads: none idles at a step's end
+    if per_block == 1:
         return threads, units
     chunk = -(-units // per_block)
     chunk = min(units, -(-chunk // 24) * 24)  # whole float32 panels (``tile``)
