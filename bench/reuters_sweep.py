@@ -1,6 +1,6 @@
 """Run one Reuters configuration over several seeds and summarise the figures.
 
-    OPENBLAS_NUM_THREADS=1 RNNKIT_DATA_DIR=/work/shared/data PYTHONPATH=src \\
+    OPENBLAS_NUM_THREADS=1 RNNKIT_DATA_DIR=../shared/data PYTHONPATH=src \\
         python bench/reuters_sweep.py --setting seeds --seeds 0 1 2 3 4 \\
         --set units=64 --set min_word_count=2 [--jobs 2] [--hide-test] [--log out.jsonl]
 

@@ -6,8 +6,10 @@ medians of ``--reps`` inference passes and training steps (forward and BPTT) aft
 warm-up, for each mode:
 
 * ``split``: what rnnkit does (``backend.split_products``): a pass whose compiled loop
-  is split over threads runs BLAS on one thread and splits its large products over
-  rnnkit's own threads;
+  is split over threads runs BLAS on one thread and its large products as the register
+  tile on numba's threads, the pool the loop runs on (``kernels.gemm``);
+* ``split-blas``: as ``split``, the large products split by rows over rnnkit's own
+  threads, each on one BLAS thread (``kernels.gemm`` switched off);
 * ``blas``: the pass's products on BLAS's own n threads (the engine before), whose
   workers spin for a while after each product on the cores the loop needs;
 * ``blas-shutdown``: as ``blas``, with OpenBLAS's workers shut down before each compiled
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-MODES = ("split", "blas", "blas-shutdown")
+MODES = ("split", "split-blas", "blas", "blas-shutdown")
 
 
 @contextlib.contextmanager
@@ -41,9 +43,11 @@ def _mode(mode: str):
     """Patch rnnkit for one mode, and restore it after."""
     from rnnkit import backend, kernels
 
-    saved = backend.split_products, kernels.forward, kernels.backward
+    saved = backend.split_products, kernels.forward, kernels.backward, kernels.gemm
     try:
-        if mode != "split":
+        if mode == "split-blas":
+            kernels.gemm = lambda *args: False
+        if mode not in ("split", "split-blas"):
             backend.split_products = lambda threads: contextlib.nullcontext()
         if mode == "blas-shutdown":
             controller = backend.blas_controller()
@@ -63,7 +67,7 @@ def _mode(mode: str):
             kernels.forward, kernels.backward = stopping(saved[1]), stopping(saved[2])
         yield
     finally:
-        backend.split_products, kernels.forward, kernels.backward = saved
+        backend.split_products, kernels.forward, kernels.backward, kernels.gemm = saved
 
 
 def main(argv=None) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SEEDS_FILE = Path("/work/shared/seeds/000_962885ae4862c7f7.txt")
+# the project's shared folder beside the checkout (../shared), as the data
+SEEDS_FILE = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_962885ae4862c7f7.txt"
 
 # In [1]: of the notes, verbatim (trailing blanks included)
 SIMPLE_RNN_SCRIPT = r"""import numpy as np

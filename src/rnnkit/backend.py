@@ -534,6 +534,12 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     m, k = a.shape
     if threads <= 1 or m < 2 * threads or m * k * b.shape[1] < SPLIT_MIN_MACS:
         return np.matmul(a, b, out=out)
+    from . import kernels
+
+    if accelerator() == "numba" and out.dtype in kernels.DTYPES and kernels.pool_threads(2) > 1:
+        # on numba's threads, which the pass's loop runs on: one pool, never two
+        if kernels.gemm(a, b, out, threads):
+            return out
     bounds = [m * i // threads for i in range(threads + 1)]
     pool = _pool(threads - 1)
     futures = [

@@ -196,6 +196,16 @@ def _layout(weight: np.ndarray) -> np.ndarray:
     return weight if weight.flags.c_contiguous else backend.aligned_copy(weight)
 
 
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
+    """out = a·b on ``threads`` of numba's threads (``tile.gemm``); False, computing
+    nothing, where it does not take these arrays."""
+    from .tile import gemm as tile_gemm
+
+    threads = pool_threads(threads)
+    _set_threads(threads)
+    return tile_gemm(a, b, out, threads)
+
+
 def _set_threads(threads: int) -> None:
     if threads > 1:
         _state["numba"].set_num_threads(threads)  # (per calling thread)

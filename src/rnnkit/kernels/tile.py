@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._math import jit
+from ._math import jit, parallel_jit
 
 VECTOR_BITS = 256
 VECTORS = 3  # vectors per tile row: 4 rows x 3 vectors = 12 sums in registers
@@ -117,7 +117,9 @@ def _make_tile(rows: int, vectors: int):
 
     @intrinsic
     def tile(typingctx, a, r0, wp, p, out, ro, c0):
-        if not all(isinstance(t, types.Array) for t in (a, wp, out)):
+        # rows of contiguous numbers: the IR steps along a row by the item size (an
+        # "A" array's rows are checked by its caller, ``gemm``)
+        if not all(isinstance(t, types.Array) and t.layout in "CA" for t in (a, wp, out)):
             return None
         if not (a.dtype == wp.dtype == out.dtype and a.dtype in (types.float32, types.float64)):
             return None
@@ -242,3 +244,35 @@ def pack(w: np.ndarray) -> np.ndarray:
     wp = backend.aligned_empty((-(-n_all // nr), k_all, nr), w.dtype)
     _pack(w, wp)
     return wp
+
+
+@parallel_jit
+def _gemm(a, wp, out, rows):
+    """out = a·W for W packed as ``wp``, in items of ``rows`` rows (a multiple of 4)."""
+    m, n = out.shape
+    for item in prange((m + rows - 1) // rows):
+        r0 = item * rows
+        r1 = min(m, r0 + rows)
+        for r in range(r0, r1):
+            out[r, :] = 0.0
+        acc_tile(a, wp, out, r0, r1, 0, 0, n)
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
+    """out = a·b (2-D, one float dtype) on ``threads`` of numba's threads, the pool the
+    compiled loops run on, by the tile over b packed once: a pass's products over all
+    steps when its loop is split over threads (``backend.matmul``). Returns False,
+    computing nothing, where the shapes do not match, ``out``'s rows are not
+    contiguous or ``out`` may overlap an operand."""
+    if not (a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype):
+        return False
+    if a.shape[1] != b.shape[0] or out.shape != (a.shape[0], b.shape[1]):
+        return False  # (np.matmul's own error follows)
+    if out.strides[1] != out.itemsize or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return False
+    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    wp = pack(b)
+    rows = -(-a.shape[0] // (2 * threads))
+    rows = -(-rows // MAX_ROWS) * MAX_ROWS
+    _gemm(threads, a, wp, out, rows)
+    return True
