@@ -362,6 +362,44 @@ def test_split_products_equal_one_product(restore):
 
 
 @needs_numba
+def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch):
+    """Inside split_products the moderate products run as the register tile on numba's
+    threads (kernels.gemm) and equal np.matmul; a long inner dimension, a dtype the
+    kernels lack and overlapping arrays take the product threads instead."""
+    if kernels.pool_threads(2) < 2:
+        pytest.skip("numba's pool has one thread here")
+    backend.set_accelerator("numba")
+    calls = []
+    real = kernels.gemm
+
+    def spy(*args):
+        done = real(*args)
+        if done:
+            calls.append(args[0].shape)
+        return done
+
+    monkeypatch.setattr(kernels, "gemm", spy)
+    rng = np.random.default_rng(2)
+    for dtype in ("float32", "float64"):
+        a = rng.integers(-3, 4, (257, 96)).astype(dtype)
+        b = rng.integers(-3, 4, (96, 203)).astype(dtype)
+        with backend.split_products(2):
+            out = backend.matmul(a, b, np.empty((257, 203), dtype))
+        np.testing.assert_array_equal(out, a @ b)
+    assert calls == [(257, 96), (257, 96)]
+    long_k = rng.standard_normal((64, backend.GEMM_MAX_K + 1))
+    half = rng.standard_normal((4096, 64)).astype(np.float16)
+    with backend.split_products(2):
+        backend.matmul(long_k, long_k.T, np.empty((64, 64)))
+        backend.matmul(half, half.T[:, :1024], np.empty((4096, 1024), np.float16))
+        x = rng.standard_normal((512, 512))
+        want = x @ x[:, :256]
+        got = backend.matmul(x, x[:, :256], x[:, 256:])  # (out overlaps an operand)
+    assert len(calls) == 2
+    np.testing.assert_allclose(got, want)
+
+
+@needs_numba
 def test_a_pass_split_over_threads_gives_blas_one_thread(restore, monkeypatch):
     """Where the compiled loop splits its steps over threads, the pass's BLAS runs on
     one thread (its products split over rnnkit's threads), so that no BLAS worker spins

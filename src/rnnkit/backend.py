@@ -466,10 +466,19 @@ def apply_num_threads(n: int | None = None) -> int:
 # each on a core: a compiled loop split over numba's threads right after one shares its
 # cores with them, and every step waits for its slowest thread (an LSTM at the lm shape,
 # 2 threads: inference 80-98 ms against 48 ms with no worker left spinning). So in such a
-# pass BLAS runs on one thread, and the large products are split by rows over rnnkit's
-# own threads, which sleep (no spinning) between products: the same thread count, one
-# pool at a time.
+# pass BLAS runs on one thread, and the large products run on numba's threads, the
+# loop's own pool (``kernels.gemm``: the register tile, split by rows), or where that
+# does not take the arrays, split by rows over rnnkit's product threads, which sleep
+# between products: the same thread count, one pool at a time.
 SPLIT_MIN_MACS = 1 << 22  # (a smaller product is not worth the hand-over, ~20-50 µs)
+# what ``kernels.gemm`` takes: an inner dimension up to GEMM_MAX_K and an output up to
+# GEMM_MAX_OUT_BYTES. The tile streams the packed operand once per four rows, where
+# BLAS blocks both operands for the caches: on 2 threads, with no loop before it, it is
+# 8-10 % slower than the rows split over the product threads (a (6400, 512) x (512,
+# 2048) product 78 against 72 ms), a cost that the spinning it avoids outweighs only
+# on products of moderate size (bench/NOTES.md section 18)
+GEMM_MAX_K = 1024
+GEMM_MAX_OUT_BYTES = 16 << 20
 _split = threading.local()
 _product_pool = None  # (ThreadPoolExecutor, its worker count), made on first use
 
@@ -515,8 +524,9 @@ def _pool(workers: int):
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` for 2-D arrays; inside :func:`split_products`, a
-    large product split by rows over that many threads (the caller's and rnnkit's
-    product threads, each on one BLAS thread).
+    large product split by rows over that many threads: numba's (``kernels.gemm``)
+    with the numba accelerator, else the caller's and rnnkit's product threads, each
+    on one BLAS thread.
 
     Args:
         a: (M, K); b: (K, N); out: (M, N), written.
@@ -536,7 +546,13 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         return np.matmul(a, b, out=out)
     from . import kernels
 
-    if accelerator() == "numba" and out.dtype in kernels.DTYPES and kernels.pool_threads(2) > 1:
+    if (
+        k <= GEMM_MAX_K
+        and out.nbytes <= GEMM_MAX_OUT_BYTES
+        and accelerator() == "numba"
+        and out.dtype in kernels.DTYPES
+        and kernels.pool_threads(2) > 1
+    ):
         # on numba's threads, which the pass's loop runs on: one pool, never two
         if kernels.gemm(a, b, out, threads):
             return out
