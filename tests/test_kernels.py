@@ -365,7 +365,8 @@ def test_split_products_equal_one_product(restore):
 def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch):
     """Inside split_products the moderate products run as the register tile on numba's
     threads (kernels.gemm) and equal np.matmul; a long inner dimension, a dtype the
-    kernels lack and overlapping arrays take the product threads instead."""
+    kernels lack, a transposed left operand and overlapping arrays take the product
+    threads instead."""
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
     backend.set_accelerator("numba")
@@ -393,6 +394,7 @@ def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch
         backend.matmul(long_k, long_k.T, np.empty((64, 64)))
         backend.matmul(half, half.T[:, :1024], np.empty((4096, 1024), np.float16))
         x = rng.standard_normal((512, 512))
+        backend.matmul(x.T, x[:, :256], np.empty((512, 256)))
         want = x @ x[:, :256]
         got = backend.matmul(x, x[:, :256], x[:, 256:])  # (out overlaps an operand)
     assert len(calls) == 2

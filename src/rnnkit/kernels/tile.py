@@ -262,15 +262,18 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
     """out = a·b (2-D, one float dtype) on ``threads`` of numba's threads, the pool the
     compiled loops run on, by the tile over b packed once: a pass's products over all
     steps when its loop is split over threads (``backend.matmul``). Returns False,
-    computing nothing, where the shapes do not match, ``out``'s rows are not
-    contiguous or ``out`` may overlap an operand."""
+    computing nothing, where the shapes do not match, ``a`` is not C-contiguous (a
+    transposed operand, as the weight gradients' xᵀ and hᵀ: a copy would cost memory
+    the product does not need), ``out``'s rows are not contiguous or ``out`` may
+    overlap an operand."""
     if not (a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype):
         return False
     if a.shape[1] != b.shape[0] or out.shape != (a.shape[0], b.shape[1]):
         return False  # (np.matmul's own error follows)
-    if out.strides[1] != out.itemsize or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+    if not a.flags.c_contiguous or out.strides[1] != out.itemsize:
+        return False  # (no copies: the weight gradients' xᵀ and hᵀ stay with BLAS)
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
         return False
-    a = a if a.flags.c_contiguous else np.ascontiguousarray(a)
     wp = pack(b)
     rows = -(-a.shape[0] // (2 * threads))
     rows = -(-rows // MAX_ROWS) * MAX_ROWS
