@@ -26,7 +26,12 @@ Inference and streaming also run against onnxruntime (where it is installed): Py
 ``torch.onnx.export`` of the same module with the same weights (ONNX's RNN / LSTM / GRU
 operators; for streaming a graph of one step taking and returning the state), run by an
 ``InferenceSession`` on the CPU provider with ``intra_op_num_threads`` = the row's
-thread count, interleaved with rnnkit the same way.
+thread count, interleaved with rnnkit the same way. The session stops its threads'
+spinning when a ``run`` returns (onnxruntime's ``session.force_spinning_stop``): by
+default they spin on for up to about 0.1 s, on the cores the next call needs, and at
+2 threads the rnnkit call after one then took twice its time (LSTM, lm shape: 58 ms
+against 31), while onnxruntime's own calls, back to back, take about what they take
+with spinning (27.1 ms against 28.7; bench/NOTES.md section 19).
 
 Repetitions are interleaved (rnnkit, torch, torch, rnnkit, ...) after a warm-up, and the
 table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster), and for
@@ -160,6 +165,9 @@ def ort_session(module, args, input_names, output_names, threads: int):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    # threads spin within a run and stop when it returns, not into the next library's
+    # call (the module's docstring)
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
 
 

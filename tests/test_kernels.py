@@ -161,7 +161,11 @@ def test_work_split():
         # 5 blocks of rows do not share out over 2 threads: 10 items of half the units
         assert kernels.work_split(20, 650, 4, 2) == (2, 336)
         assert kernels.work_split(2, 8, 1, 2) == (1, 8)  # too small to share
-        assert kernels.work_split(16, 128, 3, 2) == (1, 128)  # the Reuters BiGRU's step
+        # 0.5 M multiply-adds a step: worth sharing as whole blocks of rows (13 of them,
+        # 7 and 6: no column split), not where the units would be split (2 blocks)
+        assert kernels.work_split(50, 50, 4, 2) == (2, 50)
+        assert kernels.work_split(8, 128, 4, 2) == (1, 128)
+        assert kernels.work_split(16, 128, 3, 2) == (2, 128)  # the Reuters BiGRU's step
 
 
 @needs_numba
@@ -402,27 +406,23 @@ def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch
 
 
 @needs_numba
-def test_a_pass_split_over_threads_gives_blas_one_thread(restore, monkeypatch):
-    """Where the compiled loop splits its steps over threads, the pass's BLAS runs on
-    one thread (its products split over rnnkit's threads), so that no BLAS worker spins
-    on a core the loop needs; where the loop runs on one, BLAS gets the count."""
+def test_a_compiled_pass_on_threads_gives_blas_one_thread(restore, monkeypatch):
+    """A compiled pass on several threads runs BLAS on one and splits its products over
+    rnnkit's threads, whether its loop splits its steps or runs on one thread (a
+    multi-threaded BLAS product leaves workers spinning on the cores the loop and the
+    caller's next work need); the reference loop gives BLAS the count."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
     seen = []
     real = backend.split_products
 
+    def blas_threads():
+        pools = threadpoolctl.threadpool_info()
+        return {p["num_threads"] for p in pools if p["user_api"] == "blas"}
+
     def spy(threads):
-        seen.append(
-            (
-                threads,
-                {
-                    p["num_threads"]
-                    for p in threadpoolctl.threadpool_info()
-                    if p["user_api"] == "blas"
-                },
-            )
-        )
+        seen.append((threads, blas_threads()))
         return real(threads)
 
     monkeypatch.setattr(backend, "split_products", spy)
@@ -431,13 +431,16 @@ def test_a_pass_split_over_threads_gives_blas_one_thread(restore, monkeypatch):
     layer = LSTM(64, return_sequences=True)
     layer.ensure_built((None, 8))
     x = np.ones((32, 5, 8), np.float32)
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
-    layer.backward(np.ones_like(layer.forward(x, training=True)))
-    assert [t for t, _ in seen] == [2, 2]
-    blas = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
-    assert blas == {1}
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 1 << 40)  # the loop on one thread
+    for min_macs in (0, 1 << 40):  # the loop split over 2 threads, then on one
+        monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", min_macs)
+        monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS_BLOCKS", min_macs)
+        assert kernels.work_split(32, 64, 4, 2)[0] == (2 if min_macs == 0 else 1)
+        seen.clear()
+        layer.backward(np.ones_like(layer.forward(x, training=True)))
+        assert [t for t, _ in seen] == [2, 2]
+        assert blas_threads() == {1}
+    backend.set_accelerator("numpy")
+    seen.clear()
     layer.forward(x)
-    assert len(seen) == 2
-    blas = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
-    assert blas == {2}
+    assert seen == []
+    assert blas_threads() == {2}

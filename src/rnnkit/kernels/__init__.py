@@ -44,11 +44,18 @@ TANH_Q = (1.0, 4.64614721e-01, 2.46919252e-02, 2.61934528e-04)
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: gate activations of the LSTM and GRU kernels (σ gates, tanh candidate)
 GATED_ACTIVATIONS = {"recurrent_activation": ("sigmoid",), "activation": ("tanh",)}
-#: the smallest per-step product (multiply-adds) worth splitting over threads: below
-#: it, starting the pool's threads each step costs more than they save. On a 2-core
-#: AMD EPYC (Zen 3) the Reuters BiGRU (batch 16, 128 units: 0.8 M per step) trained
-#: 3 epochs in 20.5 s split over 2 threads and 5.9 s with the loop on one (BLAS on 2)
-PARALLEL_MIN_MACS = 1 << 22
+#: the smallest per-step product (multiply-adds) worth splitting over threads, and the
+#: smaller one worth it where the batch gives each thread two blocks of four rows (no
+#: column split): below them a step's barrier costs more than the threads save. On a
+#: 2-core AMD EPYC (Zen 3), 2 threads against 1 (``bench/NOTES.md`` section 19): LSTM
+#: (32 rows, 128 units: 2.1 M) inference 4.53 -> 2.98 ms, SimpleRNN (32, 128: 0.5 M)
+#: 1.37 -> 1.07 ms, but an LSTM at batch 8 (0.5 M, its units split) no faster
+PARALLEL_MIN_MACS = 1 << 20
+PARALLEL_MIN_MACS_BLOCKS = 1 << 18
+#: below this many blocks of rows per thread, work items come in whole rounds of the
+#: threads (units split to fill the last round); above it, a thread given one block
+#: more than another idles less than the column split would cost
+ROUND_BLOCKS = 4
 #: the per-step product of a pass: "tile" (``tile.acc_tile``, a register tile over W
 #: packed once per pass) or "rows" (``matmul.acc_rows`` on W as it lies, the streaming
 #: step's form); tests run both
@@ -166,16 +173,19 @@ def unsupported(cell, dtype) -> str | None:
 def work_split(batch: int, units: int, gates: int, threads: int) -> tuple[int, int]:
     """(threads, chunk) for a pass: how many of numba's threads to use (1 when a step's
     product is too small to share), and the units per work item: all of them unless
-    the batch's blocks of four rows are too few to give each thread two items, or do
-    not share out evenly (5 blocks on 2 threads: 10 items of half the units)."""
+    the batch's blocks of four rows are too few to give each thread two items, or
+    fewer than ``ROUND_BLOCKS`` per thread that do not share out evenly (5 blocks on
+    2 threads: 10 items of half the units; 13 blocks: 13 items)."""
     threads = pool_threads(threads)
-    if threads > 1 and batch * units * units * gates < PARALLEL_MIN_MACS:
+    blocks = -(-batch // 4)
+    macs = batch * units * units * gates
+    if macs < PARALLEL_MIN_MACS and (macs < PARALLEL_MIN_MACS_BLOCKS or blocks < 2 * threads):
         threads = 1
     if threads == 1:
         return 1, units
-    blocks = -(-batch // 4)
     per_block = max(1, -(-2 * threads // blocks))
-    while (blocks * per_block) % threads and per_block < threads:
+    rounds = blocks < ROUND_BLOCKS * threads
+    while rounds and (blocks * per_block) % threads and per_block < threads:
         per_block += 1  # items in whole rounds of the threads: none idles at a step's end
     if per_block == 1:
         return threads, units

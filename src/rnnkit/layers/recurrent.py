@@ -352,26 +352,26 @@ class RNN(Layer):
         return (self.rng.random(shape) < keep).astype(self.dtype) / self.dtype.type(keep)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):
-        with self._threads_for_pass(np.shape(x)[0]):
+        with self._threads_for_pass():
             return self._forward(x, training, mask, initial_state)
 
     def _apply_threads(self) -> int:
         return backend.apply_num_threads(self.blas_threads)
 
     @contextlib.contextmanager
-    def _threads_for_pass(self, batch: int):
-        """The pass's thread count (``self._threads``): BLAS given it, or, where the
-        compiled loop splits its steps over several threads, BLAS on one thread and the
-        pass's large products split over rnnkit's threads (``backend.split_products``:
-        no BLAS worker left spinning on a core the loop needs)."""
+    def _threads_for_pass(self):
+        """The pass's thread count (``self._threads``). On several threads, a compiled
+        pass runs BLAS on one and splits its large products over rnnkit's threads
+        (``backend.split_products``), whether or not its loop splits its steps
+        (``kernels.work_split``): a multi-threaded BLAS product leaves workers spinning
+        for about 0.1 s, on the cores the loop needs and on those of whatever the
+        program runs next (bench/NOTES.md section 19). The reference loop gives BLAS
+        the count."""
         n = self._threads = self._apply_threads()
-        loop = 1
-        if n > 1 and _route(self.cell, self.dtype) is None:
-            loop = kernels.work_split(batch, self.units, self.cell.n_gates, n)[0]
-        if loop <= 1:
+        if n <= 1 or _route(self.cell, self.dtype) is not None:
             yield
             return
-        with backend.split_products(loop):
+        with backend.split_products(n):
             yield
 
     def release_buffers(self) -> None:
@@ -623,7 +623,7 @@ class RNN(Layer):
                 f"Layer {self.name!r}: backward() already ran for the last forward pass (it "
                 f"reuses that pass's buffers for the gradients); run forward() again."
             )
-        with self._threads_for_pass(self._cache["batch"]):
+        with self._threads_for_pass():
             return self._backward(dy)
 
     def _backward(self, dy):
@@ -767,9 +767,9 @@ class RNN(Layer):
         if not self.input_grad_needed:  # nothing in front of this layer learns
             return None
         # dL/dx = dL/d(x·U + b)·Uᵀ, written into the (B, T, I) result a block of steps at
-        # a time: one product over the block's k·B rows (about 1024, at most 4 MiB) into a
-        # small time-major buffer, then copied across. B products of T rows each (before
-        # session 6) ran 1.2-1.8x slower at the lm, large and small shapes; one product
+        # a time: one product over the block's k·B rows (at most 1024 and DX_BLOCK_BYTES) into a
+        # small time-major buffer, then copied across. B products of T rows each (an earlier
+        # form) ran 1.2-1.8x slower at the lm, large and small shapes; one product
         # over all T·B rows into a (T, B, I) buffer ran as fast as blocks, but raised the
         # large shapes' peak (bench/NOTES.md row 36)
         u_t = cell.params["kernel"].T
@@ -840,8 +840,11 @@ class RNN(Layer):
         return config
 
 
-# the most memory BPTT's dL/dx blocks may take (see RNN._backward)
-DX_BLOCK_BYTES = 4 << 20
+# the most memory BPTT's dL/dx blocks may take (see RNN._backward). 1 MiB rather than 4:
+# on several threads a block's product packs Uᵀ (``kernels.gemm``) beside it, at the
+# step's peak; SimpleRNN at the lm shape, 2 threads, 8.7 -> 8.0 MiB, no slower
+# (bench/NOTES.md section 19)
+DX_BLOCK_BYTES = 1 << 20
 # a masked batch whose kept steps are fewer than this fraction of all its steps has its
 # input projection, dU, dW, db and dL/dx formed over the kept steps only (_PackedRows)
 PACKED_BELOW = 0.8
