@@ -145,6 +145,9 @@ class _OneStep:
         return Step()
 
 
+ORT_FORCE_SPINNING_STOP = "1"  # (bench/thread_handover.py --ort sets "0" to compare)
+
+
 def ort_session(module, args, input_names, output_names, threads: int):
     """onnxruntime's session (CPU provider, ``threads`` intra-op threads, sequential
     execution) for PyTorch's ONNX export of ``module`` called on ``args``."""
@@ -167,7 +170,7 @@ def ort_session(module, args, input_names, output_names, threads: int):
     options.log_severity_level = 3
     # threads spin within a run and stop when it returns, not into the next library's
     # call (the module's docstring)
-    options.add_session_config_entry("session.force_spinning_stop", "1")
+    options.add_session_config_entry("session.force_spinning_stop", ORT_FORCE_SPINNING_STOP)
     return ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
 
 

@@ -156,15 +156,17 @@ def test_work_split():
     assert kernels.work_split(64, 512, 4, 1) == (1, 512)
     if kernels.pool_threads(2) >= 2:
         assert kernels.work_split(64, 512, 4, 2) == (2, 512)  # 16 blocks of rows: enough
-        threads, chunk = kernels.work_split(4, 512, 4, 2)  # one block: units in 4 chunks
-        assert threads == 2 and chunk == 144  # (whole panels of 24)
-        # 5 blocks of rows do not share out over 2 threads: 10 items of half the units
+        # one block: its units in halves (whole panels of 24)
+        assert kernels.work_split(4, 512, 4, 2) == (2, 264)
+        # 5 or 3 blocks of rows do not share out over 2 threads: items of half the units
         assert kernels.work_split(20, 650, 4, 2) == (2, 336)
+        assert kernels.work_split(12, 256, 4, 2) == (2, 144)
         assert kernels.work_split(2, 8, 1, 2) == (1, 8)  # too small to share
         # 0.5 M multiply-adds a step: worth sharing as whole blocks of rows (13 of them,
-        # 7 and 6: no column split), not where the units would be split (2 blocks)
+        # 7 and 6; 2 blocks, one each), not where the units would be split (3 blocks)
         assert kernels.work_split(50, 50, 4, 2) == (2, 50)
-        assert kernels.work_split(8, 128, 4, 2) == (1, 128)
+        assert kernels.work_split(8, 128, 4, 2) == (2, 128)
+        assert kernels.work_split(12, 100, 4, 2) == (1, 100)
         assert kernels.work_split(16, 128, 3, 2) == (2, 128)  # the Reuters BiGRU's step
 
 

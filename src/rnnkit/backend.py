@@ -349,9 +349,10 @@ def set_num_threads(n: int) -> None:
 
     A layer's compiled pass on several threads runs BLAS on one thread and splits its
     large products over rnnkit's own threads instead (:func:`split_products`), so that
-    no BLAS worker spins on a core the loop, or what runs after the pass, needs. Results do not depend on the thread count inside the compiled loop (threads
-    split batch rows and gate columns, never a sum); BLAS may sum its products in
-    another order at another count (``docs/engine.md``).
+    no BLAS worker spins on a core the loop, or what runs after the pass, needs.
+    Results do not depend on the thread count inside the compiled loop (threads split
+    batch rows and gate columns, never a sum); BLAS may sum its products in another
+    order at another count (``docs/engine.md``).
 
     Args:
         n: a positive integer.

@@ -45,16 +45,16 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: gate activations of the LSTM and GRU kernels (σ gates, tanh candidate)
 GATED_ACTIVATIONS = {"recurrent_activation": ("sigmoid",), "activation": ("tanh",)}
 #: the smallest per-step product (multiply-adds) worth splitting over threads, and the
-#: smaller one worth it where the batch gives each thread two blocks of four rows (no
-#: column split): below them a step's barrier costs more than the threads save. On a
-#: 2-core AMD EPYC (Zen 3), 2 threads against 1 (``bench/NOTES.md`` section 19): LSTM
-#: (32 rows, 128 units: 2.1 M) inference 4.53 -> 2.98 ms, SimpleRNN (32, 128: 0.5 M)
-#: 1.37 -> 1.07 ms, but an LSTM at batch 8 (0.5 M, its units split) no faster
+#: smaller one worth it where the batch's blocks of four rows share out over the
+#: threads (no column split, ``work_split``): below them a step's barrier and hand-over
+#: cost more than the threads save. On a 2-core AMD EPYC (Zen 3), 2 threads against 1
+#: (bench/NOTES.md section 19): LSTM (32 rows, 128 units: 2.1 M) inference 4.53 ->
+#: 2.98 ms, SimpleRNN (32, 128: 0.5 M) 1.37 -> 1.07 ms, LSTM (8, 128: 0.5 M) 21.8 ->
+#: 15.1 ms
 PARALLEL_MIN_MACS = 1 << 20
 PARALLEL_MIN_MACS_BLOCKS = 1 << 18
-#: below this many blocks of rows per thread, work items come in whole rounds of the
-#: threads (units split to fill the last round); above it, a thread given one block
-#: more than another idles less than the column split would cost
+#: from this many blocks of rows per thread, the blocks alone make the work items, the
+#: one block more that some threads get costing less than a column split would
 ROUND_BLOCKS = 4
 #: the per-step product of a pass: "tile" (``tile.acc_tile``, a register tile over W
 #: packed once per pass) or "rows" (``matmul.acc_rows`` on W as it lies, the streaming
@@ -172,23 +172,26 @@ def unsupported(cell, dtype) -> str | None:
 
 def work_split(batch: int, units: int, gates: int, threads: int) -> tuple[int, int]:
     """(threads, chunk) for a pass: how many of numba's threads to use (1 when a step's
-    product is too small to share), and the units per work item: all of them unless
-    the batch's blocks of four rows are too few to give each thread two items, or
-    fewer than ``ROUND_BLOCKS`` per thread that do not share out evenly (5 blocks on
-    2 threads: 10 items of half the units; 13 blocks: 13 items)."""
+    product is too small to share), and the units per work item: all of them where
+    the batch's blocks of four rows share out evenly over the threads (8 blocks on 2
+    threads) or nearly (at least ``ROUND_BLOCKS`` per thread: 13 blocks, 7 and 6),
+    else as few chunks as make the items whole rounds of the threads (5 blocks on 2
+    threads: 10 items of half the units; 1 block: 2 items). A column split costs more
+    than its items' balance gains where the blocks alone share out: an LSTM at batch
+    8, 128 units, 2 threads, inference 15.1 ms on 2 blocks, 22.2 ms on 4 items of half
+    the units (bench/NOTES.md section 19)."""
     threads = pool_threads(threads)
     blocks = -(-batch // 4)
     macs = batch * units * units * gates
-    if macs < PARALLEL_MIN_MACS and (macs < PARALLEL_MIN_MACS_BLOCKS or blocks < 2 * threads):
+    # whole blocks of rows share out evenly, or nearly (one block more on some threads)
+    even = blocks % threads == 0 or blocks >= ROUND_BLOCKS * threads
+    if macs < PARALLEL_MIN_MACS and (macs < PARALLEL_MIN_MACS_BLOCKS or not even):
         threads = 1
-    if threads == 1:
-        return 1, units
-    per_block = max(1, -(-2 * threads // blocks))
-    rounds = blocks < ROUND_BLOCKS * threads
-    while rounds and (blocks * per_block) % threads and per_block < threads:
-        per_block += 1  # items in whole rounds of the threads: none idles at a step's end
-    if per_block == 1:
+    if threads == 1 or even:
         return threads, units
+    per_block = 2  # items in whole rounds of the threads: none idles at a step's end
+    while (blocks * per_block) % threads and per_block < threads:
+        per_block += 1
     chunk = -(-units // per_block)
     chunk = min(units, -(-chunk // 24) * 24)  # whole float32 panels (``tile``)
     return threads, chunk

@@ -1,0 +1,169 @@
+"""What one library's threads leave to the next call, at several threads in one process.
+
+Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both sides on
+``--threads`` threads, calls interleaved as the harness interleaves them:
+
+* ``--policy``: rnnkit's thread policy against PyTorch, for each of
+
+  - ``before``: the policy before (bench/NOTES.md section 19): a pass whose loop ran on
+    one thread gave BLAS all the threads; steps below 2^22 multiply-adds on one thread;
+    items in whole rounds of the threads at any block count;
+  - ``now``: what rnnkit does (every compiled pass on several threads keeps BLAS on one
+    thread; ``kernels.PARALLEL_MIN_MACS`` and the rest as they are);
+
+  medians (ms) of rnnkit / PyTorch for inference and a training step, the policies
+  alternated in rounds. A PyTorch time that moves with rnnkit's policy is what rnnkit's
+  threads left on the cores.
+* ``--ort``: onnxruntime's session with its default spinning and with
+  ``session.force_spinning_stop``: rnnkit's inference beside it, and onnxruntime's own
+  calls back to back (no other library between them).
+
+    PYTHONPATH=src python bench/thread_handover.py --policy --shapes seeds small long
+    PYTHONPATH=src python bench/thread_handover.py --ort --cells LSTM GRU --shapes lm large
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+@contextlib.contextmanager
+def _before():
+    """rnnkit with the thread policy before section 19, restored after."""
+    from rnnkit import backend, kernels
+    from rnnkit.layers import recurrent
+
+    saved = (
+        recurrent.RNN._threads_for_pass,
+        kernels.PARALLEL_MIN_MACS,
+        kernels.PARALLEL_MIN_MACS_BLOCKS,
+        kernels.ROUND_BLOCKS,
+    )
+
+    @contextlib.contextmanager
+    def threads_for_pass(self):
+        n = self._threads = self._apply_threads()
+        loop = 1
+        if n > 1 and recurrent._route(self.cell, self.dtype) is None:
+            batch = self._cache["batch"] if self._cache else self._batch_hint
+            loop = kernels.work_split(batch, self.units, self.cell.n_gates, n)[0]
+        if loop <= 1:
+            yield
+            return
+        with backend.split_products(loop):
+            yield
+
+    forward = recurrent.RNN.forward
+
+    def forward_with_batch(self, x, *args, **kwargs):
+        self._batch_hint = len(x)
+        return forward(self, x, *args, **kwargs)
+
+    recurrent.RNN._threads_for_pass = threads_for_pass
+    recurrent.RNN.forward = forward_with_batch
+    kernels.PARALLEL_MIN_MACS = kernels.PARALLEL_MIN_MACS_BLOCKS = 1 << 22
+    kernels.ROUND_BLOCKS = 1 << 30
+    try:
+        yield
+    finally:
+        recurrent.RNN.forward = forward
+        (
+            recurrent.RNN._threads_for_pass,
+            kernels.PARALLEL_MIN_MACS,
+            kernels.PARALLEL_MIN_MACS_BLOCKS,
+            kernels.ROUND_BLOCKS,
+        ) = saved
+
+
+def policy(cells, shapes, threads: int, rounds: int) -> None:
+    import run
+
+    for kind in cells:
+        for shape in shapes:
+            pair = run.make_pair(kind, run.SHAPES[shape], threads=threads)
+            for what in ("infer", "train"):
+                fn_r, fn_t = pair[what]
+                got: dict[str, list] = {"before": [], "now": []}
+                reps = max(4, run.REPS[shape] // 2)
+                for _ in range(rounds):
+                    for name in got:
+                        with _before() if name == "before" else contextlib.nullcontext():
+                            got[name].append(run.interleaved(fn_r, fn_t, reps))
+                cells_out = []
+                for name, pairs in got.items():
+                    r = statistics.median(p[0] for p in pairs) * 1e3
+                    t = statistics.median(p[1] for p in pairs) * 1e3
+                    cells_out.append(f"{name} {r:.2f} / {t:.2f} ms ({t / r:.2f})")
+                print(f"{kind:>9} {shape:>6} {what:>5}: " + " | ".join(cells_out), flush=True)
+
+
+def _median_ms(fn, reps: int, before=None) -> float:
+    times = []
+    for _ in range(reps):
+        if before is not None:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def ort(cells, shapes, threads: int) -> None:
+    import run
+
+    for kind in cells:
+        for shape in shapes:
+            out = []
+            for stop in ("0", "1"):
+                run.ORT_FORCE_SPINNING_STOP = stop
+                try:
+                    pair = run.make_pair(kind, run.SHAPES[shape], threads=threads, with_onnx=True)
+                finally:
+                    run.ORT_FORCE_SPINNING_STOP = "1"
+                fn_r, fn_o = pair["infer_ort"]
+                reps = run.REPS[shape]
+                fn_r(), fn_o()
+                beside = run.interleaved(fn_r, fn_o, reps)
+                alone = _median_ms(fn_o, reps)
+                out.append(
+                    f"force_spinning_stop={stop}: rnnkit {beside[0] * 1e3:.2f}, onnxruntime "
+                    f"{beside[1] * 1e3:.2f} interleaved, {alone:.2f} back to back"
+                )
+            print(f"{kind:>9} {shape:>6}: " + " | ".join(out), flush=True)
+
+
+def main(argv=None) -> None:
+    import run
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--policy", action="store_true")
+    p.add_argument("--ort", action="store_true")
+    p.add_argument("--cells", nargs="+", default=list(run.CELLS), choices=list(run.CELLS))
+    p.add_argument("--shapes", nargs="+", default=["seeds", "small", "long"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.shapes) - set(run.SHAPES))
+    if unknown:
+        p.error(f"--shapes: unknown {unknown}; choose from {sorted(run.SHAPES)}")
+    if not (args.policy or args.ort):
+        p.error("give --policy, --ort or both")
+    run.set_threads(args.threads)
+    print(run.machine_info().get("cpu", ""), f"threads {args.threads}", flush=True)
+    if args.policy:
+        policy(args.cells, args.shapes, args.threads, args.rounds)
+    if args.ort:
+        ort(args.cells, args.shapes, args.threads)
+
+
+if __name__ == "__main__":
+    main()
