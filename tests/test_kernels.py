@@ -131,6 +131,7 @@ def test_threads_split_work_without_changing_a_bit(kind, batch, product, restore
     runs at a fixed count repeat to the bit."""
     monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(backend, "SPLIT_MIN_MACS", 0)  # the pass's products split too
+    monkeypatch.setattr(backend, "SPLIT_THREADS_MIN_MACS", 0)
     monkeypatch.setattr(kernels, "PRODUCT", product)
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
@@ -346,10 +347,11 @@ def test_tile_kernel_product_at_every_edge(dtype):
     np.testing.assert_array_equal(pack(w.T), pack(np.ascontiguousarray(w.T)))
 
 
-def test_split_products_equal_one_product(restore):
+def test_split_products_equal_one_product(restore, monkeypatch):
     """backend.matmul inside split_products: the rows shared out over threads give
     np.matmul's product (float64, exact small integers), a transposed operand and an
     output that is a column block included; outside it, one product."""
+    monkeypatch.setattr(backend, "SPLIT_THREADS_MIN_MACS", 0)  # (these are small)
     rng = np.random.default_rng(1)
     a = rng.integers(-3, 4, (300, 200)).astype(np.float64)
     b = rng.integers(-3, 4, (200, 120)).astype(np.float64)

@@ -479,6 +479,12 @@ SPLIT_MIN_MACS = 1 << 22  # (a smaller product is not worth the hand-over, ~20-5
 # on products of moderate size (bench/NOTES.md section 18)
 GEMM_MAX_K = 1024
 GEMM_MAX_OUT_BYTES = 16 << 20
+# the smallest product worth splitting over the product threads. numba's OpenMP workers
+# spin on their cores for a few ms after each parallel loop, and a product thread
+# started then runs at half speed: on 2 threads right after a loop, (128, 1600) x
+# (1600, 512) took 2.5 ms split against 2.3 ms on one thread, (650, 700) x (700, 2600)
+# 16.9 against 25.1 ms (bench/NOTES.md section 19)
+SPLIT_THREADS_MIN_MACS = 1 << 27
 _split = threading.local()
 _product_pool = None  # (ThreadPoolExecutor, its worker count), made on first use
 
@@ -556,6 +562,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         # on numba's threads, which the pass's loop runs on: one pool, never two
         if kernels.gemm(a, b, out, threads):
             return out
+    if m * k * b.shape[1] < SPLIT_THREADS_MIN_MACS:
+        return np.matmul(a, b, out=out)  # (on one BLAS thread)
     bounds = [m * i // threads for i in range(threads + 1)]
     pool = _pool(threads - 1)
     futures = [
