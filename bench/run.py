@@ -31,7 +31,11 @@ spinning when a ``run`` returns (onnxruntime's ``session.force_spinning_stop``):
 default they spin on for up to about 0.1 s, on the cores the next call needs, and at
 2 threads the rnnkit call after one then took twice its time (LSTM, lm shape: 58 ms
 against 31), while onnxruntime's own calls, back to back, take about what they take
-with spinning (27.1 ms against 28.7; bench/NOTES.md section 19).
+with spinning (27.1 ms against 28.7; bench/NOTES.md section 19). The other way round,
+numba's OpenMP workers spin for a few ms after rnnkit's call, on the cores of
+onnxruntime's next: in these pairings each timed call follows 30 ms of untimed calls of
+its own library (``ORT_SETTLE_S``), so that each is timed as its back-to-back calls run.
+PyTorch needs none: here it runs on the same OpenMP pool as numba.
 
 Repetitions are interleaved (rnnkit, torch, torch, rnnkit, ...) after a warm-up, and the
 table shows medians and the ratio PyTorch time / rnnkit time (> 1: rnnkit faster), and for
@@ -146,6 +150,12 @@ class _OneStep:
 
 
 ORT_FORCE_SPINNING_STOP = "1"  # (bench/thread_handover.py --ort sets "0" to compare)
+# each timed call of an onnxruntime pairing follows this long of its own library's calls
+# (``interleaved``'s ``settle``): numba's OpenMP workers spin for a few ms after
+# rnnkit's call, on the cores of onnxruntime's next (its own thread pool, not OpenMP:
+# at 2 threads, LSTM seeds, 1.27-1.29 ms interleaved against 0.68-0.71 back to back;
+# bench/NOTES.md section 19). PyTorch runs on the same OpenMP pool as numba here.
+ORT_SETTLE_S = 0.03
 
 
 def ort_session(module, args, input_names, output_names, threads: int):
@@ -302,16 +312,26 @@ def make_pair(kind: str, shape, seed: int = 0, threads: int = 1, with_onnx: bool
 
 
 # ---- timing ------------------------------------------------------------------------------
-def interleaved(fn_a, fn_b, reps: int, pair_ratios: list | None = None) -> tuple[float, float]:
+def interleaved(
+    fn_a, fn_b, reps: int, pair_ratios: list | None = None, settle: float = 0.0
+) -> tuple[float, float]:
     """Median seconds of fn_a and fn_b, one warm-up each, then alternating order.
     ``pair_ratios``, if given, receives time_b / time_a of each repetition's pair (the
-    two calls side by side, so both saw about the same machine)."""
+    two calls side by side, so both saw about the same machine). With ``settle``
+    (seconds), each timed call follows untimed calls of its own function for that long
+    (at least one): threads the other left spinning have stopped, and this one's own
+    are as its back-to-back calls find them."""
     fn_a()
     fn_b()
     ta, tb = [], []
     for i in range(reps):
         pair = ((fn_a, ta), (fn_b, tb)) if i % 2 == 0 else ((fn_b, tb), (fn_a, ta))
         for fn, out in pair:
+            if settle > 0.0:
+                until = time.perf_counter() + settle
+                fn()
+                while time.perf_counter() < until:
+                    fn()
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
@@ -320,12 +340,12 @@ def interleaved(fn_a, fn_b, reps: int, pair_ratios: list | None = None) -> tuple
     return statistics.median(ta), statistics.median(tb)
 
 
-def timing(fn_rnnkit, fn_torch, reps: int, per: int = 1) -> dict:
+def timing(fn_rnnkit, fn_torch, reps: int, per: int = 1, settle: float = 0.0) -> dict:
     """One column of a row: medians (seconds, divided by ``per``), their ratio PyTorch /
     rnnkit, and the quartiles of the repetitions' paired ratios (the spread the median
     ratio comes with on this machine; ``spread`` needs at least 4 repetitions)."""
     ratios: list[float] = []
-    tr, tt = interleaved(fn_rnnkit, fn_torch, reps, ratios)
+    tr, tt = interleaved(fn_rnnkit, fn_torch, reps, ratios, settle)
     out = {"rnnkit": tr / per, "torch": tt / per, "ratio": tt / tr}
     if len(ratios) >= 4:
         q1, _, q3 = statistics.quantiles(ratios, n=4)
@@ -419,7 +439,8 @@ def bench_cells(cells, shapes, threads: int, reps_scale: float, log) -> list[dic
                 fr, ft = fns[what]
                 streaming = what.startswith("stream")
                 n = reps if not streaming else max(1, min(reps, 5))
-                row[what] = timing(fr, ft, n, STREAM_STEPS if streaming else 1)
+                settle = ORT_SETTLE_S if what.endswith("_ort") else 0.0
+                row[what] = timing(fr, ft, n, STREAM_STEPS if streaming else 1, settle)
             kernel = kernel_report()
             if kernel is not None:
                 row["kernel"] = kernel
@@ -882,7 +903,10 @@ def write_markdown(path: Path, rows, info, command: str) -> None:
         "Beside a training ratio, in brackets: the lower and upper quartiles of the ratios "
         "of the repetitions' pairs (each rnnkit step and the peer's step next to it), the "
         "spread that this machine's noise gives the median ratio. onnxruntime runs "
-        "PyTorch's ONNX export of the same layer with the same weights. Peak memory: "
+        "PyTorch's ONNX export of the same layer with the same weights, its session "
+        "stopping its threads' spinning when a run returns, and in its columns each timed "
+        "call follows 30 ms of its own library's calls (no thread left spinning by the "
+        "other library). Peak memory: "
         + (
             "the peak growth of the resident set"
             if info.get("memory_method") == "rss"

@@ -7,18 +7,24 @@ Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both 
 
   - ``before``: the policy before (bench/NOTES.md section 19): a pass whose loop ran on
     one thread gave BLAS all the threads; steps below 2^22 multiply-adds on one thread;
-    items in whole rounds of the threads at any block count;
+    items in whole rounds of the threads, at least two per thread; every product of
+    2^22 multiply-adds or more split over the product threads;
   - ``now``: what rnnkit does (every compiled pass on several threads keeps BLAS on one
     thread; ``kernels.PARALLEL_MIN_MACS`` and the rest as they are);
 
   medians (ms) of rnnkit / PyTorch for inference and a training step, the policies
   alternated in rounds. A PyTorch time that moves with rnnkit's policy is what rnnkit's
   threads left on the cores.
+* ``--products``: a product (M, K) x (K, N) split by rows over rnnkit's product
+  threads (``backend.matmul``'s fallback) against one BLAS thread, each right after a
+  parallel loop on numba's threads and after a pause: what the loop's spinning workers
+  leave a product thread (``backend.SPLIT_THREADS_MIN_MACS``).
 * ``--ort``: onnxruntime's session with its default spinning and with
   ``session.force_spinning_stop``: rnnkit's inference beside it, and onnxruntime's own
   calls back to back (no other library between them).
 
     PYTHONPATH=src python bench/thread_handover.py --policy --shapes seeds small long
+    PYTHONPATH=src python bench/thread_handover.py --products
     PYTHONPATH=src python bench/thread_handover.py --ort --cells LSTM GRU --shapes lm large
 """
 
@@ -36,6 +42,25 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
+def _work_split_before(batch: int, units: int, gates: int, threads: int) -> tuple[int, int]:
+    """``kernels.work_split`` as it was before section 19 (for the comparison only)."""
+    from rnnkit import kernels
+
+    threads = kernels.pool_threads(threads)
+    if threads > 1 and batch * units * units * gates < 1 << 22:
+        threads = 1
+    if threads == 1:
+        return 1, units
+    blocks = -(-batch // 4)
+    per_block = max(1, -(-2 * threads // blocks))
+    while (blocks * per_block) % threads and per_block < threads:
+        per_block += 1
+    if per_block == 1:
+        return threads, units
+    chunk = -(-units // per_block)
+    return threads, min(units, -(-chunk // 24) * 24)
+
+
 @contextlib.contextmanager
 def _before():
     """rnnkit with the thread policy before section 19, restored after."""
@@ -44,9 +69,9 @@ def _before():
 
     saved = (
         recurrent.RNN._threads_for_pass,
-        kernels.PARALLEL_MIN_MACS,
-        kernels.PARALLEL_MIN_MACS_BLOCKS,
-        kernels.ROUND_BLOCKS,
+        recurrent.RNN.forward,
+        kernels.work_split,
+        backend.SPLIT_THREADS_MIN_MACS,
     )
 
     @contextlib.contextmanager
@@ -54,8 +79,7 @@ def _before():
         n = self._threads = self._apply_threads()
         loop = 1
         if n > 1 and recurrent._route(self.cell, self.dtype) is None:
-            batch = self._cache["batch"] if self._cache else self._batch_hint
-            loop = kernels.work_split(batch, self.units, self.cell.n_gates, n)[0]
+            loop = kernels.work_split(self._batch_hint, self.units, self.cell.n_gates, n)[0]
         if loop <= 1:
             yield
             return
@@ -65,22 +89,21 @@ def _before():
     forward = recurrent.RNN.forward
 
     def forward_with_batch(self, x, *args, **kwargs):
-        self._batch_hint = len(x)
+        self._batch_hint = len(x)  # (the backward pass that follows has the same batch)
         return forward(self, x, *args, **kwargs)
 
     recurrent.RNN._threads_for_pass = threads_for_pass
     recurrent.RNN.forward = forward_with_batch
-    kernels.PARALLEL_MIN_MACS = kernels.PARALLEL_MIN_MACS_BLOCKS = 1 << 22
-    kernels.ROUND_BLOCKS = 1 << 30
+    kernels.work_split = _work_split_before
+    backend.SPLIT_THREADS_MIN_MACS = 0
     try:
         yield
     finally:
-        recurrent.RNN.forward = forward
         (
             recurrent.RNN._threads_for_pass,
-            kernels.PARALLEL_MIN_MACS,
-            kernels.PARALLEL_MIN_MACS_BLOCKS,
-            kernels.ROUND_BLOCKS,
+            recurrent.RNN.forward,
+            kernels.work_split,
+            backend.SPLIT_THREADS_MIN_MACS,
         ) = saved
 
 
@@ -117,6 +140,54 @@ def _median_ms(fn, reps: int, before=None) -> float:
     return statistics.median(times) * 1e3
 
 
+PRODUCTS = ((64, 1600, 512), (128, 1600, 512), (128, 1600, 2048), (650, 700, 2600))
+
+
+def products(threads: int, reps: int = 15) -> None:
+    import numba
+    import numpy as np
+
+    from rnnkit import backend
+
+    @numba.njit(parallel=True)
+    def loop(x):  # a parallel loop of about a millisecond
+        for i in numba.prange(x.shape[0]):
+            s = 0.0
+            for _ in range(200_000):
+                s += x[i] * 1e-9
+            x[i] = s
+
+    x = np.ones(threads)
+    saved = backend.SPLIT_THREADS_MIN_MACS
+    backend.SPLIT_THREADS_MIN_MACS = 0
+    try:
+        for m, k, n in PRODUCTS:
+            rng = np.random.default_rng(0)
+            a = rng.standard_normal((m, k), dtype=np.float32)
+            b = rng.standard_normal((k, n), dtype=np.float32)
+            out = np.empty((m, n), np.float32)
+
+            def split(a=a, b=b, out=out):
+                with backend.split_products(threads):
+                    backend.matmul(a, b, out)
+
+            def one(a=a, b=b, out=out):
+                with backend.split_products(threads):  # (BLAS on one thread)
+                    np.matmul(a, b, out=out)
+
+            cells_out = []
+            for name, fn in (("split", split), ("one thread", one)):
+                fn()
+                after_loop = _median_ms(fn, reps, before=lambda: loop(x))
+                after_pause = _median_ms(fn, reps, before=lambda: time.sleep(0.05))
+                cells_out.append(
+                    f"{name} {after_loop:.2f} ms after a loop, {after_pause:.2f} after a pause"
+                )
+            print(f"({m}, {k}) x ({k}, {n}): " + " | ".join(cells_out), flush=True)
+    finally:
+        backend.SPLIT_THREADS_MIN_MACS = saved
+
+
 def ort(cells, shapes, threads: int) -> None:
     import run
 
@@ -146,6 +217,7 @@ def main(argv=None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", action="store_true")
+    p.add_argument("--products", action="store_true")
     p.add_argument("--ort", action="store_true")
     p.add_argument("--cells", nargs="+", default=list(run.CELLS), choices=list(run.CELLS))
     p.add_argument("--shapes", nargs="+", default=["seeds", "small", "long"])
@@ -155,12 +227,14 @@ def main(argv=None) -> None:
     unknown = sorted(set(args.shapes) - set(run.SHAPES))
     if unknown:
         p.error(f"--shapes: unknown {unknown}; choose from {sorted(run.SHAPES)}")
-    if not (args.policy or args.ort):
-        p.error("give --policy, --ort or both")
+    if not (args.policy or args.products or args.ort):
+        p.error("give one or more of --policy, --products, --ort")
     run.set_threads(args.threads)
     print(run.machine_info().get("cpu", ""), f"threads {args.threads}", flush=True)
     if args.policy:
         policy(args.cells, args.shapes, args.threads, args.rounds)
+    if args.products:
+        products(args.threads)
     if args.ort:
         ort(args.cells, args.shapes, args.threads)
 
