@@ -15,6 +15,8 @@ Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both 
   medians (ms) of rnnkit / PyTorch for inference and a training step, the policies
   alternated in rounds. A PyTorch time that moves with rnnkit's policy is what rnnkit's
   threads left on the cores.
+* ``--split``: rnnkit alone at a shape, ``kernels.work_split`` replaced by each of
+  ``--splits`` (threads:units per item), medians (ms) of inference and a training step.
 * ``--products``: a product (M, K) x (K, N) split by rows over rnnkit's product
   threads (``backend.matmul``'s fallback) against one BLAS thread, each right after a
   parallel loop on numba's threads and after a pause: what the loop's spinning workers
@@ -24,6 +26,8 @@ Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both 
   calls back to back (no other library between them).
 
     PYTHONPATH=src python bench/thread_handover.py --policy --shapes seeds small long
+    PYTHONPATH=src python bench/thread_handover.py --split --cells LSTM --shapes long \
+        --splits 1:128 2:72 2:128
     PYTHONPATH=src python bench/thread_handover.py --products
     PYTHONPATH=src python bench/thread_handover.py --ort --cells LSTM GRU --shapes lm large
 """
@@ -140,6 +144,29 @@ def _median_ms(fn, reps: int, before=None) -> float:
     return statistics.median(times) * 1e3
 
 
+def split(cells, shapes, threads: int, splits, reps: int = 9) -> None:
+    import run
+
+    from rnnkit import kernels
+
+    real = kernels.work_split
+    for kind in cells:
+        for shape in shapes:
+            pair = run.make_pair(kind, run.SHAPES[shape], threads=threads)
+            out = []
+            for n, chunk in splits:
+                kernels.work_split = lambda *args, n=n, chunk=chunk: (n, chunk)
+                try:
+                    fn_i, fn_t = pair["infer"][0], pair["train"][0]
+                    fn_i(), fn_t()
+                    out.append(
+                        f"{n}:{chunk} {_median_ms(fn_i, reps):.2f} / {_median_ms(fn_t, reps):.2f}"
+                    )
+                finally:
+                    kernels.work_split = real
+            print(f"{kind:>9} {shape:>6} (inference / training ms): " + " | ".join(out), flush=True)
+
+
 PRODUCTS = ((64, 1600, 512), (128, 1600, 512), (128, 1600, 2048), (650, 700, 2600))
 
 
@@ -217,6 +244,8 @@ def main(argv=None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", action="store_true")
+    p.add_argument("--split", action="store_true")
+    p.add_argument("--splits", nargs="+", default=["1:128", "2:72", "2:128"])
     p.add_argument("--products", action="store_true")
     p.add_argument("--ort", action="store_true")
     p.add_argument("--cells", nargs="+", default=list(run.CELLS), choices=list(run.CELLS))
@@ -227,12 +256,18 @@ def main(argv=None) -> None:
     unknown = sorted(set(args.shapes) - set(run.SHAPES))
     if unknown:
         p.error(f"--shapes: unknown {unknown}; choose from {sorted(run.SHAPES)}")
-    if not (args.policy or args.products or args.ort):
-        p.error("give one or more of --policy, --products, --ort")
+    if not (args.policy or args.split or args.products or args.ort):
+        p.error("give one or more of --policy, --split, --products, --ort")
+    try:
+        splits = [tuple(int(v) for v in item.split(":")) for item in args.splits]
+    except ValueError:
+        p.error(f"--splits: give threads:units pairs such as 2:128, got {args.splits}")
     run.set_threads(args.threads)
     print(run.machine_info().get("cpu", ""), f"threads {args.threads}", flush=True)
     if args.policy:
         policy(args.cells, args.shapes, args.threads, args.rounds)
+    if args.split:
+        split(args.cells, args.shapes, args.threads, splits)
     if args.products:
         products(args.threads)
     if args.ort:

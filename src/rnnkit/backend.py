@@ -482,8 +482,9 @@ GEMM_MAX_OUT_BYTES = 16 << 20
 # the smallest product worth splitting over the product threads. numba's OpenMP workers
 # spin on their cores for a few ms after each parallel loop, and a product thread
 # started then runs at half speed: on 2 threads right after a loop, (128, 1600) x
-# (1600, 512) took 2.5 ms split against 2.3 ms on one thread, (650, 700) x (700, 2600)
-# 16.9 against 25.1 ms (bench/NOTES.md section 19)
+# (1600, 512) took 2.48 ms split against 2.28 ms on one thread, (650, 700) x (700,
+# 2600) 14.78 against 25.41 ms (bench/thread_handover.py --products; bench/NOTES.md
+# section 19)
 SPLIT_THREADS_MIN_MACS = 1 << 27
 _split = threading.local()
 _product_pool = None  # (ThreadPoolExecutor, its worker count), made on first use

@@ -47,10 +47,11 @@ GATED_ACTIVATIONS = {"recurrent_activation": ("sigmoid",), "activation": ("tanh"
 #: the smallest per-step product (multiply-adds) worth splitting over threads, and the
 #: smaller one worth it where the batch's blocks of four rows share out over the
 #: threads (no column split, ``work_split``): below them a step's barrier and hand-over
-#: cost more than the threads save. On a 2-core AMD EPYC (Zen 3), 2 threads against 1
-#: (bench/NOTES.md section 19): LSTM (32 rows, 128 units: 2.1 M) inference 4.53 ->
-#: 2.98 ms, SimpleRNN (32, 128: 0.5 M) 1.37 -> 1.07 ms, LSTM (8, 128: 0.5 M) 21.8 ->
-#: 15.1 ms
+#: cost more than the threads save. On a 2-core AMD EPYC (Zen 3), the loop on 2 threads
+#: against 1, inference / training ms (``bench/thread_handover.py --split``, bench/NOTES.md
+#: section 19): LSTM (32 rows, 128 units: 2.1 M) 4.44 / 13.32 -> 3.30 / 10.52, SimpleRNN
+#: (32, 128: 0.5 M) 1.41 / 4.00 -> 1.33 / 3.99, LSTM (8, 128: 0.5 M) 21.90 / 58.33 ->
+#: 19.99 / 63.01 (a tie within this machine's noise)
 PARALLEL_MIN_MACS = 1 << 20
 PARALLEL_MIN_MACS_BLOCKS = 1 << 18
 #: from this many blocks of rows per thread, the blocks alone make the work items, the
@@ -178,8 +179,8 @@ def work_split(batch: int, units: int, gates: int, threads: int) -> tuple[int, i
     else as few chunks as make the items whole rounds of the threads (5 blocks on 2
     threads: 10 items of half the units; 1 block: 2 items). A column split costs more
     than its items' balance gains where the blocks alone share out: an LSTM at batch
-    8, 128 units, 2 threads, inference 15.1 ms on 2 blocks, 22.2 ms on 4 items of half
-    the units (bench/NOTES.md section 19)."""
+    8, 128 units, 2 threads, inference / training 19.99 / 63.01 ms on 2 blocks, 22.91 /
+    74.69 ms on 4 items of 72 and 56 units (bench/NOTES.md section 19)."""
     threads = pool_threads(threads)
     blocks = -(-batch // 4)
     macs = batch * units * units * gates

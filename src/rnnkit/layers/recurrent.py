@@ -842,8 +842,8 @@ class RNN(Layer):
 
 # the most memory BPTT's dL/dx blocks may take (see RNN._backward). 1 MiB rather than 4:
 # on several threads a block's product packs Uᵀ (``kernels.gemm``) beside it, at the
-# step's peak; SimpleRNN at the lm shape, 2 threads, 8.7 -> 8.0 MiB, no slower
-# (bench/NOTES.md section 19)
+# step's peak; SimpleRNN at the lm shape, 2 threads, 8.7 -> 8.0 MiB (bench/NOTES.md
+# section 19)
 DX_BLOCK_BYTES = 1 << 20
 # a masked batch whose kept steps are fewer than this fraction of all its steps has its
 # input projection, dU, dW, db and dL/dx formed over the kept steps only (_PackedRows)
