@@ -448,3 +448,32 @@ def test_a_compiled_pass_on_threads_gives_blas_one_thread(restore, monkeypatch):
     layer.forward(x)
     assert seen == []
     assert blas_threads() == {2}
+
+
+@needs_numba
+def test_without_threadpoolctl_the_loop_runs_on_one_thread(restore, monkeypatch):
+    """Where BLAS cannot be kept on one thread (no threadpoolctl), a compiled pass on
+    several threads runs its loop on one, says so once, and splits no product."""
+    if kernels.pool_threads(2) < 2:
+        pytest.skip("numba's pool has one thread here")
+    backend.set_accelerator("numba")
+    backend.set_num_threads(2)
+    monkeypatch.setattr(backend, "can_limit_blas", lambda: False)
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
+    backend._warned.discard("threads:no-threadpoolctl")
+    seen = []
+    real = kernels.forward
+
+    def spy(*args):
+        seen.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "forward", spy)
+    monkeypatch.setattr(backend, "split_products", lambda n: pytest.fail("products split"))
+    layer = LSTM(16, return_sequences=True)
+    layer.ensure_built((None, 4))
+    x = np.ones((8, 3, 4), np.float32)
+    with pytest.warns(RuntimeWarning, match="threadpoolctl is not installed"):
+        layer.forward(x)
+    layer.backward(np.ones_like(layer.forward(x, training=True)))
+    assert seen == [1, 1]

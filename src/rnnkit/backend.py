@@ -404,6 +404,30 @@ def get_num_threads() -> int:
 _blas_controller = None
 
 
+def can_limit_blas() -> bool:
+    """Whether rnnkit can set BLAS's thread count (threadpoolctl is installed), without
+    making :func:`blas_controller`'s controller yet (it lists the BLAS libraries loaded
+    when it is made).
+
+    Returns:
+        True where threadpoolctl can be imported.
+
+    Example:
+        >>> from rnnkit import backend
+        >>> isinstance(backend.can_limit_blas(), bool)
+        True
+    """
+    global _can_limit_blas
+    if _can_limit_blas is None:
+        import importlib.util
+
+        _can_limit_blas = importlib.util.find_spec("threadpoolctl") is not None
+    return _can_limit_blas
+
+
+_can_limit_blas: bool | None = None
+
+
 def blas_controller():
     """threadpoolctl's controller of the BLAS pools, or None without threadpoolctl.
 

@@ -366,9 +366,23 @@ class RNN(Layer):
         (``kernels.work_split``): a multi-threaded BLAS product leaves workers spinning
         for about 0.1 s, on the cores the loop needs and on those of whatever the
         program runs next (bench/NOTES.md section 19). The reference loop gives BLAS
-        the count."""
+        the count. Without threadpoolctl (no way to keep BLAS on one thread) the
+        compiled loop runs on one thread."""
         n = self._threads = self._apply_threads()
         if n <= 1 or _route(self.cell, self.dtype) is not None:
+            yield
+            return
+        if not backend.can_limit_blas():
+            # BLAS cannot be kept on one thread: its spinning workers would stall every
+            # step of a loop split over threads (the Reuters job, 2 threads: 71 s of
+            # training against 35 with the loop on one thread)
+            backend._warn_once(
+                "threads:no-threadpoolctl",
+                "rnnkit: threadpoolctl is not installed, so rnnkit cannot keep BLAS off "
+                "the cores of its compiled loop; the loop runs on one thread "
+                "(pip install threadpoolctl, or rnnkit[fast]).",
+            )
+            self._threads = 1
             yield
             return
         with backend.split_products(n):
