@@ -67,6 +67,14 @@ def _mpi():
     return MPI
 
 
+def _let_the_launcher_forward() -> None:
+    """A moment before MPI_Abort, for the launcher to forward the message just printed
+    (under load, mpiexec tore the job down before rank 1's line reached its stderr)."""
+    import time
+
+    time.sleep(0.2)
+
+
 def abort_on_uncaught_exception() -> None:
     """Make an uncaught exception on any rank end every rank (``MPI.Abort``), instead of
     leaving the others waiting in their next collective call forever. Installed when
@@ -94,6 +102,7 @@ def abort_on_uncaught_exception() -> None:
             file=sys.stderr,
             flush=True,
         )
+        _let_the_launcher_forward()
         comm.Abort(2)
 
     sys.excepthook = hook
@@ -290,6 +299,7 @@ def fit(model, x=None, y=None, *, comm=None, check_every: int = 0, **fit_kwargs)
             file=sys.stderr,
             flush=True,
         )
+        _let_the_launcher_forward()
         reducer.comm.Abort(2)
         raise
 
