@@ -573,7 +573,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """
     threads = getattr(_split, "threads", 1)
     m, k = a.shape
-    if threads <= 1 or m < 2 * threads or m * k * b.shape[1] < SPLIT_MIN_MACS:
+    macs = m * k * b.shape[1]
+    if threads <= 1 or m < 2 * threads or macs < SPLIT_MIN_MACS:
         return np.matmul(a, b, out=out)
     from . import kernels
 
@@ -587,7 +588,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         # on numba's threads, which the pass's loop runs on: one pool, never two
         if kernels.gemm(a, b, out, threads):
             return out
-    if m * k * b.shape[1] < SPLIT_THREADS_MIN_MACS:
+    if macs < SPLIT_THREADS_MIN_MACS:
         return np.matmul(a, b, out=out)  # (on one BLAS thread)
     bounds = [m * i // threads for i in range(threads + 1)]
     pool = _pool(threads - 1)
