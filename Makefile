@@ -23,7 +23,7 @@ setup: $(VENV)/.installed
 # pictures (not the test extras, PyTorch among them).
 $(VENV)/.installed-main: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[plot,fast]'
+	$(PY) -m pip install -q -e '.[plot]'
 	touch $@
 
 lint: setup

@@ -12,6 +12,9 @@ Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both 
   - ``now``: what rnnkit does (every compiled pass on several threads keeps BLAS on one
     thread; ``kernels.PARALLEL_MIN_MACS`` and the rest as they are);
 
+  or, with ``--against rows``, ``rows``: the products ``kernels.gemm`` does not take
+  split by rows over the product threads (before ``kernels.gemm_columns``) against
+  ``now``;
   medians (ms) of rnnkit / PyTorch for inference and a training step, the policies
   alternated in rounds. A PyTorch time that moves with rnnkit's policy is what rnnkit's
   threads left on the cores.
@@ -21,6 +24,12 @@ Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both 
   threads (``backend.matmul``'s fallback) against one BLAS thread, each right after a
   parallel loop on numba's threads and after a pause: what the loop's spinning workers
   leave a product thread (``backend.SPLIT_THREADS_MIN_MACS``).
+* ``--transposed``: the weight gradients' product xᵀ·dz, x (K, M) and dz (K, N), on
+  ``--threads`` threads right after a parallel loop, three ways: the tile on numba's
+  threads by panels of columns (``kernels.gemm_columns``, what ``backend.matmul``
+  runs), split by rows over rnnkit's product threads (what it ran before), and on one
+  BLAS thread; medians (ms) and the largest relative difference from float64's
+  product.
 * ``--ort``: onnxruntime's session with its default spinning and with
   ``session.force_spinning_stop``: rnnkit's inference beside it, and onnxruntime's own
   calls back to back (no other library between them).
@@ -29,6 +38,7 @@ Two measurements, each a recurrent layer at ``bench/run.py``'s shapes with both 
     PYTHONPATH=src python bench/thread_handover.py --split --cells LSTM --shapes long \
         --splits 1:128 2:72 2:128
     PYTHONPATH=src python bench/thread_handover.py --products
+    PYTHONPATH=src python bench/thread_handover.py --transposed
     PYTHONPATH=src python bench/thread_handover.py --ort --cells LSTM GRU --shapes lm large
 """
 
@@ -111,7 +121,26 @@ def _before():
         ) = saved
 
 
-def policy(cells, shapes, threads: int, rounds: int) -> None:
+@contextlib.contextmanager
+def _rows():
+    """rnnkit with the products that ``kernels.gemm`` does not take (the weight
+    gradients; a long inner dimension, a large output) split by rows over its product
+    threads, as before ``kernels.gemm_columns`` (bench/NOTES.md section 20)."""
+    from rnnkit import backend, kernels
+
+    saved = kernels.gemm_columns, backend.SPLIT_THREADS_MIN_MACS
+    kernels.gemm_columns = lambda *args: False
+    backend.SPLIT_THREADS_MIN_MACS = 1 << 27  # (its value then)
+    try:
+        yield
+    finally:
+        kernels.gemm_columns, backend.SPLIT_THREADS_MIN_MACS = saved
+
+
+POLICIES = {"before": _before, "rows": _rows}
+
+
+def policy(cells, shapes, threads: int, rounds: int, against: str = "before") -> None:
     import run
 
     for kind in cells:
@@ -119,11 +148,12 @@ def policy(cells, shapes, threads: int, rounds: int) -> None:
             pair = run.make_pair(kind, run.SHAPES[shape], threads=threads)
             for what in ("infer", "train"):
                 fn_r, fn_t = pair[what]
-                got: dict[str, list] = {"before": [], "now": []}
+                got: dict[str, list] = {against: [], "now": []}
                 reps = max(4, run.REPS[shape] // 2)
                 for _ in range(rounds):
                     for name in got:
-                        with _before() if name == "before" else contextlib.nullcontext():
+                        old = POLICIES[against]
+                        with old() if name == against else contextlib.nullcontext():
                             got[name].append(run.interleaved(fn_r, fn_t, reps))
                 cells_out = []
                 for name, pairs in got.items():
@@ -170,14 +200,13 @@ def split(cells, shapes, threads: int, splits, reps: int = 9) -> None:
 PRODUCTS = ((64, 1600, 512), (128, 1600, 512), (128, 1600, 2048), (650, 700, 2600))
 
 
-def products(threads: int, reps: int = 15) -> None:
+def _after_a_loop(threads: int):
+    """A parallel loop of about a millisecond on numba's threads, as a function."""
     import numba
     import numpy as np
 
-    from rnnkit import backend
-
     @numba.njit(parallel=True)
-    def loop(x):  # a parallel loop of about a millisecond
+    def loop(x):
         for i in numba.prange(x.shape[0]):
             s = 0.0
             for _ in range(200_000):
@@ -185,6 +214,15 @@ def products(threads: int, reps: int = 15) -> None:
             x[i] = s
 
     x = np.ones(threads)
+    return lambda: loop(x)
+
+
+def products(threads: int, reps: int = 15) -> None:
+    import numpy as np
+
+    from rnnkit import backend
+
+    loop = _after_a_loop(threads)
     saved = backend.SPLIT_THREADS_MIN_MACS
     backend.SPLIT_THREADS_MIN_MACS = 0
     try:
@@ -205,7 +243,7 @@ def products(threads: int, reps: int = 15) -> None:
             cells_out = []
             for name, fn in (("split", split), ("one thread", one)):
                 fn()
-                after_loop = _median_ms(fn, reps, before=lambda: loop(x))
+                after_loop = _median_ms(fn, reps, before=loop)
                 after_pause = _median_ms(fn, reps, before=lambda: time.sleep(0.05))
                 cells_out.append(
                     f"{name} {after_loop:.2f} ms after a loop, {after_pause:.2f} after a pause"
@@ -213,6 +251,59 @@ def products(threads: int, reps: int = 15) -> None:
             print(f"({m}, {k}) x ({k}, {n}): " + " | ".join(cells_out), flush=True)
     finally:
         backend.SPLIT_THREADS_MIN_MACS = saved
+
+
+# (K, M, N) of xᵀ·dz: the weight gradients at bench/run.py's shapes (seeds dW; small dU
+# and dW; LSTM lm dW; large dW; long dW) and the LSTM small dW of a 4-layer stack
+TRANSPOSED = (
+    (2450, 50, 200),
+    (1600, 64, 512),
+    (1600, 128, 512),
+    (700, 650, 2600),
+    (6400, 512, 2048),
+    (8000, 128, 512),
+)
+
+
+def transposed(threads: int, reps: int = 15) -> None:
+    import numpy as np
+
+    from rnnkit import backend, kernels
+
+    backend.set_accelerator("numba")
+    loop = _after_a_loop(threads)
+    saved = backend.SPLIT_THREADS_MIN_MACS, kernels.gemm_columns
+    backend.SPLIT_THREADS_MIN_MACS = 0
+    try:
+        for k, m, n in TRANSPOSED:
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((k, m), dtype=np.float32)
+            dz = rng.standard_normal((k, n), dtype=np.float32)
+            want = x.T.astype(np.float64) @ dz.astype(np.float64)
+            out = np.empty((m, n), np.float32)
+
+            def tile(x=x, dz=dz, out=out):
+                kernels.gemm_columns = saved[1]
+                with backend.split_products(threads):
+                    backend.matmul(x.T, dz, out)
+
+            def rows(x=x, dz=dz, out=out):
+                kernels.gemm_columns = lambda *args: False
+                with backend.split_products(threads):
+                    backend.matmul(x.T, dz, out)
+
+            def one(x=x, dz=dz, out=out):
+                with backend.split_products(threads):  # (BLAS on one thread)
+                    np.matmul(x.T, dz, out=out)
+
+            cells_out = []
+            for name, fn in (("tile", tile), ("rows split", rows), ("one thread", one)):
+                fn()
+                err = float(np.max(np.abs(out - want)) / np.max(np.abs(want)))
+                cells_out.append(f"{name} {_median_ms(fn, reps, before=loop):.2f} ms ({err:.1e})")
+            print(f"({m}, {k}) x ({k}, {n}): " + " | ".join(cells_out), flush=True)
+    finally:
+        backend.SPLIT_THREADS_MIN_MACS, kernels.gemm_columns = saved
 
 
 def ort(cells, shapes, threads: int) -> None:
@@ -244,9 +335,17 @@ def main(argv=None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", action="store_true")
+    p.add_argument(
+        "--against",
+        choices=sorted(POLICIES),
+        default="before",
+        help="--policy's other policy: before (section 19's) or rows (the weight "
+        "gradients split by rows over the product threads, section 20's)",
+    )
     p.add_argument("--split", action="store_true")
     p.add_argument("--splits", nargs="+", default=["1:128", "2:72", "2:128"])
     p.add_argument("--products", action="store_true")
+    p.add_argument("--transposed", action="store_true")
     p.add_argument("--ort", action="store_true")
     p.add_argument("--cells", nargs="+", default=list(run.CELLS), choices=list(run.CELLS))
     p.add_argument("--shapes", nargs="+", default=["seeds", "small", "long"])
@@ -256,8 +355,8 @@ def main(argv=None) -> None:
     unknown = sorted(set(args.shapes) - set(run.SHAPES))
     if unknown:
         p.error(f"--shapes: unknown {unknown}; choose from {sorted(run.SHAPES)}")
-    if not (args.policy or args.split or args.products or args.ort):
-        p.error("give one or more of --policy, --split, --products, --ort")
+    if not (args.policy or args.split or args.products or args.transposed or args.ort):
+        p.error("give one or more of --policy, --split, --products, --transposed, --ort")
     try:
         splits = [tuple(int(v) for v in item.split(":")) for item in args.splits]
     except ValueError:
@@ -265,11 +364,13 @@ def main(argv=None) -> None:
     run.set_threads(args.threads)
     print(run.machine_info().get("cpu", ""), f"threads {args.threads}", flush=True)
     if args.policy:
-        policy(args.cells, args.shapes, args.threads, args.rounds)
+        policy(args.cells, args.shapes, args.threads, args.rounds, args.against)
     if args.split:
         split(args.cells, args.shapes, args.threads, splits)
     if args.products:
         products(args.threads)
+    if args.transposed:
+        transposed(args.threads)
     if args.ort:
         ort(args.cells, args.shapes, args.threads)
 

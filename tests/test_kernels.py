@@ -153,6 +153,42 @@ def test_threads_split_work_without_changing_a_bit(kind, batch, product, restore
     _assert_close(ref, two, 2e-5)  # float32, 40 units: sums of another order
 
 
+@needs_numba
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_gradients_on_threads_by_central_differences(kind, restore, monkeypatch):
+    """float64 central differences through a pass split over two threads, every split
+    forced: the loop's rows shared out, the products over all steps on numba's threads
+    (the tile for x·U, dL/dx; the transposed tile for dU, dW), with a mask."""
+    from rnnkit.utils.gradient_check import check_layer
+
+    if kernels.pool_threads(2) < 2:
+        pytest.skip("numba's pool has one thread here")
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(backend, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(backend, "SPLIT_THREADS_MIN_MACS", 0)
+    backend.set_accelerator("numba")
+    calls = []
+    real = kernels.gemm_columns
+
+    def spy(*args):
+        done = real(*args)
+        calls.append(done)
+        return done
+
+    monkeypatch.setattr(kernels, "gemm_columns", spy)
+    layer = CLASSES[kind](6, return_sequences=True, dtype="float64")
+    layer.blas_threads = 2
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((13, 9, 5))
+    layer.ensure_built((9, 5))
+    layer.set_weights([rng.uniform(-0.6, 0.6, w.shape) for w in layer.get_weights()])
+    errors = check_layer(layer, x, forward_kwargs={"mask": _mask(13)})
+    bad = {k: v for k, v in errors.items() if not v < 1e-6}
+    assert not bad, errors
+    assert calls and all(calls)  # dU and dW took the transposed tile
+
+
 def test_work_split():
     assert kernels.work_split(64, 512, 4, 1) == (1, 512)
     if kernels.pool_threads(2) >= 2:
@@ -373,7 +409,7 @@ def test_split_products_equal_one_product(restore, monkeypatch):
 def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch):
     """Inside split_products the moderate products run as the register tile on numba's
     threads (kernels.gemm) and equal np.matmul; a long inner dimension, a dtype the
-    kernels lack, a transposed left operand and overlapping arrays take the product
+    kernels lack and overlapping arrays take kernels.gemm_columns or the product
     threads instead."""
     if kernels.pool_threads(2) < 2:
         pytest.skip("numba's pool has one thread here")
@@ -396,17 +432,91 @@ def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch
             out = backend.matmul(a, b, np.empty((257, 203), dtype))
         np.testing.assert_array_equal(out, a @ b)
     assert calls == [(257, 96), (257, 96)]
+    by_columns = []
+    real_columns = kernels.gemm_columns
+
+    def spy_columns(*args):
+        done = real_columns(*args)
+        by_columns.append(done)
+        return done
+
+    monkeypatch.setattr(kernels, "gemm_columns", spy_columns)
     long_k = rng.standard_normal((64, backend.GEMM_MAX_K + 1))
     half = rng.standard_normal((4096, 64)).astype(np.float16)
     with backend.split_products(2):
-        backend.matmul(long_k, long_k.T, np.empty((64, 64)))
+        got_long = backend.matmul(long_k, long_k.T, np.empty((64, 64)))
         backend.matmul(half, half.T[:, :1024], np.empty((4096, 1024), np.float16))
         x = rng.standard_normal((512, 512))
-        backend.matmul(x.T, x[:, :256], np.empty((512, 256)))
+        got_t = backend.matmul(x.T, x[:, :256], np.empty((512, 256)))
+        want_t = x.T @ x[:, :256]
         want = x @ x[:, :256]
         got = backend.matmul(x, x[:, :256], x[:, 256:])  # (out overlaps an operand)
     assert len(calls) == 2
+    # the long inner dimension and the transposed operand by columns; the overlap not
+    assert by_columns == [True, True, False]
+    np.testing.assert_allclose(got_long, long_k @ long_k.T)
+    np.testing.assert_allclose(got_t, want_t)
     np.testing.assert_allclose(got, want)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_products_by_columns_on_numba_threads_equal_matmul(dtype, restore, monkeypatch):
+    """xᵀ·b (the weight gradients) and a·b on numba's threads, by whole panels of
+    columns (kernels.gemm_columns), equal np.matmul exactly on small integers: inner
+    dimensions across and off its blocks, rows off the tile's four and across its
+    blocks, columns off its panels, fewer panels than threads, b a column block of a
+    wider array, out a column block; the same floats at every thread count; and
+    backend.matmul takes it inside split_products for a transposed operand."""
+    from rnnkit.kernels import tile
+
+    rng = np.random.default_rng(3)
+    nr = tile.panel_width(dtype)
+    shapes = ((1, 1, 1), (7, 3, 5), (tile.K_BLOCK + 9, tile.M_BLOCK + 6, 2 * nr + 7), (600, 5, nr))
+    for k, m, n in shapes:
+        for a in (rng.integers(-3, 4, (k, m)).astype(dtype).T, rng.integers(-3, 4, (m, k))):
+            a = a.astype(dtype)
+            wide = rng.integers(-3, 4, (k, n + 9)).astype(dtype)
+            b = wide[:, 4 : 4 + n]  # (rows strided)
+            for threads in (1, 2, 3):
+                big = np.full((m, n + 6), 7, dtype)
+                assert kernels.gemm_columns(a, b, big[:, 2 : 2 + n], threads)
+                np.testing.assert_array_equal(big[:, 2 : 2 + n], a @ b, err_msg=f"{(k, m, n)}")
+                assert (big[:, :2] == 7).all() and (big[:, 2 + n :] == 7).all()
+        x = rng.standard_normal((k, m)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        floats = [np.empty((m, n), dtype) for _ in range(3)]
+        for threads, out in zip((1, 2, 3), floats):
+            kernels.gemm_columns(x.T, b, out, threads)
+        np.testing.assert_array_equal(floats[0], floats[1])
+        np.testing.assert_array_equal(floats[0], floats[2])
+    x = rng.integers(-3, 4, (40, 30)).astype(dtype)
+    # what it does not take: a neither C nor F, shapes that do not match, overlaps
+    assert not kernels.gemm_columns(x[::2].T, x[:20], np.empty((30, 30), dtype), 2)
+    assert not kernels.gemm_columns(x.T, x, np.empty((30, 31), dtype), 2)
+    assert not kernels.gemm_columns(x.T, x[:, :10], x[:30, 20:], 2)
+    assert not kernels.gemm_columns(x.T, x.astype(np.float16), np.empty((30, 30), dtype), 2)
+    if kernels.pool_threads(2) < 2:
+        return
+    backend.set_accelerator("numba")
+    monkeypatch.setattr(backend, "SPLIT_MIN_MACS", 0)
+    calls = []
+    real = kernels.gemm_columns
+
+    def spy(*args):
+        done = real(*args)
+        calls.append(done)
+        return done
+
+    monkeypatch.setattr(kernels, "gemm_columns", spy)
+    x = rng.integers(-3, 4, (300, 64)).astype(dtype)
+    b = rng.integers(-3, 4, (300, 100)).astype(dtype)
+    with backend.split_products(2):
+        out = backend.matmul(x.T, b, np.empty((64, 100), dtype))
+    np.testing.assert_array_equal(out, x.T @ b)
+    assert calls == [True]
+    backend.matmul(x.T, b, out)  # outside split_products: BLAS
+    assert calls == [True]
 
 
 @needs_numba

@@ -491,18 +491,27 @@ def apply_num_threads(n: int | None = None) -> int:
 # cores with them, and every step waits for its slowest thread (an LSTM at the lm shape,
 # 2 threads: inference 80-98 ms against 48 ms with no worker left spinning). So in such a
 # pass BLAS runs on one thread, and the large products run on numba's threads, the
-# loop's own pool (``kernels.gemm``: the register tile, split by rows), or where that
-# does not take the arrays, split by rows over rnnkit's product threads, which sleep
-# between products: the same thread count, one pool at a time.
+# loop's own pool: the register tile split by rows (``kernels.gemm``) or by panels of
+# columns (``kernels.gemm_columns``); the largest, and all where numba's pool has one
+# thread, split by rows over rnnkit's product threads, which sleep between products:
+# the same thread count, one pool at a time.
 SPLIT_MIN_MACS = 1 << 22  # (a smaller product is not worth the hand-over, ~20-50 µs)
 # what ``kernels.gemm`` takes: an inner dimension up to GEMM_MAX_K and an output up to
 # GEMM_MAX_OUT_BYTES. The tile streams the packed operand once per four rows, where
 # BLAS blocks both operands for the caches: on 2 threads, with no loop before it, it is
 # 8-10 % slower than the rows split over the product threads (a (6400, 512) x (512,
-# 2048) product 78 against 72 ms), a cost that the spinning it avoids outweighs only
-# on products of moderate size (bench/NOTES.md section 18)
+# 2048) product 78 against 72 ms); beyond them ``kernels.gemm_columns`` takes the
+# product, packing b in blocks (bench/NOTES.md sections 18 and 20)
 GEMM_MAX_K = 1024
 GEMM_MAX_OUT_BYTES = 16 << 20
+# what ``kernels.gemm_columns`` takes, the products ``kernels.gemm`` does not (the
+# weight gradients' xᵀ and hᵀ read in place; a long inner dimension; a large output):
+# up to 2^31 multiply-adds. In a pass on 2 threads it makes training steps faster at
+# the small, long and lm shapes (GRU lm 74.97 → 71.33 ms) and slower at the large one,
+# where BLAS's cache blocking on the product threads leads (LSTM 486.9 against 527.6
+# ms with every product on numba's threads: bench/thread_handover.py --policy
+# --against rows; bench/NOTES.md section 20)
+GEMM_COLUMNS_MAX_MACS = 1 << 31
 # the smallest product worth splitting over the product threads. numba's OpenMP workers
 # spin on their cores for a few ms after each parallel loop, and a product thread
 # started then runs at half speed: on 2 threads right after a loop, (128, 1600) x
@@ -555,8 +564,10 @@ def _pool(workers: int):
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b, out=out)`` for 2-D arrays; inside :func:`split_products`, a
-    large product split by rows over that many threads: numba's (``kernels.gemm``)
-    with the numba accelerator, else the caller's and rnnkit's product threads, each
+    large product split over that many threads: numba's with the numba accelerator
+    (``kernels.gemm`` by rows where ``a`` lies in rows and the product is of moderate
+    size, else ``kernels.gemm_columns`` by panels of columns, as for the weight
+    gradients' xᵀ), else by rows over the caller's and rnnkit's product threads, each
     on one BLAS thread.
 
     Args:
@@ -578,15 +589,12 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
         return np.matmul(a, b, out=out)
     from . import kernels
 
-    if (
-        k <= GEMM_MAX_K
-        and out.nbytes <= GEMM_MAX_OUT_BYTES
-        and accelerator() == "numba"
-        and out.dtype in kernels.DTYPES
-        and kernels.pool_threads(2) > 1
-    ):
+    if accelerator() == "numba" and out.dtype in kernels.DTYPES and kernels.pool_threads(2) > 1:
         # on numba's threads, which the pass's loop runs on: one pool, never two
-        if kernels.gemm(a, b, out, threads):
+        moderate = k <= GEMM_MAX_K and out.nbytes <= GEMM_MAX_OUT_BYTES
+        if moderate and kernels.gemm(a, b, out, threads):
+            return out
+        if macs <= GEMM_COLUMNS_MAX_MACS and kernels.gemm_columns(a, b, out, threads):
             return out
     if macs < SPLIT_THREADS_MIN_MACS:
         return np.matmul(a, b, out=out)  # (on one BLAS thread)

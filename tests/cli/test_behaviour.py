@@ -115,7 +115,7 @@ def test_make_reuters_installs_only_what_the_main_job_uses():
     target = re.search(r"^reuters: (.*)$", text, re.M).group(1).split()
     assert target == ["$(VENV)/.installed-main"]
     rule = text.split("$(VENV)/.installed-main: pyproject.toml", 1)[1].split("\n\n", 1)[0]
-    assert "pip install -q -e '.[plot,fast]'" in rule and "[test" not in rule
+    assert "pip install -q -e '.[plot]'" in rule and "[test" not in rule
     assert "'.[test,plot]'" in text  # make test installs the rest
 
 

@@ -220,6 +220,17 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
     return tile_gemm(a, b, out, threads)
 
 
+def gemm_columns(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
+    """out = a·b on ``threads`` of numba's threads by panels of columns
+    (``tile.gemm_columns``): the weight gradients of a pass, and products too large
+    for :func:`gemm`; False, computing nothing, where it does not take these arrays."""
+    from .tile import gemm_columns as tile_gemm_columns
+
+    threads = pool_threads(threads)
+    _set_threads(threads)
+    return tile_gemm_columns(a, b, out, threads)
+
+
 def _set_threads(threads: int) -> None:
     if threads > 1:
         _state["numba"].set_num_threads(threads)  # (per calling thread)

@@ -86,10 +86,11 @@ class _Emitter:
         return self.b.shuffle_vector(x, undef, zeros)
 
 
-def _emit_tile(e: _Emitter, rows: int, vectors: int, a, panel, k_all, w_row, out) -> None:
-    """The tile's IR: ``a`` the addresses of the rows of a, ``panel`` the panel's,
-    ``w_row`` its row stride, ``out`` [i][v] the output vectors' pointers."""
-    b, step = e.b, e.int(e.size)
+def _emit_tile(e: _Emitter, rows: int, vectors: int, a, step, panel, k_all, w_row, out) -> None:
+    """The tile's IR: ``a`` the addresses of the rows of a, ``step`` the bytes from one
+    of a row's numbers to the next, ``panel`` the panel's, ``w_row`` its row stride,
+    ``out`` [i][v] the output vectors' pointers."""
+    b = e.b
     sums = []  # allocas, which LLVM keeps in registers
     for i in range(rows):
         for v in range(vectors):
@@ -117,9 +118,11 @@ def _make_tile(rows: int, vectors: int):
 
     @intrinsic
     def tile(typingctx, a, r0, wp, p, out, ro, c0):
-        # rows of contiguous numbers: the IR steps along a row by the item size (an
-        # "A" array's rows are checked by its caller, ``gemm``)
-        if not all(isinstance(t, types.Array) and t.layout in "CA" for t in (a, wp, out)):
+        # the panel's and out's rows of contiguous numbers (an "A" array's are checked
+        # by its caller, ``gemm``); a's rows by their stride, the item size where a is C
+        if not all(isinstance(t, types.Array) and t.layout in "CA" for t in (wp, out)):
+            return None
+        if not (isinstance(a, types.Array) and a.ndim == 2):
             return None
         if not (a.dtype == wp.dtype == out.dtype and a.dtype in (types.float32, types.float64)):
             return None
@@ -141,7 +144,8 @@ def _make_tile(rows: int, vectors: int):
             ]
             panel = e.at(w0, (p_v, w_st[0]))
             k_all = builder.extract_value(arr_a.shape, 1)
-            _emit_tile(e, rows, vectors, a_rows, panel, k_all, w_st[1], out_ptrs)
+            step = e.int(e.size) if aty.layout == "C" else a_st[1]
+            _emit_tile(e, rows, vectors, a_rows, step, panel, k_all, w_st[1], out_ptrs)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -278,4 +282,59 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
     rows = -(-a.shape[0] // (2 * threads))
     rows = -(-rows // MAX_ROWS) * MAX_ROWS
     _gemm(threads, a, wp, out, rows)
+    return True
+
+
+M_BLOCK = 64  # rows of out per pass over a block of panels: a's part stays in the L2 cache
+K_BLOCK = 256  # rows of b packed at a time by ``gemm_columns``: a panel block of 24 KiB
+
+
+@jit
+def _gemm_columns(a, b, out, nr, p0, p1):
+    """out[:, columns of panels p0..p1) = a·b there, over blocks of K_BLOCK rows of b,
+    each packed into panels before the tile runs on it, and M_BLOCK rows of a (read in
+    place, in any layout)."""
+    m, k_all = a.shape
+    c0, c1 = p0 * nr, min(b.shape[1], p1 * nr)
+    for r in range(m):
+        out[r, c0:c1] = 0.0
+    bp = np.empty((p1 - p0, K_BLOCK, nr), a.dtype)
+    for k0 in range(0, k_all, K_BLOCK):
+        kb = min(K_BLOCK, k_all - k0)
+        _pack(b[k0 : k0 + kb, c0:c1], bp[:, :kb])
+        block = a[:, k0 : k0 + kb]
+        for r0 in range(0, m, M_BLOCK):
+            acc_tile(block, bp[:, :kb], out, r0, min(m, r0 + M_BLOCK), 0, c0, c1 - c0)
+
+
+@parallel_jit
+def _gemm_panels(a, b, out, nr, items):
+    panels = (b.shape[1] + nr - 1) // nr
+    for item in prange(items):
+        p0 = panels * item // items
+        p1 = panels * (item + 1) // items
+        if p1 > p0:
+            _gemm_columns(a, b, out, nr, p0, p1)
+
+
+def gemm_columns(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> bool:
+    """out = a·b (2-D, one float dtype) on ``threads`` of numba's threads, each given
+    whole panels of out's columns, packing its part of b 256 rows at a time: ``a``
+    C- or F-contiguous (the weight gradients' xᵀ and hᵀ read in place), any inner
+    dimension. Returns False, computing nothing, where the shapes do not match, ``a``
+    is neither, ``out``'s rows are not contiguous or ``out`` may overlap an
+    operand."""
+    if not (a.ndim == b.ndim == out.ndim == 2 and a.dtype == b.dtype == out.dtype):
+        return False
+    if a.shape[1] != b.shape[0] or out.shape != (a.shape[0], b.shape[1]):
+        return False
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+        return False
+    if out.strides[1] != out.itemsize:
+        return False
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return False
+    nr = panel_width(a.dtype)
+    panels = -(-b.shape[1] // nr)
+    _gemm_panels(threads, a, b, out, nr, min(threads, panels))
     return True

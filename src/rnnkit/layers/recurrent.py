@@ -380,7 +380,7 @@ class RNN(Layer):
                 "threads:no-threadpoolctl",
                 "rnnkit: threadpoolctl is not installed, so rnnkit cannot keep BLAS off "
                 "the cores of its compiled loop; the loop runs on one thread "
-                "(pip install threadpoolctl, or rnnkit[fast]).",
+                "(pip install threadpoolctl).",
             )
             self._threads = 1
             yield
