@@ -79,11 +79,11 @@ def _micro_row(m: int, k: int, n: int, rounds: int, rng) -> dict[str, float]:
 
     a = rng.standard_normal((m, k), dtype=np.float32)
     w = rng.standard_normal((k, n), dtype=np.float32)
-    wp = pack(w, 1)
+    wp = pack(w)
     out = np.zeros((m, n), np.float32)
     fns = {
         "rows": lambda: acc_rows(a, w, out, 0, m, 0, 0, n),
-        "tile": lambda: acc_tile(a, wp, out, 0, m, 0, 0, n, n),
+        "tile": lambda: acc_tile(a, wp, out, 0, m, 0, 0, n),
         "np.dot": lambda: np.dot(a, w, out=out),
     }
     calls = max(5, int(1e7 / (m * k * n)))
