@@ -11,11 +11,17 @@ interleaved rounds, the best of each (the least disturbed by a shared machine):
   harness's shapes (``bench/run.py``), with ``kernels.PRODUCT`` set per call to
   ``"rows"`` and ``"tile"`` (the default): ms of each and the speed-up of the tile.
 * ``--profile``: where an LSTM training step's time goes (x·U, the compiled forward, the
-  compiled BPTT, dU and dW, the rest: dL/dx and Adam), beside PyTorch's whole step.
+  compiled BPTT, dU and dW, the rest: dL/dx and Adam), beside PyTorch's whole step;
+  then the same for the inference pass (on ``--threads`` threads, default 1).
+* ``--whole``: the products over all steps on one thread, at the harness's shapes: x·U
+  through BLAS, with the bias added after it, and through ``kernels.gemm``; the weight
+  gradient xᵀ·dz through BLAS and through ``kernels.gemm_columns`` (ms, the best of
+  interleaved rounds).
 
     PYTHONPATH=src python bench/recurrent_product.py --micro
     PYTHONPATH=src python bench/recurrent_product.py --layers --shapes seeds small lm
     PYTHONPATH=src python bench/recurrent_product.py --profile --shapes lm
+    PYTHONPATH=src python bench/recurrent_product.py --whole --cells LSTM --shapes small long
 """
 
 from __future__ import annotations
@@ -160,17 +166,14 @@ def _timed(spent: dict, obj, name: str, label: str):
     return fn
 
 
-def profile(shapes, reps: int) -> None:
+def profile(shapes, reps: int, threads: int) -> None:
     import run
-    import torch
 
-    import rnnkit
     from rnnkit import kernels
 
-    rnnkit.set_num_threads(1)
-    torch.set_num_threads(1)
+    run.set_threads(threads)  # both libraries, and BLAS, on that many (until exit)
     for shape in shapes:
-        pair = run.make_pair("LSTM", run.SHAPES[shape])
+        pair = run.make_pair("LSTM", run.SHAPES[shape], threads=threads)
         cell = pair["layer"].cell
         spent: dict[str, float] = {}
         originals = [
@@ -179,23 +182,75 @@ def profile(shapes, reps: int) -> None:
             (cell, "project_inputs", _timed(spent, cell, "project_inputs", "x·U + b")),
             (cell, "weight_grads", _timed(spent, cell, "weight_grads", "dU, dW, db")),
         ]
-        r_train, t_train = pair["train"]
         try:
-            r_train()
-            t_train()
-            spent.clear()
-            t_r, t_t = run.interleaved(r_train, t_train, reps)
+            for what, rest in (("train", "the rest (dL/dx, Adam)"), ("infer", "the rest")):
+                r_fn, t_fn = pair[what]
+                r_fn()
+                t_fn()
+                spent.clear()
+                t_r, t_t = run.interleaved(r_fn, t_fn, reps)
+                parts = {k: v / (reps + 1) for k, v in spent.items()}  # (the warm-up)
+                parts[rest] = max(0.0, t_r - sum(parts.values()))
+                print(
+                    f"LSTM {shape} {what}: rnnkit {1e3 * t_r:.1f} ms, "
+                    f"PyTorch {1e3 * t_t:.1f} ms (medians)"
+                )
+                for label, seconds in parts.items():
+                    print(f"    {label:24s} {1e3 * seconds:8.1f} ms")
         finally:
             for obj, name, fn in originals:
                 if obj is cell:
                     delattr(obj, name)  # back to the class's method
                 else:
                     setattr(obj, name, fn)
-        parts = {k: v / (reps + 1) for k, v in spent.items()}  # (interleaved's warm-up)
-        parts["the rest (dL/dx, Adam)"] = max(0.0, t_r - sum(parts.values()))
-        print(f"LSTM {shape}: rnnkit {1e3 * t_r:.1f} ms, PyTorch {1e3 * t_t:.1f} ms (medians)")
-        for label, seconds in parts.items():
-            print(f"    {label:24s} {1e3 * seconds:8.1f} ms")
+
+
+def _whole_row(x, u, bias, dz, rounds: int) -> dict[str, float]:
+    """The best seconds of each form of one shape's products over all steps."""
+    from rnnkit import kernels
+
+    xw, du = np.empty((x.shape[0], u.shape[1]), x.dtype), np.empty_like(u)
+
+    def plus_bias():
+        np.matmul(x, u, out=xw)
+        xw.__iadd__(bias)
+
+    fns = {
+        "x·U BLAS": lambda: np.matmul(x, u, out=xw),
+        "x·U + b BLAS": plus_bias,
+        "x·U gemm": lambda: kernels.gemm(x, u, xw, 1),
+        "xᵀ·dz BLAS": lambda: np.matmul(x.T, dz, out=du),
+        "xᵀ·dz gemm_columns": lambda: kernels.gemm_columns(x.T, dz, du, 1),
+    }
+    for fn in fns.values():
+        fn()  # compiles
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], best_of(fn, 1, 3))
+    return best
+
+
+def whole(cells, shapes, rounds: int) -> None:
+    import run
+    import threadpoolctl
+
+    rng = np.random.default_rng(0)
+    with threadpoolctl.threadpool_limits(1):
+        for shape in shapes:
+            steps, batch, n_in, units = run.SHAPES[shape]
+            for kind in cells:
+                gh = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}[kind] * units
+                x = rng.standard_normal((steps * batch, n_in), dtype=np.float32)
+                u = rng.standard_normal((n_in, gh), dtype=np.float32)
+                bias = rng.standard_normal(gh, dtype=np.float32)
+                dz = rng.standard_normal((steps * batch, gh), dtype=np.float32)
+                best = _whole_row(x, u, bias, dz, rounds)
+                print(
+                    f"{kind:9s} {shape:6s} "
+                    + "  ".join(f"{name} {1e3 * t:.2f}" for name, t in best.items()),
+                    flush=True,
+                )
 
 
 def main(argv=None) -> None:
@@ -203,18 +258,22 @@ def main(argv=None) -> None:
     p.add_argument("--micro", action="store_true", help="each form against np.dot")
     p.add_argument("--layers", action="store_true", help="layer steps in each form")
     p.add_argument("--profile", action="store_true", help="an LSTM step's parts")
+    p.add_argument("--whole", action="store_true", help="products over all steps")
     p.add_argument("--cells", nargs="+", default=["LSTM", "GRU", "SimpleRNN"])
     p.add_argument("--shapes", nargs="+", default=["seeds", "small", "lm"])
     p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--threads", type=int, default=1, help="--profile's thread count")
     a = p.parse_args(argv)
-    if not (a.micro or a.layers or a.profile):
-        p.error("choose at least one of --micro, --layers, --profile")
+    if not (a.micro or a.layers or a.profile or a.whole):
+        p.error("choose at least one of --micro, --layers, --profile, --whole")
     if a.micro:
         micro(a.rounds)
     if a.layers:
         layers(a.cells, a.shapes, a.rounds)
     if a.profile:
-        profile(a.shapes, a.rounds)
+        profile(a.shapes, a.rounds, a.threads)
+    if a.whole:
+        whole(a.cells, a.shapes, a.rounds)
 
 
 if __name__ == "__main__":
