@@ -26,6 +26,21 @@ def restore():
     backend._accelerator, backend._num_threads, backend._threads_chosen = saved
 
 
+def _results_of(monkeypatch, name: str) -> list:
+    """Wraps ``kernels.<name>`` so that each call's result is appended to the list
+    returned (whether the product kernel took the product)."""
+    results: list = []
+    real = getattr(kernels, name)
+
+    def spy(*args):
+        done = real(*args)
+        results.append(done)
+        return done
+
+    monkeypatch.setattr(kernels, name, spy)
+    return results
+
+
 def test_float32_tanh_approximation_error_is_bounded():
     x = np.linspace(-12, 12, 1_200_001, dtype=np.float32)
     y = kernels.tanh_f32_reference(x)
@@ -168,15 +183,7 @@ def test_gradients_on_threads_by_central_differences(kind, restore, monkeypatch)
     monkeypatch.setattr(backend, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(backend, "SPLIT_THREADS_MIN_MACS", 0)
     backend.set_accelerator("numba")
-    calls = []
-    real = kernels.gemm_columns
-
-    def spy(*args):
-        done = real(*args)
-        calls.append(done)
-        return done
-
-    monkeypatch.setattr(kernels, "gemm_columns", spy)
+    calls = _results_of(monkeypatch, "gemm_columns")
     layer = CLASSES[kind](6, return_sequences=True, dtype="float64")
     layer.blas_threads = 2
     rng = np.random.default_rng(4)
@@ -432,15 +439,7 @@ def test_split_products_run_on_numba_threads_where_they_fit(restore, monkeypatch
             out = backend.matmul(a, b, np.empty((257, 203), dtype))
         np.testing.assert_array_equal(out, a @ b)
     assert calls == [(257, 96), (257, 96)]
-    by_columns = []
-    real_columns = kernels.gemm_columns
-
-    def spy_columns(*args):
-        done = real_columns(*args)
-        by_columns.append(done)
-        return done
-
-    monkeypatch.setattr(kernels, "gemm_columns", spy_columns)
+    by_columns = _results_of(monkeypatch, "gemm_columns")
     long_k = rng.standard_normal((64, backend.GEMM_MAX_K + 1))
     half = rng.standard_normal((4096, 64)).astype(np.float16)
     with backend.split_products(2):
@@ -500,15 +499,7 @@ def test_products_by_columns_on_numba_threads_equal_matmul(dtype, restore, monke
         return
     backend.set_accelerator("numba")
     monkeypatch.setattr(backend, "SPLIT_MIN_MACS", 0)
-    calls = []
-    real = kernels.gemm_columns
-
-    def spy(*args):
-        done = real(*args)
-        calls.append(done)
-        return done
-
-    monkeypatch.setattr(kernels, "gemm_columns", spy)
+    calls = _results_of(monkeypatch, "gemm_columns")
     x = rng.integers(-3, 4, (300, 64)).astype(dtype)
     b = rng.integers(-3, 4, (300, 100)).astype(dtype)
     with backend.split_products(2):
